@@ -1,0 +1,168 @@
+"""PNG figures for experiment runs: image panels and metric-versus-parameter plots.
+
+Matplotlib is used through ``matplotlib.figure.Figure`` with the Agg canvas only (no pyplot, no
+global backend switch), and every PNG is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medinpaint.experiments.results import write_atomic
+
+__all__ = ["to_rgb", "mask_to_rgb", "save_panel_grid", "save_metric_plot"]
+
+MISSING_COLOUR = np.array([0.85, 0.1, 0.1])
+
+
+def to_rgb(image: torch.Tensor, known: torch.Tensor | None = None) -> np.ndarray:
+    """Convert one image (C, H, W) in [-1, 1] to an RGB array (H, W, 3) in [0, 1] for display.
+
+    Args:
+        image: (1, H, W) grey or (3, H, W) colour, values in [-1, 1] (clipped).
+        known: optional (1, H, W) known mask; missing pixels are painted red.
+
+    Returns:
+        float array (H, W, 3) in [0, 1].
+
+    Example:
+        >>> to_rgb(torch.zeros(1, 4, 4)).shape
+        (4, 4, 3)
+    """
+    array = ((image.detach().float().cpu().clamp(-1, 1) + 1) / 2).numpy()
+    rgb = np.repeat(array, 3, axis=0) if array.shape[0] == 1 else array[:3]
+    rgb = np.ascontiguousarray(rgb.transpose(1, 2, 0))
+    if known is not None:
+        missing = known.detach().cpu().numpy()[0] < 0.5
+        rgb[missing] = MISSING_COLOUR
+    return rgb
+
+
+def mask_to_rgb(known: torch.Tensor) -> np.ndarray:
+    """Show a known mask (1, H, W) with the file convention: region to fill white, known black."""
+    return to_rgb(1 - 2 * known)
+
+
+def _save_figure(figure, path: Path, dpi: int) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_atomic(Path(path), buffer.getvalue())
+
+
+def save_panel_grid(
+    path: str | Path,
+    panels: Sequence[Sequence[np.ndarray]],
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str | None = None,
+    cell_inches: float = 1.6,
+    dpi: int = 100,
+) -> Path:
+    """Save a grid of RGB panels (rows × columns) with row and column labels as a PNG.
+
+    Args:
+        path: output PNG path (written atomically).
+        panels: ``panels[r][c]`` is an (H, W, 3) array in [0, 1] (see :func:`to_rgb`).
+        row_labels: one label per row (left of the row).
+        col_labels: one title per column (above the first row).
+        title: optional figure title.
+        cell_inches: size of one panel in inches.
+        dpi: resolution.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "grid.png"
+        >>> cell = to_rgb(torch.zeros(1, 8, 8))
+        >>> save_panel_grid(out, [[cell, cell]], row_labels=["r"], col_labels=["a", "b"]).exists()
+        True
+    """
+    from matplotlib.figure import Figure
+
+    n_rows, n_cols = len(panels), len(col_labels)
+    figure = Figure(figsize=(cell_inches * n_cols + 0.6, cell_inches * n_rows + (0.7 if title else 0.4)))
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            axis = axes[r][c]
+            axis.imshow(panel, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(col_labels[c], fontsize=8)
+            if c == 0:
+                axis.set_ylabel(row_labels[r], fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return _save_figure(figure, Path(path), dpi)
+
+
+def save_metric_plot(
+    path: str | Path,
+    rows: Sequence[dict],
+    *,
+    x_key: str,
+    panels: Sequence[tuple[str, str]] = (("hole", "psnr"), ("hole", "ssim")),
+    outputs: Sequence[str] = ("blended", "raw"),
+    x_label: str | None = None,
+    title: str | None = None,
+    dpi: int = 110,
+) -> Path:
+    """Plot metric value versus ``x_key`` (e.g. dropout rate), one line per method and output.
+
+    Args:
+        path: output PNG path (written atomically).
+        rows: metric rows (see :mod:`medinpaint.experiments.results`), each with ``x_key``.
+        x_key: row key on the x axis.
+        panels: ``(region, metric)`` per subplot.
+        outputs: which outputs to draw; ``raw`` lines are dashed.
+        x_label: axis label (defaults to ``x_key``).
+        title: optional figure title.
+        dpi: resolution.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"rate": r, "method": "m", "output": "blended", "region": "hole",
+        ...          "metric": k, "value": 1.0 - r} for r in (0.1, 0.5) for k in ("psnr", "ssim")]
+        >>> save_metric_plot(Path(tempfile.mkdtemp()) / "p.png", rows, x_key="rate").exists()
+        True
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.0 * len(panels), 4.0))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (region, metric) in zip(axes, panels):
+        series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for row in rows:
+            value = row.get("value")
+            wanted = row["region"] == region and row["metric"] == metric and row["output"] in outputs
+            if wanted and isinstance(value, (int, float)) and math.isfinite(value):
+                series.setdefault((row["method"], row["output"]), []).append((row[x_key], value))
+        for (method, output), points in series.items():
+            xs, ys = zip(*sorted(points))
+            label = method if output == "blended" else f"{method} ({output})"
+            axis.plot(xs, ys, marker="o", linestyle="--" if output == "raw" else "-", label=label)
+        axis.set_xlabel(x_label or x_key)
+        axis.set_ylabel(f"{metric.upper()} over the {region}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save_figure(figure, Path(path), dpi)

@@ -1,0 +1,185 @@
+"""NIfTI volumes (2-D, 3-D, 4-D) in, slices out, and the same volume written back.
+
+Slices are shown the radiological-viewer way: for a slice along ``axis`` the two remaining
+voxel axes (i, j) become (rows, cols) = (j reversed, i), i.e. ``slice.T[::-1]``, so an RAS
+axial slice has anterior up. :func:`slice_from_display` undoes it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.io.atomic import atomic_write
+
+__all__ = ["NiftiSource", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "write_nifti_like"]
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class NiftiSource:
+    """Where slices came from in a NIfTI file.
+
+    Attributes:
+        path: the file.
+        axis: slicing axis (0, 1 or 2) of the 3-D volume.
+        volume_index: 4-D volume index (0 for 2-D/3-D).
+        shape: the file's full shape.
+        affine: the file's affine (4, 4).
+    """
+
+    path: Path
+    axis: int
+    volume_index: int
+    shape: tuple[int, ...]
+    affine: np.ndarray
+
+
+def _load(path: Path) -> nib.Nifti1Image:
+    try:
+        return nib.load(str(path))
+    except Exception as err:  # nibabel raises many types for damaged files
+        raise MedinpaintError(f"cannot read NIfTI {path}: {err}; check the file is a complete .nii/.nii.gz") from err
+
+
+def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[np.ndarray, NiftiSource]:
+    """Read one 3-D volume (float32, scaled to native units) of a 2-D/3-D/4-D NIfTI file.
+
+    Args:
+        path: .nii or .nii.gz file.
+        volume_index: which volume of a 4-D file.
+        axis: slicing axis, 0, 1 or 2 (a 2-D image has one slice along axis 2).
+
+    Returns:
+        ``(volume (X, Y, Z) float32, source)``.
+
+    Raises:
+        MedinpaintError: unreadable file, unsupported dimensions, bad volume index or axis,
+            non-finite voxels (says how many and where the first is).
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> volume, source = read_nifti(sample_path())
+        >>> volume.shape, source.axis
+        ((197, 233, 189), 2)
+    """
+    path = Path(path)
+    image = _load(path)
+    shape = tuple(int(s) for s in image.shape)
+    if axis not in (0, 1, 2):
+        raise MedinpaintError(f"slicing axis must be 0, 1 or 2, got {axis}")
+    if len(shape) == 2 or (len(shape) == 3 and axis != 2 and shape[2] == 1):
+        shape3 = (*shape[:2], 1)
+        axis = 2
+    elif len(shape) in (3, 4):
+        shape3 = shape[:3]
+    else:
+        raise MedinpaintError(f"NIfTI {path.name} has shape {shape}: only 2-D, 3-D or 4-D images are supported")
+    n_volumes = shape[3] if len(shape) == 4 else 1
+    if not 0 <= volume_index < n_volumes:
+        raise MedinpaintError(f"volume index {volume_index} out of range: {path.name} holds {n_volumes} volume(s)")
+    data = image.dataobj[..., volume_index] if len(shape) == 4 else image.dataobj[...]
+    volume = np.asarray(data, dtype=np.float32).reshape(shape3)
+    bad = ~np.isfinite(volume)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise MedinpaintError(
+            f"NIfTI {path.name} holds {int(bad.sum())} non-finite voxel(s) (NaN/inf), first at voxel {first}: "
+            "replace them (e.g. with 0) before inpainting"
+        )
+    return volume, NiftiSource(path, axis, volume_index, shape, np.asarray(image.affine))
+
+
+def tissue_fraction(volume: np.ndarray, axis: int) -> np.ndarray:
+    """Fraction of voxels above the volume minimum (background) in each slice along ``axis``.
+
+    Example:
+        >>> v = np.zeros((4, 4, 3)); v[:2, :, 1] = 5
+        >>> tissue_fraction(v, 2).tolist()
+        [0.0, 0.5, 0.0]
+    """
+    above = np.moveaxis(volume > volume.min(), axis, -1)
+    return above.reshape(-1, above.shape[-1]).mean(axis=0)
+
+
+def extract_slices(volume: np.ndarray, axis: int, slices: Sequence[int] | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Take slices along ``axis`` in display orientation.
+
+    Args:
+        volume: (X, Y, Z).
+        axis: slicing axis.
+        slices: indices; None = every slice holding tissue (not all background).
+
+    Returns:
+        ``(stack (N, 1, H, W) float32, indices)``.
+
+    Raises:
+        MedinpaintError: an index out of range, or no slice holds tissue.
+
+    Example:
+        >>> stack, idx = extract_slices(np.ones((5, 4, 3)), 2, [0, 2])
+        >>> stack.shape, idx
+        ((2, 1, 5, 4), (0, 2))
+    """
+    count = volume.shape[axis]
+    if slices is None:
+        indices = tuple(int(i) for i in np.flatnonzero(tissue_fraction(volume, axis) > 0))
+        if not indices:
+            raise MedinpaintError("no slice holds tissue (the volume is constant): pass the slice indices")
+    else:
+        indices = tuple(int(i) for i in slices)
+        wrong = [i for i in indices if not 0 <= i < count]
+        if wrong or not indices:
+            raise MedinpaintError(f"slice indices {wrong or 'empty'} out of range: axis {axis} has {count} slices (0..{count - 1})")
+    moved = np.moveaxis(volume, axis, 0)
+    stack = np.stack([moved[i].T[::-1] for i in indices])[:, None]
+    return np.ascontiguousarray(stack, dtype=np.float32), indices
+
+
+def slice_from_display(image: np.ndarray) -> np.ndarray:
+    """Inverse of the display orientation: (H, W) -> the volume's (i, j) slice.
+
+    Example:
+        >>> a = np.arange(6).reshape(2, 3)
+        >>> bool((slice_from_display(a.T[::-1]) == a).all())
+        True
+    """
+    return image[::-1].T
+
+
+def write_nifti_like(source: NiftiSource, native: np.ndarray, indices: Sequence[int], out_path: Path, overwrite: bool = False) -> Path:
+    """Write the source file with slices ``indices`` replaced by ``native`` (N, 1, H, W).
+
+    Same affine, header and on-disk dtype (integers rounded and clipped; the header's
+    scl_slope/scl_inter are kept and applied in reverse).
+
+    Raises:
+        MedinpaintError: the output exists (and not ``overwrite``).
+    """
+    image = _load(source.path)
+    raw = np.asanyarray(image.dataobj.get_unscaled()).copy()
+    dtype = raw.dtype
+    slope, inter = image.dataobj.slope, image.dataobj.inter
+    view = raw[..., source.volume_index] if len(source.shape) == 4 else raw
+    view = view.reshape((*view.shape[:2], -1))
+    for index, slice_native in zip(indices, np.asarray(native, dtype=np.float64)[:, 0]):
+        values = (slice_from_display(slice_native) - inter) / slope
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            values = np.clip(np.rint(values), info.min, info.max)
+        np.moveaxis(view, source.axis, 0)[index] = values.astype(dtype)
+    header = image.header.copy()
+    out = nib.Nifti1Image(raw, image.affine, header) if isinstance(image, nib.Nifti1Image) else nib.Nifti2Image(raw, image.affine, header)
+    out.header.set_slope_inter(slope, inter)
+    out.set_data_dtype(dtype)
+
+    def write(tmp: Path) -> None:
+        nib.save(out, str(tmp))
+
+    return atomic_write(out_path, write, overwrite)
