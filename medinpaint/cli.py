@@ -27,6 +27,7 @@ app = typer.Typer(
     "(Yeh et al., CVPR 2017). " + MASK_HELP,
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 experiment_app = typer.Typer(help="Experiments that sweep a corruption and compare methods.", no_args_is_help=True)
 reproduce_app = typer.Typer(help="Reproduce published baselines.", no_args_is_help=True)
@@ -134,7 +135,7 @@ def inpaint(
         axis=axis,
         volume_index=volume_index,
         search=SearchConfig(iterations=iterations, restarts=restarts, seed=seed),
-        blend=blend,
+        blend_method=blend,
         raw_output=raw,
         uncertainty_output=uncertainty,
         panel_output=panel,

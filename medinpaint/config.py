@@ -45,6 +45,7 @@ class TrainConfig:
         axis: slicing axis for volumes.
         augment_flip: random left-right flips.
         augment_affine: small random rotations / scalings / translations.
+        affine_prob: share of images that get the affine part (it blurs them a little).
         rotate_degrees, scale_range, translate_pixels: the affine augmentation ranges.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
         precision: ``"bf16"`` (autocast, the fastest on CPU and CUDA) or ``"fp32"``.
@@ -76,6 +77,7 @@ class TrainConfig:
     axis: int = 2
     augment_flip: bool = False
     augment_affine: bool = False
+    affine_prob: float = 0.5
     rotate_degrees: float = 5.0
     scale_range: float = 0.05
     translate_pixels: float = 2.0
@@ -102,6 +104,8 @@ class TrainConfig:
         low, high = self.mr_percentiles
         if not 0 <= low < high <= 100:
             raise MedinpaintError(f"mr_percentiles={self.mr_percentiles}: need 0 <= low < high <= 100")
+        if not 0 <= self.affine_prob <= 1:
+            raise MedinpaintError(f"affine_prob={self.affine_prob} must lie in [0, 1]")
         if self.ct_window[1] <= 0:
             raise MedinpaintError(f"ct_window width {self.ct_window[1]} must be positive")
 

@@ -16,7 +16,7 @@ import torch
 
 from medinpaint.experiments.results import write_atomic
 
-__all__ = ["to_rgb", "mask_to_rgb", "save_panel_grid", "save_metric_plot"]
+__all__ = ["to_rgb", "mask_to_rgb", "save_panel_grid", "save_comparison_grid", "save_metric_plot"]
 
 MISSING_COLOUR = np.array([0.85, 0.1, 0.1])
 
@@ -108,6 +108,46 @@ def save_panel_grid(
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return _save_figure(figure, Path(path), dpi)
+
+
+def save_comparison_grid(
+    path: str | Path,
+    evaluation,
+    picks: Sequence[tuple[int, dict]],
+    *,
+    row_labels: Sequence[str],
+    extra_outputs: Sequence[tuple[str, str, str]] = (),
+    title: str | None = None,
+) -> Path:
+    """Save rows of input | mask | medinpaint | [extra outputs] | best baseline | truth.
+
+    Args:
+        path: output PNG path.
+        evaluation: a :class:`medinpaint.experiments.evaluation.Evaluation`.
+        picks: ``(image index, group)`` per row; the best baseline (highest hole PSNR) is chosen
+            within ``group``.
+        row_labels: one label per row.
+        extra_outputs: ``(method, output, column title)`` shown after medinpaint's blended output.
+        title: optional figure title.
+
+    Returns:
+        ``path``.
+    """
+    from medinpaint.experiments.evaluation import METHOD, best_baseline
+
+    panels, labels = [], []
+    for (index, group), label in zip(picks, row_labels):
+        baseline = best_baseline(evaluation.rows, group)
+        known = evaluation.known[index]
+        panels.append(
+            [to_rgb(evaluation.corrupted[index], known), mask_to_rgb(known), to_rgb(evaluation.outputs[(METHOD, "blended")][index])]
+            + [to_rgb(evaluation.outputs[(method, output)][index]) for method, output, _ in extra_outputs]
+            + [to_rgb(evaluation.outputs[(baseline, "blended")][index]), to_rgb(evaluation.truth[index])]
+        )
+        labels.append(f"{label}\nbest baseline: {baseline}")
+    columns = ["input (red = missing)", "mask (white = fill)", "medinpaint"]
+    columns += [column for _, _, column in extra_outputs] + ["best baseline", "truth"]
+    return save_panel_grid(path, panels, row_labels=labels, col_labels=columns, title=title)
 
 
 def save_metric_plot(

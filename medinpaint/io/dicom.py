@@ -62,10 +62,11 @@ def _pixels(ds: Dataset, name: str) -> np.ndarray:
         raise MedinpaintError(f"DICOM {name} holds no pixel data (SOP class {ds.get('SOPClassUID', '?')}): give an image file")
     try:
         raw = ds.pixel_array
-    except (NotImplementedError, RuntimeError, ImportError) as err:
+    except (NotImplementedError, ImportError, RuntimeError) as err:
+        if not isinstance(err, (NotImplementedError, ImportError)) and "missing dependencies" not in str(err):
+            raise MedinpaintError(f"DICOM {name} has damaged compressed pixel data: check the file") from err
         syntax = ds.file_meta.get("TransferSyntaxUID", "?")
-        syntax_name = getattr(syntax, "name", syntax)
-        raise MedinpaintError(f"cannot decode DICOM {name} ({syntax_name}): {DECODER_HINT}") from err
+        raise MedinpaintError(f"no decoder for DICOM {name} ({getattr(syntax, 'name', syntax)}): {DECODER_HINT}") from err
     except (ValueError, AttributeError) as err:
         raise MedinpaintError(f"DICOM {name} has damaged pixel data ({err}): the file may be truncated") from err
     frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -192,7 +193,6 @@ def _derived(ds: Dataset, frames: np.ndarray, series_uid: str, description: str)
 
 def write_dicom_like(
     source: DicomSource,
-    frames: np.ndarray,
     indices: Sequence[int],
     native: np.ndarray,
     out_path: str | Path,
@@ -203,7 +203,6 @@ def write_dicom_like(
 
     Args:
         source: from :func:`read_dicom`.
-        frames: every frame (D, C, H, W) as read (native units).
         indices: frame indices that ``native`` replaces.
         native: results in native units.
         out_path: a file for ``file``/``multiframe``, a new folder for ``series``.
@@ -213,7 +212,7 @@ def write_dicom_like(
     Raises:
         MedinpaintError: the output exists (and not ``overwrite``).
     """
-    updated = np.array(frames, dtype=np.float32, copy=True)
+    updated = np.concatenate([_pixels(ds, name) for ds, name in zip(source.datasets, source.files)])
     updated[list(indices)] = native
     series_uid = generate_uid()
     if source.layout == "series":

@@ -125,7 +125,7 @@ def extract_slices(volume: np.ndarray, axis: int, slices: Sequence[int] | None =
     Example:
         >>> stack, idx = extract_slices(np.ones((5, 4, 3)), 2, [0, 2])
         >>> stack.shape, idx
-        ((2, 1, 5, 4), (0, 2))
+        ((2, 1, 4, 5), (0, 2))
     """
     count = volume.shape[axis]
     if slices is None:

@@ -68,5 +68,5 @@ def load_npz(path: str | os.PathLike, required: tuple[str, ...], what: str) -> d
         raise MedinpaintError(f"{path} is not a readable .npz ({err}): rewrite it with the save function") from err
     missing = [name for name in required if name not in arrays]
     if missing:
-        raise MedinpaintError(f"{path} is not a {what}: arrays {missing} are missing")
+        raise MedinpaintError(f"{path} is not a valid {what}: arrays {missing} are missing")
     return arrays

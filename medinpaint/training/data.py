@@ -3,66 +3,55 @@
 Sources (``TrainConfig.data``):
 
 * ``"embedded"``: the MNI152 sample's training slices (held-out slices are never seen);
-* a CelebA folder (``img_align_celeba/`` or its parent) for ``domain: photo``;
+* a CelebA folder (``img_align_celeba/`` or its parent) for ``domain: photo``: its training
+  partition when ``list_eval_partition.txt`` is there, else every image;
 * an image or volume file (DICOM, NIfTI, PNG/JPG), or a folder of such files, read through
   :func:`medinpaint.pipeline.load_slices` with the config's normalisation.
 
-Augmentation (off by default, on for the small brain-MRI set): ``RandFlip`` along the image's
-first spatial axis (left-right for axial slices of RAS volumes such as the MNI sample, which the
-pipeline keeps as (x, y)) and ``RandAffine`` with small rotations, scalings (drawn per axis) and
-translations, border padding. The random state is re-seeded at every epoch from (seed, epoch,
-rank), so a resumed run draws the same augmentations as an uninterrupted one.
+Augmentation (off by default, on for the small brain-MRI set) is :class:`RandBatchAffine`,
+applied to whole batches in the loop: a mirror along the image width (left-right on the
+pipeline's axial slices; the symmetric MNI template is its own mirror image, so there it only
+matters for other data) and, with probability ``affine_prob``, a small rotation, per-axis
+scaling and translation. Its random state is re-seeded at every epoch from (seed, epoch, rank),
+so a resumed run draws the same augmentations as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import math
+from operator import itemgetter
 from pathlib import Path
 
 import torch
 from monai.data import Dataset
-from monai.transforms import Compose, EnsureType, RandAffine, RandFlip, Randomizable
+from monai.transforms import Compose, Lambda
 
 from medinpaint.config import TrainConfig
 from medinpaint.errors import MedinpaintError
+from medinpaint.training.augment import RandBatchAffine
 
-__all__ = ["reseed_augmentation", "training_augmentation", "training_dataset"]
+__all__ = ["training_augmentation", "training_dataset"]
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".png", ".jpg", ".jpeg")
 
 
-def training_augmentation(config: TrainConfig) -> Compose | None:
-    """The MONAI augmentation chain of ``config`` (None when both switches are off).
+def training_augmentation(config: TrainConfig) -> RandBatchAffine | None:
+    """The batch augmentation of ``config`` (None when both switches are off).
 
     Example:
         >>> augment = training_augmentation(TrainConfig(augment_flip=True, augment_affine=True))
-        >>> augment.set_random_state(0)(torch.zeros(1, 64, 64)).shape
-        torch.Size([1, 64, 64])
+        >>> augment.set_random_state(0)(torch.zeros(2, 1, 64, 64)).shape
+        torch.Size([2, 1, 64, 64])
     """
-    steps: list = []
-    if config.augment_flip:
-        steps.append(RandFlip(prob=0.5, spatial_axis=0))
-    if config.augment_affine:
-        steps.append(
-            RandAffine(
-                prob=0.8,
-                rotate_range=math.radians(config.rotate_degrees),
-                scale_range=(config.scale_range, config.scale_range),
-                translate_range=(config.translate_pixels, config.translate_pixels),
-                padding_mode="border",
-                cache_grid=True,
-                spatial_size=(config.image_size, config.image_size),
-            )
-        )
-    if not steps:
+    if not (config.augment_flip or config.augment_affine):
         return None
-    return Compose([*steps, EnsureType(data_type="tensor", track_meta=False)])
-
-
-def reseed_augmentation(dataset: Dataset, seed: int) -> None:
-    """Re-seed the dataset's random transforms (no-op without augmentation)."""
-    if isinstance(dataset.transform, Randomizable):
-        dataset.transform.set_random_state(seed=seed % (2**32))
+    return RandBatchAffine(
+        prob=config.affine_prob if config.augment_affine else 0.0,
+        rotate_degrees=config.rotate_degrees,
+        scale_range=config.scale_range,
+        translate_pixels=config.translate_pixels,
+        flip_prob=0.5 if config.augment_flip else 0.0,
+        flip_axis=1,
+    )
 
 
 def training_dataset(config: TrainConfig) -> Dataset:
@@ -77,7 +66,6 @@ def training_dataset(config: TrainConfig) -> Dataset:
         >>> len(data), tuple(data[0].shape)
         (76, (1, 64, 64))
     """
-    augment = training_augmentation(config)
     if config.data == "embedded":
         if config.domain != "mri" or config.channels != 1:
             raise MedinpaintError(
@@ -86,33 +74,32 @@ def training_dataset(config: TrainConfig) -> Dataset:
             )
         from medinpaint.data.sample import sample_slices
 
-        return Dataset(data=sample_slices("train"), transform=augment)
+        return Dataset(data=sample_slices("train"))
     source = Path(config.data).expanduser()
     if not source.exists():
         raise MedinpaintError(f"training data {source} does not exist: fix `data` in the config")
     if config.domain == "photo" and source.is_dir() and _is_celeba(source):
-        return _celeba_dataset(source, augment)
+        return _celeba_dataset(source)
     images = _load_images(source, config)
     if images.shape[1] != config.channels:
         raise MedinpaintError(
             f"training data {source} has {images.shape[1]} channel(s) but the config says channels="
             f"{config.channels}: set channels: {images.shape[1]}"
         )
-    return Dataset(data=images, transform=augment)
+    return Dataset(data=images)
 
 
 def _is_celeba(folder: Path) -> bool:
     return folder.name == "img_align_celeba" or (folder / "img_align_celeba").is_dir()
 
 
-def _celeba_dataset(folder: Path, augment: Compose | None) -> Dataset:
-    """CelebA's training partition through the io loader, then the augmentation on its images."""
-    from medinpaint.io.images import celeba_dataset
+def _celeba_dataset(folder: Path) -> Dataset:
+    """CelebA through the io loader (its training partition when the partition file is there)."""
+    from medinpaint.io.images import celeba_items, celeba_transforms
 
-    dataset = celeba_dataset(folder, partition="train")
-    if augment is None:
-        return dataset
-    return Dataset(data=dataset, transform=augment)
+    partition = [p / "list_eval_partition.txt" for p in (folder, folder.parent, folder / "img_align_celeba")]
+    items = celeba_items(folder, split="train" if any(p.is_file() for p in partition) else "all")
+    return Dataset(data=items, transform=Compose([celeba_transforms(), Lambda(itemgetter("image"))]))
 
 
 def _load_images(source: Path, config: TrainConfig) -> torch.Tensor:

@@ -6,8 +6,9 @@ fully described by a :class:`GridRecord` (native size + intensity range + grid s
 with ``ToGrid.inverse(grid, record)``.
 
 Forward: intensity to [-1, 1] (clipped) -> pad to square with the image minimum -> area resize
-to ``size``. Inverse: resize back (bicubic when enlarging) -> crop the padding -> native units
-(exact on unclipped values).
+to ``size``. Inverse: grid cells that straddle the padding take the nearest whole-image cell
+(so the pad value never bleeds into the border) -> resize back (bicubic when enlarging, area
+when shrinking) -> crop the padding -> native units (exact on unclipped values).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ class SquareResize(Transform):
     def inverse(self, img: NdarrayOrTensor, native_size: tuple[int, int]) -> torch.Tensor:
         """Resize (C, size, size) back to the padded square and crop to ``native_size`` (H, W)."""
         height, width = native_size
-        return fn.crop_padding(fn.resize_smooth(_as_batch(img), max(height, width)), height, width)[0]
+        grid = fn.replicate_over_padding(_as_batch(img), height, width)
+        return fn.crop_padding(fn.resize_smooth(grid, max(height, width)), height, width)[0]
 
 
 class ToGrid(Transform):

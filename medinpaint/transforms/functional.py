@@ -25,6 +25,7 @@ __all__ = [
     "crop_padding",
     "resize_area",
     "resize_smooth",
+    "replicate_over_padding",
     "normalised_area_resize",
 ]
 
@@ -163,6 +164,36 @@ def resize_smooth(img: torch.Tensor, side: int) -> torch.Tensor:
     if side < img.shape[-1]:
         return F.interpolate(img, size=(side, side), mode="area")
     return F.interpolate(img, size=(side, side), mode="bicubic", align_corners=False)
+
+
+def _whole_cells(start: int, length: int, side: int, size: int) -> tuple[int, int]:
+    """First and last grid cells whose area-resize bin lies inside native [start, start + length)."""
+    inside = [j for j in range(size) if (j * side) // size >= start and -((-(j + 1) * side) // size) <= start + length]
+    return (inside[0], inside[-1]) if inside else (size // 2, size // 2)
+
+
+def replicate_over_padding(grid: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Replace grid cells that mix image and square padding by the nearest whole-image cell.
+
+    Used before resizing a grid back, so the padding value never bleeds into the image border.
+
+    Args:
+        grid: (N, C, size, size) grid of an H×W native image.
+        height: native H.
+        width: native W.
+
+    Example:
+        >>> grid = torch.arange(4.0).repeat(4, 1).view(1, 1, 4, 4)
+        >>> replicate_over_padding(grid, 8, 5)[0, 0, 0].tolist()
+        [1.0, 1.0, 2.0, 2.0]
+    """
+    size, side = grid.shape[-1], max(height, width)
+    left, _, top, _ = square_padding(height, width)
+    first_row, last_row = _whole_cells(top, height, side, size)
+    first_col, last_col = _whole_cells(left, width, side, size)
+    rows = torch.arange(size).clamp(first_row, last_row)
+    cols = torch.arange(size).clamp(first_col, last_col)
+    return grid[..., rows, :][..., cols]
 
 
 def normalised_area_resize(

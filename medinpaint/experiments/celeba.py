@@ -1,0 +1,189 @@
+"""``medinpaint reproduce celeba``: the CelebA experiment of Yeh et al. (2017) and of the seed code.
+
+1. Model: the given CelebA checkpoint, else a DCGAN trained with the shipped ``celeba`` config
+   on the folder's training partition (``medinpaint.training.run_training``).
+2. Test images: CelebA's test partition (``list_eval_partition.txt``; without it, the last images
+   of the folder, flagged in ``config.json`` because they may have been trained on), centre crop
+   108×108 → 64×64.
+3. Masks, each drawn per image from one seeded generator:
+
+   * the seed's protocol: a centred box of random size up to 12×12 (``random-centre-box``), then
+     the seed's Sobel–Adam blend (500 steps, method ``medinpaint-sobel-adam``) next to the exact
+     Poisson blend (method ``medinpaint``) on the same ẑ;
+   * the paper's four masks: ``centre`` (the 32×32 centre box, 25 % of the image), ``pattern``,
+     ``random`` (80 % pixel dropout) and ``half`` (left half).
+
+4. Metrics of :mod:`medinpaint.experiments.evaluation` for medinpaint (blended and raw) and the
+   baselines, plus the paper's CelebA Table 1 PSNRs as rows of method ``yeh2017-paper`` (output
+   ``reported``, region ``unstated``): the paper does not state whether its PSNR is over the hole
+   or the whole image, of the blended or raw output, nor its data range or test images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medinpaint.checkpoint import load_models
+from medinpaint.errors import MedinpaintError
+from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
+from medinpaint.experiments.figures import save_comparison_grid
+from medinpaint.experiments.results import format_table, new_run_dir, save_results, write_atomic
+from medinpaint.experiments.setting import run_record
+from medinpaint.inpainting import SearchConfig
+from medinpaint.masks import make_mask
+from medinpaint.metrics.niqe import fit_niqe
+
+__all__ = ["CELEBA_MASKS", "PAPER_TABLE1_PSNR", "run_celeba_reproduction", "load_celeba_images"]
+
+# label -> (protocol, mask spec of medinpaint.masks.make_mask)
+CELEBA_MASKS = {
+    "random-centre-box": ("seed", "centre:12"),
+    "centre": ("paper", "quarter"),
+    "pattern": ("paper", "pattern"),
+    "random": ("paper", "dropout:0.8"),
+    "half": ("paper", "half:left"),
+}
+PAPER_TABLE1_PSNR = {"centre": 19.4, "pattern": 17.4, "random": 22.8, "half": 13.7}
+PAPER_NOTE = "Yeh et al. 2017, Table 1 (CelebA); protocol not stated (region, blended or raw, data range, images)"
+NIQE_FIT_IMAGES = 512
+TABLE_COLUMNS = (
+    ("blended", "whole", "psnr"),
+    ("blended", "hole", "psnr"),
+    ("raw", "hole", "psnr"),
+    ("blended", "whole", "ssim"),
+    ("blended", "hole", "ssim"),
+    ("reported", "unstated", "psnr"),
+)
+
+
+def load_celeba_images(data_dir: str | Path, split: str, limit: int | None, *, last: bool = False) -> torch.Tensor:
+    """CelebA images of ``split`` as (N, 3, 64, 64) in [-1, 1] (at most ``limit``: first or last)."""
+    from monai.data import Dataset
+
+    from medinpaint.io.images import celeba_items, celeba_transforms
+
+    items = celeba_items(data_dir, split)
+    if limit is not None:
+        items = items[-limit:] if last else items[:limit]
+    return torch.stack([item["image"] for item in Dataset(items, celeba_transforms())])
+
+
+def _evaluation_images(data_dir: Path, n_images: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(test images, clean images for NIQE, where the test images come from).
+
+    With a partition file: the test partition, NIQE on training images. Without: the folder's
+    last images for testing and its first ones for NIQE (flagged: they may overlap training).
+    """
+    try:
+        test = load_celeba_images(data_dir, "test", n_images)
+    except MedinpaintError as err:
+        if "list_eval_partition" not in str(err):
+            raise
+        return (
+            load_celeba_images(data_dir, "all", n_images, last=True),
+            load_celeba_images(data_dir, "all", NIQE_FIT_IMAGES),
+            "last images of the folder (no list_eval_partition.txt): they may have been trained on",
+        )
+    return test, load_celeba_images(data_dir, "train", NIQE_FIT_IMAGES), "test partition of list_eval_partition.txt"
+
+
+def _mask(spec: str, generator: torch.Generator) -> torch.Tensor:
+    return make_mask(spec, generator=generator)
+
+
+def _paper_rows() -> list[dict]:
+    return [
+        {"protocol": "paper", "mask": mask, "method": "yeh2017-paper", "output": "reported", "region": "unstated",
+         "metric": "psnr", "value": value, "std": None, "n_images": None, "note": PAPER_NOTE}
+        for mask, value in PAPER_TABLE1_PSNR.items()
+    ]
+
+
+def run_celeba_reproduction(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    checkpoint: Path | None = None,
+    train_overrides: Mapping[str, Any] | None = None,
+    n_images: int = 64,
+    search: SearchConfig = SearchConfig(),
+    seed: int = 0,
+    nrqm_model: Path | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Reproduce the CelebA experiment (seed protocol and the paper's four masks).
+
+    Args:
+        data_dir: CelebA folder (``img_align_celeba/`` or its parent, ideally with
+            ``list_eval_partition.txt``).
+        out_dir: parent folder; the run goes to a new ``celeba-<time>`` folder inside (training,
+            when needed, in its ``training/`` subfolder).
+        checkpoint: a CelebA (3-channel photo) checkpoint; None → train one first.
+        train_overrides: config overrides for that training (e.g. ``{"epochs": 5}``).
+        n_images: test images per mask kind.
+        search: latent-search settings (the paper's 1500 iterations by default).
+        seed: seed of the masks (and of the training when it runs).
+        nrqm_model: NRQM model file (None → NRQM reported unavailable).
+        device: None → CUDA when available, else CPU.
+        progress: show progress bars and print the table.
+
+    Returns:
+        The results folder.
+
+    Raises:
+        MedinpaintError: a bad folder, checkpoint or override.
+    """
+    data_dir = Path(data_dir)
+    run_dir = new_run_dir(out_dir, "celeba")
+    overrides = {"data": str(data_dir), "seed": seed, "device": device or "auto"} | dict(train_overrides or {})
+    trained_here = checkpoint is None
+    if trained_here:
+        from medinpaint.training import run_training
+
+        checkpoint = run_training("celeba", overrides, run_dir / "training", progress=progress)
+    models = load_models(checkpoint, device=device, expect_domain="photo", expect_channels=3)
+    images, clean, test_source = _evaluation_images(data_dir, n_images)
+    niqe_model = fit_niqe(clean, fitted_on=f"CelebA {data_dir}: {len(clean)} training images, 64x64")
+    truth, known, labels = corrupt_batch(images, {label: partial(_mask, spec) for label, (_, spec) in CELEBA_MASKS.items()}, seed=seed)
+    labels = [{"protocol": CELEBA_MASKS[label["mask"]][0]} | label for label in labels]
+    evaluation = evaluate_inpainting(
+        truth, known, models.generator, models.discriminator, search,
+        labels=labels, extra_blends=("sobel-adam",), niqe_model=niqe_model, nrqm_model=nrqm_model, progress=progress,
+    )
+    rows = evaluation.rows + _paper_rows()
+    config = run_record(
+        "celeba",
+        f"medinpaint reproduce celeba --data {data_dir} --out {Path(out_dir)} --checkpoint {checkpoint} --seed {seed}",
+        models,
+        search,
+        data_dir=str(data_dir),
+        test_images=test_source,
+        n_images=int(images.shape[0]),
+        masks={label: list(value) for label, value in CELEBA_MASKS.items()},
+        trained_here=trained_here,
+        train_overrides=overrides if trained_here else None,
+        seed=seed,
+        nrqm_model=None if nrqm_model is None else str(nrqm_model),
+        iterations_used_mean=float(evaluation.iterations.float().mean()),
+    )
+    save_results(run_dir, config, rows)
+    n = images.shape[0]
+    save_comparison_grid(
+        run_dir / "celeba.png",
+        evaluation,
+        [(k * n, {"mask": label}) for k, label in enumerate(CELEBA_MASKS)],
+        row_labels=[f"{label} ({CELEBA_MASKS[label][0]})" for label in CELEBA_MASKS],
+        extra_outputs=(("medinpaint-sobel-adam", "blended", "seed blend (Sobel-Adam)"), ("medinpaint", "raw", "raw G(z)")),
+    )
+    table = format_table(rows, ["protocol", "mask", "method"], TABLE_COLUMNS)
+    write_atomic(run_dir / "table.md", table + "\n")
+    if progress:
+        print(table)
+        print(f"results: {run_dir}")
+    return run_dir

@@ -1,0 +1,105 @@
+"""What every experiment run shares: the model, its evaluation images, NIQE, and the run record.
+
+The default setting is the embedded one: the MNI152 T1 sample's held-out axial slices (never
+seen in training) with the shipped brain-MRI DCGAN, and NIQE fitted on the sample's training
+slices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medinpaint import __version__
+from medinpaint.checkpoint import LoadedModels, load_models
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting import SearchConfig
+from medinpaint.metrics.niqe import NiqeModel, fit_niqe
+
+__all__ = ["EmbeddedMri", "embedded_mri", "run_record"]
+
+NIQE_FITTED_ON = "MNI152 T1 sample, training axial slices, 64x64"
+
+
+@dataclass(frozen=True)
+class EmbeddedMri:
+    """The embedded brain-MRI evaluation setting.
+
+    Attributes:
+        truth: held-out slices (N, 1, 64, 64) in [-1, 1].
+        slice_indices: their axial indices in the sample volume.
+        models: the DCGAN (MRI, one channel).
+        niqe_model: NIQE fitted on the sample's training slices.
+    """
+
+    truth: torch.Tensor
+    slice_indices: tuple[int, ...]
+    models: LoadedModels
+    niqe_model: NiqeModel
+
+
+def embedded_mri(
+    checkpoint: Path | None = None, n_images: int | None = None, device: str | None = None
+) -> EmbeddedMri:
+    """Load the embedded setting: held-out slices, the MRI model and the NIQE model.
+
+    Args:
+        checkpoint: a 1-channel MRI DCGAN checkpoint; None → the shipped model.
+        n_images: use ``n_images`` held-out slices evenly spread over the volume (None → all).
+        device: where the networks run (None → CUDA when available, else CPU).
+
+    Returns:
+        :class:`EmbeddedMri`.
+
+    Raises:
+        MedinpaintError: ``n_images`` < 1, or a checkpoint of another domain / channel count.
+    """
+    from medinpaint.data.sample import sample_slices, sample_split
+
+    if n_images is not None and n_images < 1:
+        raise MedinpaintError(f"n_images={n_images} must be at least 1 (or None for every held-out slice)")
+    models = load_models(checkpoint, device=device, expect_domain="mri", expect_channels=1)
+    heldout = sample_split().heldout
+    count = len(heldout) if n_images is None else min(n_images, len(heldout))
+    chosen = [round(i) for i in np.linspace(0, len(heldout) - 1, count)]
+    truth = sample_slices("heldout")[chosen]
+    niqe_model = fit_niqe(sample_slices("train"), fitted_on=NIQE_FITTED_ON)
+    return EmbeddedMri(truth=truth, slice_indices=tuple(heldout[i] for i in chosen), models=models, niqe_model=niqe_model)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_record(experiment: str, command: str, models: LoadedModels, search: SearchConfig, **settings) -> dict:
+    """The ``config.json`` of a run: everything needed to re-run it and to know what ran.
+
+    Args:
+        experiment: experiment name.
+        command: the shell command that re-runs it.
+        models: the DCGAN used (its file and SHA-256 are recorded).
+        search: latent-search settings.
+        **settings: experiment-specific values (JSON-serialisable).
+
+    Returns:
+        A JSON-serialisable dict.
+    """
+    return {
+        "experiment": experiment,
+        "command": command,
+        "checkpoint": str(models.path),
+        "checkpoint_sha256": _sha256(models.path),
+        "model": {"domain": models.domain, "channels": models.channels, "nz": models.nz,
+                  "ngf": models.config.ngf, "ndf": models.config.ndf},
+        "search": dataclasses.asdict(search),
+        "medinpaint_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(next(models.generator.parameters()).device),
+    } | settings

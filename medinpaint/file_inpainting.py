@@ -1,0 +1,261 @@
+"""Inpaint a file: a slice, series or volume and a mask in, the same format out.
+
+The latent search runs on the 64×64 grid; the raw fill G(ẑ) is mapped back to the input's
+resolution and units and blended there, so that every known native pixel stays bit-identical
+and only missing pixels change.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medinpaint import __version__
+from medinpaint.checkpoint import LoadedModels, load_models
+from medinpaint.device import pick_device
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting import SearchConfig, blend, inpaint_grid
+from medinpaint.io.atomic import atomic_write, check_output_path
+from medinpaint.io.nifti import NiftiSource, slice_from_display
+from medinpaint.masks import check_mask, make_mask
+from medinpaint.pipeline import LoadedSlices, load_mask, load_slices, save_like
+from medinpaint.transforms.array import IntensityToUnit, SquareResize
+
+__all__ = ["FileInpaintReport", "inpaint_file", "native_known_mask"]
+
+MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class FileInpaintReport:
+    """What :func:`inpaint_file` did.
+
+    Attributes:
+        input: the input path.
+        outputs: every file written, by role (``output``, ``raw``, ``uncertainty``, ``panel``).
+        slices: indices of the slices (NIfTI) or frames (DICOM) that were filled.
+        missing_pixels: native missing pixels per filled slice.
+        loss: final search objective per filled slice (empty when nothing was filled).
+        iterations: Adam steps per filled slice.
+        seconds: wall time.
+    """
+
+    input: Path
+    outputs: dict[str, Path]
+    slices: tuple[int, ...]
+    missing_pixels: tuple[int, ...]
+    loss: tuple[float, ...]
+    iterations: tuple[int, ...]
+    seconds: float
+
+    def __str__(self) -> str:
+        if not self.slices:
+            lines = [f"{self.input}: the mask marks no pixel to fill; the output is a copy of the input"]
+        else:
+            lines = [f"{self.input}: filled {len(self.slices)} slice(s) in {self.seconds:.1f} s", "slice  missing px  iterations  loss"]
+            lines += [
+                f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}"
+                for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)
+            ]
+        lines += [f"{role}: {path}" for role, path in self.outputs.items()]
+        return "\n".join(lines)
+
+
+def _is_mask_file(spec: str) -> bool:
+    return spec.lower().endswith(MASK_FILE_SUFFIXES) or os.path.sep in spec or Path(spec).exists()
+
+
+def native_known_mask(spec: str, loaded: LoadedSlices, seed: int = 0) -> torch.Tensor:
+    """The known mask (N, 1, H, W) of ``loaded``'s native slices, 1 = known, 0 = missing.
+
+    Args:
+        spec: a mask file (nonzero = fill) or a generated kind on the 64×64 grid (see
+            :func:`medinpaint.masks.make_mask`), mapped to native resolution with the image's geometry.
+        loaded: the slices the mask belongs to.
+        seed: seed of random mask kinds (the same mask for every slice).
+
+    Example:
+        >>> from pydicom.data import get_testdata_file
+        >>> loaded = load_slices(get_testdata_file("CT_small.dcm"))
+        >>> known = native_known_mask("quarter", loaded)
+        >>> tuple(known.shape), float(1 - known.mean())
+        ((1, 1, 128, 128), 0.25)
+    """
+    if _is_mask_file(spec):
+        return load_mask(spec, loaded)
+    grid = make_mask(spec, generator=torch.Generator().manual_seed(seed), size=loaded.record.size)
+    native = SquareResize(loaded.record.size).inverse(grid, loaded.record.native_size)
+    known = (native > 0.5).float()
+    return known.expand(loaded.native.shape[0], -1, -1, -1).contiguous()
+
+
+def _load_input(
+    input_path: Path, mask: str, models: LoadedModels, slices, axis: int, volume_index: int
+) -> LoadedSlices:
+    normalisation = models.normalisation
+    options = {"domain": models.domain, "axis": axis, "volume_index": volume_index}
+    if normalisation.get("kind") == "ct_window":
+        options["ct_window"] = (normalisation["level"], normalisation["width"])
+    if normalisation.get("kind") == "mr_percentiles":
+        options["mr_percentiles"] = (normalisation["low"], normalisation["high"])
+    if slices is None and _is_mask_file(mask) and str(input_path).lower().endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        try:
+            shape = nib.load(str(input_path)).shape
+        except Exception as err:  # nibabel raises many types for unreadable files
+            raise MedinpaintError(f"{input_path} is not a readable NIfTI file ({err})") from err
+        if len(shape) >= 3 and 0 <= axis < 3:
+            slices = range(shape[axis])  # the mask file says which slices to fill
+    loaded = load_slices(input_path, slices=slices, **options)
+    if loaded.native.shape[1] != models.channels:
+        raise MedinpaintError(
+            f"{input_path.name} has {loaded.native.shape[1]} channel(s) but checkpoint {models.path.name} makes "
+            f"{models.channels}: pass a checkpoint trained on {loaded.native.shape[1]}-channel images"
+        )
+    return loaded
+
+
+def _write_uncertainty(path: Path, spread: np.ndarray, loaded: LoadedSlices, slices: tuple[int, ...], overwrite: bool) -> Path:
+    """Write the per-pixel spread (N, H, W) in native units: ``.npy``, or NIfTI on the input's grid."""
+    if path.name.lower().endswith(".npy"):
+        return atomic_write(path, lambda tmp: np.save(tmp, spread), overwrite)
+    source = loaded.source
+    if not (path.name.lower().endswith((".nii", ".nii.gz")) and isinstance(source, NiftiSource) and len(source.shape) >= 3):
+        raise MedinpaintError(f"--uncertainty {path.name}: use .npy (or .nii.gz when the input is a NIfTI volume)")
+    import nibabel as nib
+
+    volume = np.zeros(source.shape[:3], np.float32)
+    for plane, index in zip(spread, slices):
+        np.moveaxis(volume, source.axis, 0)[index] = slice_from_display(plane)
+    return atomic_write(path, lambda tmp: nib.save(nib.Nifti1Image(volume, source.affine), str(tmp)), overwrite)
+
+
+def _write_panel(path: Path, loaded: LoadedSlices, known, raw, blended, spread, overwrite: bool) -> Path:
+    from medinpaint.experiments.figures import mask_to_rgb, save_panel_grid, to_rgb
+
+    check_output_path(path, overwrite)
+    to_unit = IntensityToUnit(loaded.record.low, loaded.record.high)
+    rows = []
+    for k in range(min(len(raw), 6)):
+        rows.append([
+            to_rgb(to_unit(loaded.native[k]), known[k]),
+            mask_to_rgb(known[k]),
+            to_rgb(to_unit(raw[k])),
+            to_rgb(to_unit(blended[k])),
+            to_rgb(spread[k : k + 1] / max(float(spread.max()), 1e-8) * 2 - 1),
+        ])
+    return save_panel_grid(
+        path,
+        rows,
+        row_labels=[f"slice {loaded.slice_indices[k]}" for k in range(len(rows))],
+        col_labels=["input (missing red)", "mask (fill = white)", "raw G(z)", "blended", "uncertainty"],
+        title=f"medinpaint {__version__}: {loaded.path.name}",
+    )
+
+
+def inpaint_file(
+    input_path: str | os.PathLike,
+    mask: str,
+    output_path: str | os.PathLike,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    slices=None,
+    axis: int = 2,
+    volume_index: int = 0,
+    search: SearchConfig = SearchConfig(),
+    blend_method: str = "poisson",
+    raw_output: str | os.PathLike | None = None,
+    uncertainty_output: str | os.PathLike | None = None,
+    panel_output: str | os.PathLike | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> FileInpaintReport:
+    """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
+
+    Args:
+        input_path: DICOM file, multi-frame DICOM, DICOM series folder, NIfTI or PNG/JPG.
+        mask: a mask file (nonzero = region to fill) or a generated kind (``quarter``,
+            ``box:24``, ``dropout:0.5``, ...).
+        output_path: where to write the result (a folder for a DICOM series).
+        checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
+        slices: NIfTI slices / DICOM frames to consider; None = all slices the mask touches
+            (mask file) or the slices holding tissue (generated mask).
+        axis, volume_index: NIfTI slicing axis and 4-D volume.
+        search: latent-search settings (its seed also seeds generated masks).
+        blend_method: ``"poisson"`` (exact) or ``"sobel-adam"`` (the seed's approximation).
+        raw_output, uncertainty_output, panel_output: optional extra outputs.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        overwrite: replace existing outputs (an output may never be the input itself).
+        progress: show the search's progress bar.
+
+    Returns:
+        :class:`FileInpaintReport`.
+
+    Raises:
+        MedinpaintError: unreadable input or mask, shape mismatch, a mask that covers a whole
+            slice, a checkpoint of another domain or channel count, an output that exists.
+    """
+    started = time.perf_counter()
+    input_path = Path(input_path)
+    outputs = {
+        role: Path(path)
+        for role, path in (("output", output_path), ("raw", raw_output), ("uncertainty", uncertainty_output), ("panel", panel_output))
+        if path is not None
+    }
+    for role, path in outputs.items():
+        if input_path.exists() and path.resolve() == input_path.resolve():
+            raise MedinpaintError(f"--{role} {path} is the input: results never replace inputs, choose another path")
+        check_output_path(path, overwrite)
+    models = load_models(checkpoint, device=pick_device(device))
+    loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
+    known = native_known_mask(mask, loaded, seed=search.seed)
+    check_mask(known)
+    todo = (known < 0.5).flatten(1).any(dim=1)
+    description = f"medinpaint {__version__}: nothing filled (empty mask), copy of the input"
+    if not bool(todo.any()):
+        written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
+        return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
+
+    device_ = next(models.generator.parameters()).device
+    images64, known64 = loaded.mask_to_grid(known)
+    result = inpaint_grid(
+        images64[todo].to(device_), known64[todo].to(device_), models.generator, models.discriminator, search, progress=progress
+    )
+    raw_native = loaded.to_native(result.raw.cpu())
+    todo_known = known[todo]
+    blended_native = blend(raw_native, loaded.native[todo], todo_known, method=blend_method)
+    scale = (loaded.record.high - loaded.record.low) / 2
+    # the N single-channel maps resize as the N channels of one image
+    spread = SquareResize(loaded.record.size).inverse(result.uncertainty.cpu()[:, 0], loaded.record.native_size).numpy() * scale
+
+    full_result, full_raw = loaded.native.clone(), loaded.native.clone()
+    full_result[todo], full_raw[todo] = blended_native, raw_native
+    filled_slices = tuple(loaded.slice_indices[i] for i in torch.nonzero(todo).flatten().tolist())
+    missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
+    description = (
+        f"medinpaint {__version__}: semantic inpainting (Yeh et al. 2017) of {sum(missing)} pixels in "
+        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {blend_method} blend; known pixels unchanged"
+    )
+    written = {"output": save_like(loaded, full_result, outputs["output"], overwrite=overwrite, description=description)}
+    if "raw" in outputs:
+        written["raw"] = save_like(loaded, full_raw, outputs["raw"], overwrite=overwrite, description=description + " (raw G(z))")
+    if "uncertainty" in outputs:
+        written["uncertainty"] = _write_uncertainty(outputs["uncertainty"], spread, loaded, filled_slices, overwrite)
+    if "panel" in outputs:
+        written["panel"] = _write_panel(outputs["panel"], loaded, todo_known, raw_native, blended_native, torch.from_numpy(spread), overwrite)
+    return FileInpaintReport(
+        input_path,
+        written,
+        filled_slices,
+        missing,
+        tuple(float(v) for v in result.loss.cpu()),
+        tuple(int(v) for v in result.iterations.cpu()),
+        time.perf_counter() - started,
+    )

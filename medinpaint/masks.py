@@ -1,0 +1,302 @@
+"""Known masks for experiments and the CLI: float (1, S, S) tensors, 1 = known, 0 = missing.
+
+Every generator is seeded through a ``torch.Generator`` (None = a fresh unseeded one), so a
+mask is reproducible from its spec and seed. ``make_mask`` parses CLI specs; ``RandMask`` /
+``RandMaskd`` are the MONAI random transforms (draw once per call, apply to every key).
+
+Mask FILES use the opposite, lesion-filling polarity (nonzero = fill); they are converted at the
+file boundary by :func:`medinpaint.pipeline.load_mask`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Hashable, Mapping
+
+import torch
+from monai.config import KeysCollection
+from monai.transforms import MapTransform, Randomizable, RandomizableTransform
+
+from medinpaint.errors import MedinpaintError
+
+__all__ = [
+    "centre_box",
+    "random_centre_box",
+    "centre_quarter",
+    "random_box",
+    "pixel_dropout",
+    "half",
+    "pattern",
+    "make_mask",
+    "check_mask",
+    "RandMask",
+    "RandMaskd",
+    "MASK_KINDS",
+]
+
+SIDES = ("left", "right", "top", "bottom")
+
+
+def _box(top: int, left: int, height: int, width: int, size: int) -> torch.Tensor:
+    known = torch.ones(1, size, size)
+    known[:, top : top + height, left : left + width] = 0.0
+    return known
+
+
+def _randint(low: int, high: int, generator: torch.Generator | None) -> int:
+    """Uniform integer in [low, high]."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator))
+
+
+def _check_side(box: int, size: int) -> None:
+    if not 1 <= box <= size:
+        raise MedinpaintError(f"box side {box} must be between 1 and the image side {size}")
+
+
+def centre_box(box: int, size: int = 64) -> torch.Tensor:
+    """A centred ``box``×``box`` hole.
+
+    Example:
+        >>> known = centre_box(24)
+        >>> known.shape, int((known == 0).sum()), known[0, 32, 32].item()
+        (torch.Size([1, 64, 64]), 576, 0.0)
+    """
+    _check_side(box, size)
+    start = (size - box) // 2
+    return _box(start, start, box, box, size)
+
+
+def random_centre_box(max_size: int = 12, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
+    """A centred hole whose height and width are drawn independently from 1..``max_size``.
+
+    Example:
+        >>> known = random_centre_box(12, torch.Generator().manual_seed(0))
+        >>> 1 <= int((known == 0).sum()) <= 144
+        True
+    """
+    _check_side(max_size, size)
+    height, width = _randint(1, max_size, generator), _randint(1, max_size, generator)
+    return _box((size - height) // 2, (size - width) // 2, height, width, size)
+
+
+def centre_quarter(size: int = 64) -> torch.Tensor:
+    """A centred hole covering 25 % of the image (32×32 on 64×64).
+
+    Example:
+        >>> float((centre_quarter() == 0).float().mean())
+        0.25
+    """
+    return centre_box(size // 2, size)
+
+
+def random_box(min_size: int = 8, max_size: int = 32, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
+    """A hole of random height/width in ``min_size..max_size`` at a random position inside the image.
+
+    Example:
+        >>> known = random_box(generator=torch.Generator().manual_seed(1))
+        >>> 64 <= int((known == 0).sum()) <= 1024
+        True
+    """
+    _check_side(max_size, size)
+    if not 1 <= min_size <= max_size:
+        raise MedinpaintError(f"random box needs 1 <= min_size <= max_size, got {min_size}, {max_size}")
+    height, width = _randint(min_size, max_size, generator), _randint(min_size, max_size, generator)
+    top, left = _randint(0, size - height, generator), _randint(0, size - width, generator)
+    return _box(top, left, height, width, size)
+
+
+def pixel_dropout(rate: float = 0.8, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
+    """Each pixel missing independently with probability ``rate`` (Yeh et al.'s "random" mask: 0.8).
+
+    Example:
+        >>> known = pixel_dropout(0.8, torch.Generator().manual_seed(0))
+        >>> 0.75 < float((known == 0).float().mean()) < 0.85
+        True
+    """
+    if not 0 < rate < 1:
+        raise MedinpaintError(f"dropout rate must be in (0, 1), got {rate}")
+    return (torch.rand(1, size, size, generator=generator) >= rate).float()
+
+
+def half(side: str = "left", size: int = 64) -> torch.Tensor:
+    """The ``left``, ``right``, ``top`` or ``bottom`` half missing.
+
+    Example:
+        >>> half("left")[0, 0, :2].tolist(), half("left")[0, 0, -1].item()
+        ([0.0, 0.0], 1.0)
+    """
+    if side not in SIDES:
+        raise MedinpaintError(f"unknown half {side!r}: use left, right, top or bottom")
+    known = torch.ones(1, size, size)
+    mid = size // 2
+    region = {"left": (slice(None), slice(0, mid)), "right": (slice(None), slice(mid, None)),
+              "top": (slice(0, mid), slice(None)), "bottom": (slice(mid, None), slice(None))}[side]
+    known[(slice(None), *region)] = 0.0
+    return known
+
+
+def pattern(period: int = 8, width: int = 2, size: int = 64) -> torch.Tensor:
+    """A regular lattice of missing lines: rows and columns ``width`` px wide every ``period`` px.
+
+    The lines start at ``period // 2`` so the image border stays known; with the defaults
+    1 - (6/8)² = 43.75 % of a 64×64 image is missing.
+
+    Example:
+        >>> float((pattern() == 0).float().mean())
+        0.4375
+    """
+    if not 0 < width < period <= size:
+        raise MedinpaintError(f"pattern needs 0 < width < period <= image side, got width {width}, period {period}")
+    on_line = ((torch.arange(size) - period // 2) % period) < width
+    missing = on_line[:, None] | on_line[None, :]
+    return (~missing).float()[None]
+
+
+MASK_KINDS = ("box", "centre", "quarter", "random-box", "dropout", "half", "pattern")
+_ALIASES = {"center": "centre"}
+
+
+def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
+    """Build a known mask (1, size, size) from a CLI spec.
+
+    Specs: ``box:N`` (centred N×N), ``centre[:MAX]`` (random centred box up to MAX, default 12),
+    ``quarter`` (centred 25 %), ``random-box[:MAX]``, ``dropout[:RATE]`` (default 0.8),
+    ``half[:left|right|top|bottom]`` (default left), ``pattern[:PERIOD]`` (default 8).
+
+    Raises:
+        MedinpaintError: unknown kind (with a did-you-mean), bad or missing parameter.
+
+    Example:
+        >>> int((make_mask("box:24") == 0).sum())
+        576
+        >>> make_mask("qarter")
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: unknown mask 'qarter': did you mean 'quarter'? (choose from box:N, centre, quarter, random-box, dropout:RATE, half:SIDE, pattern)
+    """
+    kind, _, arg = spec.strip().lower().partition(":")
+    kind = _ALIASES.get(kind, kind)
+    if kind not in MASK_KINDS:
+        close = difflib.get_close_matches(kind, MASK_KINDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise MedinpaintError(
+            f"unknown mask {spec!r}: {hint}(choose from box:N, centre, quarter, random-box, dropout:RATE, half:SIDE, pattern)"
+        )
+    try:
+        number = float(arg) if arg and kind != "half" else None
+    except ValueError:
+        raise MedinpaintError(f"mask {spec!r}: {arg!r} is not a number") from None
+    if kind == "box":
+        if number is None:
+            raise MedinpaintError(f"mask {spec!r} needs a side, e.g. box:24")
+        return centre_box(int(number), size)
+    if kind == "centre":
+        return random_centre_box(int(number or 12), generator, size)
+    if kind == "quarter":
+        return centre_quarter(size)
+    if kind == "random-box":
+        return random_box(max_size=int(number or 32), generator=generator, size=size)
+    if kind == "dropout":
+        return pixel_dropout(0.8 if number is None else number, generator, size)
+    if kind == "half":
+        return half(arg or "left", size)
+    return pattern(int(number or 8), size=size)
+
+
+def check_mask(known: torch.Tensor) -> torch.Tensor:
+    """Check known masks (N, 1, H, W) or (1, H, W), 1 = known; flag images with nothing to fill.
+
+    Returns:
+        bool tensor (N,): True where the mask is empty (no missing pixel), which the engine may skip.
+
+    Raises:
+        MedinpaintError: wrong layout, values outside [0, 1], or a mask that covers a whole image.
+
+    Example:
+        >>> check_mask(torch.stack([centre_box(8), torch.ones(1, 64, 64)])).tolist()
+        [False, True]
+    """
+    batch = known[None] if known.ndim == 3 else known
+    if batch.ndim != 4 or batch.shape[1] != 1:
+        raise MedinpaintError(f"mask must have shape (N, 1, H, W), got {tuple(known.shape)}")
+    if not torch.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
+        raise MedinpaintError("mask values must be in [0, 1] (1 = known, 0 = missing)")
+    known_count = (batch > 0.5).flatten(1).sum(dim=1)
+    covered = torch.nonzero(known_count == 0).flatten().tolist()
+    if covered:
+        raise MedinpaintError(f"mask covers the whole image (image {covered[0]}): leave some pixels known")
+    return known_count == batch[0].numel()
+
+
+class RandMask(RandomizableTransform):
+    """Draw a mask from ``spec`` and fill the missing pixels of a (C, H, W) image with ``fill_value``.
+
+    The last drawn known mask (1, H, W) is kept in ``self.known``. Seed with ``set_random_state``.
+
+    Args:
+        spec: a :func:`make_mask` spec.
+        fill_value: value put in missing pixels (0 = mid grey in [-1, 1]).
+
+    Example:
+        >>> t = RandMask("random-box").set_random_state(seed=0)
+        >>> out = t(torch.ones(1, 64, 64))
+        >>> bool((out == 1).eq(t.known.bool()).all())
+        True
+    """
+
+    def __init__(self, spec: str, fill_value: float = 0.0) -> None:
+        RandomizableTransform.__init__(self, prob=1.0)
+        make_mask(spec)  # fail early on a bad spec
+        self.spec, self.fill_value = spec, fill_value
+        self.known: torch.Tensor | None = None
+
+    def randomize(self, size: int) -> None:
+        """Draw the next mask for a size×size image."""
+        generator = torch.Generator().manual_seed(int(self.R.randint(0, 2**31 - 1)))
+        self.known = make_mask(self.spec, generator=generator, size=size)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        """Fill the current mask's missing pixels of ``img``."""
+        assert self.known is not None
+        img = torch.as_tensor(img)
+        return torch.where(self.known.bool(), img, torch.full_like(img, self.fill_value))
+
+    def __call__(self, img: torch.Tensor, randomize: bool = True) -> torch.Tensor:
+        if img.shape[-1] != img.shape[-2]:
+            raise MedinpaintError(f"masks are square: image is {tuple(img.shape[-2:])}; put it on the grid first")
+        if randomize:
+            self.randomize(img.shape[-1])
+        return self.apply(img)
+
+
+class RandMaskd(Randomizable, MapTransform):
+    """Dict twin of :class:`RandMask`: one mask per call, applied to every key, stored under ``mask_key``.
+
+    Example:
+        >>> t = RandMaskd(["image", "target"], "dropout:0.5").set_random_state(seed=0)
+        >>> out = t({"image": torch.ones(1, 64, 64), "target": torch.ones(1, 64, 64)})
+        >>> bool(out["image"].eq(out["target"]).all()), out["mask"].shape
+        (True, torch.Size([1, 64, 64]))
+    """
+
+    def __init__(self, keys: KeysCollection, spec: str, mask_key: str = "mask", fill_value: float = 0.0) -> None:
+        MapTransform.__init__(self, keys)
+        self.masker = RandMask(spec, fill_value)
+        self.mask_key = mask_key
+
+    def set_random_state(self, seed: int | None = None, state=None) -> RandMaskd:
+        super().set_random_state(seed, state)
+        self.masker.set_random_state(seed, state)
+        return self
+
+    def randomize(self, data=None) -> None:
+        """Unused: the held :class:`RandMask` draws."""
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        first = d[self.keys[0]]
+        self.masker.randomize(first.shape[-1])
+        for key in self.key_iterator(d):
+            d[key] = self.masker.apply(d[key])
+        d[self.mask_key] = self.masker.known.clone()
+        return d

@@ -1,0 +1,232 @@
+"""The one entry point from files to the 64×64 grid and back: load, map masks, save.
+
+``load_slices`` reads DICOM (file, multi-frame, series folder), NIfTI (2-D/3-D/4-D) or PNG/JPG,
+maps each slice onto the grid with :class:`~medinpaint.transforms.ToGrid` (CT window in HU, MR
+volume percentiles, photo x/127.5 - 1; pad to square; area resize) and keeps what is needed
+to go back (``to_native``) and to write a result in the input's own format (``save_like``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.utils import look_up_option
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dicom_like
+from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_png
+from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
+from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
+
+__all__ = ["DOMAINS", "LoadedSlices", "load_slices", "load_mask", "save_like"]
+
+DOMAINS = ("ct", "mri", "photo")
+Source = DicomSource | NiftiSource | ImageSource
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedSlices:
+    """Slices of one input on the 64×64 grid, with the native slices they came from.
+
+    Attributes:
+        images: (N, C, 64, 64) float32 in [-1, 1].
+        native: (N, C, H, W) float32 in native units (HU for CT).
+        domain: ``"ct"``, ``"mri"`` or ``"photo"``.
+        slice_indices: indices of the slices (NIfTI: along the axis; DICOM: frames; photo: (0,)).
+        record: native size and intensity range shared by every slice.
+        source: the input handle (:class:`DicomSource`, :class:`NiftiSource` or :class:`ImageSource`).
+    """
+
+    images: torch.Tensor
+    native: torch.Tensor
+    domain: str
+    slice_indices: tuple[int, ...]
+    record: GridRecord
+    source: Source
+
+    @property
+    def path(self) -> Path:
+        """The input path."""
+        return self.source.path
+
+    def to_native(self, grid: torch.Tensor) -> torch.Tensor:
+        """Map grid images (N, C, 64, 64) in [-1, 1] to native (N, C, H, W) in native units."""
+        return torch.stack([ToGrid.inverse(g, self.record) for g in grid.detach().cpu().float()])
+
+    def mask_to_grid(self, known_native: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map native known masks (N, 1, H, W) (1 = known) onto the grid.
+
+        Returns:
+            ``(images (N, C, 64, 64), known (N, 1, 64, 64))``: a grid pixel is known when >= 50 %
+            of its native pixels are known, and its value averages the known native pixels only.
+
+        Raises:
+            MedinpaintError: the mask does not match the native slices.
+        """
+        expected = (self.native.shape[0], 1, *self.native.shape[-2:])
+        if tuple(known_native.shape) != expected:
+            raise MedinpaintError(f"mask shape {tuple(known_native.shape)} does not match the slices {expected}: give a mask of the image's size")
+        to_grid = ToGrid(IntensityToUnit(self.record.low, self.record.high), self.record.size)
+        pairs = [to_grid.with_mask(img, known) for img, known in zip(self.native, known_native.float().cpu())]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if path.is_dir():
+        return "dicom"
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(IMAGE_SUFFIXES):
+        return "image"
+    with open(path, "rb") as handle:
+        head = handle.read(132)
+    return "dicom" if head[128:132] == b"DICM" or name.endswith(".dcm") else "image"
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise MedinpaintError(f"{path} does not exist: check the path")
+    return path
+
+
+def _intensity(domain: str, whole: np.ndarray, ct_window: tuple[float, float], mr_percentiles: tuple[float, float]) -> IntensityToUnit:
+    if domain == "ct":
+        return IntensityToUnit.for_ct(*ct_window)
+    if domain == "mri":
+        return IntensityToUnit.for_mr(whole, *mr_percentiles)
+    return IntensityToUnit.for_photo()
+
+
+def load_slices(
+    path: str | os.PathLike,
+    *,
+    domain: str | None = None,
+    axis: int = 2,
+    slices: Sequence[int] | None = None,
+    volume_index: int = 0,
+    ct_window: tuple[float, float] = (0.0, 2000.0),
+    mr_percentiles: tuple[float, float] = (0.5, 99.5),
+    size: int = 64,
+) -> LoadedSlices:
+    """Load slices of an image file onto the grid.
+
+    Args:
+        path: DICOM file or one-series folder, NIfTI (.nii/.nii.gz) or PNG/JPG.
+        domain: ``"ct"``, ``"mri"``, ``"photo"``; None guesses (DICOM Modality, NIfTI -> mri, PNG/JPG -> photo).
+        axis: NIfTI slicing axis.
+        slices: slice (NIfTI) or frame (DICOM) indices; None = NIfTI slices holding tissue, all DICOM frames.
+        volume_index: volume of a 4-D NIfTI.
+        ct_window: (level, width) in HU.
+        mr_percentiles: (lower, upper) percentiles of the whole volume.
+        size: grid side.
+
+    Raises:
+        MedinpaintError: missing path, unreadable or unsupported file, bad options.
+
+    Example:
+        >>> from pydicom.data import get_testdata_file
+        >>> loaded = load_slices(get_testdata_file("CT_small.dcm"))
+        >>> loaded.domain, tuple(loaded.images.shape), tuple(loaded.native.shape)
+        ('ct', (1, 1, 64, 64), (1, 1, 128, 128))
+    """
+    path = _existing(path)
+    kind = _kind(path)
+    if kind == "nifti":
+        whole, source = read_nifti(path, volume_index, axis)
+        stack, indices = extract_slices(whole, source.axis, slices)
+        guessed = "mri"
+    elif kind == "image":
+        image, source = read_image(path)
+        stack, indices, whole, guessed = image[None], (0,), image, "photo"
+    else:
+        whole, source = read_dicom(path)
+        indices = tuple(range(len(whole))) if slices is None else tuple(int(i) for i in slices)
+        if not indices or any(not 0 <= i < len(whole) for i in indices):
+            raise MedinpaintError(f"frame indices {list(indices)} out of range: {path.name} has {len(whole)} frame(s)")
+        stack, guessed = whole[list(indices)], None
+    if domain is None:
+        domain = guessed or dicom_domain(source.datasets[0])
+    try:
+        domain = look_up_option(domain, DOMAINS)
+    except ValueError as err:
+        raise MedinpaintError(f"unknown domain {domain!r}: use ct, mri or photo") from err
+    to_grid = ToGrid(_intensity(domain, whole, ct_window, mr_percentiles), size)
+    native = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))
+    images = torch.stack([to_grid(s) for s in native])
+    return LoadedSlices(images, native, domain, tuple(indices), to_grid.record(native[0]), source)
+
+
+def _mask_stack(path: Path, like: LoadedSlices) -> np.ndarray:
+    """Mask file -> (M, 1, H, W) with M = N or 1 (file convention: nonzero = fill)."""
+    if _kind(path) == "nifti":
+        volume, mask_source = read_nifti(path)
+        if isinstance(like.source, NiftiSource) and len(like.source.shape) >= 3 and mask_source.shape[:3] == like.source.shape[:3]:
+            if not np.allclose(mask_source.affine, like.source.affine, atol=1e-3):
+                raise MedinpaintError(f"mask {path.name} has another affine than {like.path.name}: resample the mask onto the image")
+            return extract_slices(volume, like.source.axis, like.slice_indices)[0]
+        if volume.shape[2] == 1:
+            return extract_slices(volume, 2, [0])[0]
+        raise MedinpaintError(
+            f"mask {path.name} has shape {mask_source.shape} but the image {like.path.name} has shape "
+            f"{getattr(like.source, 'shape', tuple(like.native.shape))}: give a mask volume of the same shape or a 2-D mask"
+        )
+    if _kind(path) == "image":
+        image, _ = read_image(path)
+        return image.max(axis=0, keepdims=True)[None]
+    raise MedinpaintError(f"mask {path.name} must be a PNG/JPG or NIfTI file")
+
+
+def load_mask(path: str | os.PathLike, like: LoadedSlices) -> torch.Tensor:
+    """Load a mask FILE (nonzero = region to fill) as a known mask for ``like``'s native slices.
+
+    A PNG/JPG or 2-D NIfTI mask applies to every slice; a 3-D NIfTI mask must have the image
+    volume's shape and affine and is sliced like the image.
+
+    Returns:
+        (N, 1, H, W) float32, 1 = known, 0 = missing.
+
+    Raises:
+        MedinpaintError: missing or unreadable file, shape or affine mismatch (names both shapes).
+    """
+    path = _existing(path)
+    stack = _mask_stack(path, like)
+    native_hw = tuple(like.native.shape[-2:])
+    if tuple(stack.shape[-2:]) != native_hw:
+        raise MedinpaintError(f"mask {path.name} is {tuple(stack.shape[-2:])} (H, W) but the image slices are {native_hw}: give a mask of the image's size")
+    known = torch.from_numpy(np.ascontiguousarray(stack == 0)).float()
+    return known.expand(like.native.shape[0], -1, -1, -1).contiguous()
+
+
+def save_like(
+    loaded: LoadedSlices, native_result: torch.Tensor, out_path: str | os.PathLike, *, overwrite: bool = False, description: str
+) -> Path:
+    """Write results (N, C, H, W) in native units in the input's format, atomically.
+
+    DICOM: same metadata, new SOP Instance/Series UIDs, DERIVED\\SECONDARY, stored uncompressed
+    (a file for a file, a folder for a series folder). NIfTI: the input volume with the processed
+    slices replaced (same affine, header, dtype). PNG/JPG: a PNG.
+
+    Raises:
+        MedinpaintError: wrong result shape, wrong output suffix, or the output exists (and not ``overwrite``).
+    """
+    out_path = Path(out_path)
+    if tuple(native_result.shape) != tuple(loaded.native.shape):
+        raise MedinpaintError(f"result shape {tuple(native_result.shape)} does not match the loaded slices {tuple(loaded.native.shape)}")
+    result = native_result.detach().cpu().numpy()
+    source = loaded.source
+    if isinstance(source, NiftiSource):
+        if not out_path.name.lower().endswith(NIFTI_SUFFIXES):
+            raise MedinpaintError(f"output {out_path.name} must end in .nii or .nii.gz for a NIfTI input")
+        return write_nifti_like(source, result, loaded.slice_indices, out_path, overwrite)
+    if isinstance(source, ImageSource):
+        if out_path.suffix.lower() != ".png":
+            raise MedinpaintError(f"output {out_path.name} must end in .png (results of PNG/JPG inputs are written as PNG)")
+        return write_png(source, result[0], out_path, overwrite)
+    return write_dicom_like(source, loaded.slice_indices, result, out_path, description, overwrite)

@@ -1,0 +1,54 @@
+"""Shared fixtures: real DICOM/NIfTI test files and small folders written from real data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+
+def dicom_test_file(name: str) -> Path:
+    """A pydicom / pydicom-data test file that is on disk (never downloaded)."""
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"pydicom test file {name} is not installed")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def mr_series_dir(tmp_path_factory) -> Path:
+    """A real 7-slice MR series (pydicom's dicomdirtests/98892003/MR700) in its own folder."""
+    source = dicom_test_file("CT_small.dcm").parent / "dicomdirtests" / "98892003" / "MR700"
+    target = tmp_path_factory.mktemp("series") / "MR700"
+    shutil.copytree(source, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def celeba_root(tmp_path_factory) -> Path:
+    """A CelebA-layout folder: 6 JPGs of 178×218 (astronaut crops) and a partition file (4/1/1)."""
+    from skimage.data import astronaut
+
+    root = tmp_path_factory.mktemp("celeba")
+    images = root / "img_align_celeba"
+    images.mkdir()
+    photo = astronaut()
+    lines = []
+    for i in range(6):
+        crop = photo[20 * i : 20 * i + 218, 30 * i : 30 * i + 178]
+        name = f"{i + 1:06d}.jpg"
+        Image.fromarray(crop).save(images / name, quality=95)
+        lines.append(f"{name} {0 if i < 4 else i - 3}")
+    (root / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture()
+def smooth_native() -> np.ndarray:
+    """A smooth grey image (1, 90, 70) in [0, 255] for geometry round trips."""
+    rows, cols = np.meshgrid(np.linspace(0, 1, 90), np.linspace(0, 1, 70), indexing="ij")
+    return (127.5 + 100 * np.sin(2 * rows) * np.cos(1.5 * cols))[None].astype(np.float32)

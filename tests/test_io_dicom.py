@@ -1,0 +1,173 @@
+"""DICOM reading (file, multi-frame, series, compressed) and derived-DICOM writing, on real files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+import torch
+from conftest import dicom_test_file
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.io.dicom import read_dicom
+from medinpaint.pipeline import load_slices, save_like
+
+
+def test_ct_small_is_in_plausible_hu():
+    loaded = load_slices(dicom_test_file("CT_small.dcm"))
+    assert loaded.domain == "ct"
+    assert loaded.images.shape == (1, 1, 64, 64) and loaded.native.shape == (1, 1, 128, 128)
+    hu = loaded.native
+    assert -1100 <= hu.min() and hu.max() <= 3100
+    assert -400 < hu.mean() < 200  # soft tissue around air, not raw stored values
+    assert loaded.images.min() >= -1 and loaded.images.max() <= 1
+    assert (loaded.record.low, loaded.record.high) == (-1000.0, 1000.0)
+
+
+def test_ct_window_is_configurable():
+    loaded = load_slices(dicom_test_file("CT_small.dcm"), ct_window=(40, 400))
+    assert (loaded.record.low, loaded.record.high) == (-160.0, 240.0)
+
+
+def test_mr_small_and_multiframe():
+    mr = load_slices(dicom_test_file("MR_small.dcm"))
+    assert mr.domain == "mri" and mr.native.shape == (1, 1, 64, 64)
+    frames = load_slices(dicom_test_file("emri_small.dcm"))
+    assert frames.source.layout == "multiframe"
+    assert frames.images.shape == (10, 1, 64, 64) and frames.slice_indices == tuple(range(10))
+    picked = load_slices(dicom_test_file("emri_small.dcm"), slices=[2, 5])
+    assert torch.equal(picked.native, frames.native[[2, 5]])
+
+
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm"])
+def test_compressed_matches_uncompressed(name):
+    plain, _ = read_dicom(dicom_test_file("MR_small.dcm"))
+    compressed, _ = read_dicom(dicom_test_file(name))
+    assert np.array_equal(plain, compressed)
+
+
+def test_rgb_dicom_is_three_channel_photo():
+    loaded = load_slices(dicom_test_file("SC_rgb.dcm"))
+    assert loaded.domain == "photo" and loaded.images.shape == (1, 3, 64, 64)
+
+
+def test_series_folder_is_ordered_along_the_normal(mr_series_dir):
+    loaded = load_slices(mr_series_dir)
+    assert loaded.source.layout == "series" and loaded.native.shape[0] == 7
+    datasets = loaded.source.datasets
+    orientation = np.asarray(datasets[0].ImageOrientationPatient, dtype=float)
+    normal = np.cross(orientation[:3], orientation[3:])
+    positions = [float(np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=float))) for ds in datasets]
+    assert positions == sorted(positions)
+
+
+def test_save_like_file_keeps_pixels_outside_the_change(tmp_path):
+    source = dicom_test_file("CT_small.dcm")
+    loaded = load_slices(source)
+    result = loaded.native.clone()
+    result[..., 40:60, 50:70] = 40.0  # 40 HU
+    out = save_like(loaded, result, tmp_path / "out.dcm", description="medinpaint test")
+    original, derived = pydicom.dcmread(source), pydicom.dcmread(out)
+    assert derived.SOPInstanceUID != original.SOPInstanceUID
+    assert derived.file_meta.MediaStorageSOPInstanceUID == derived.SOPInstanceUID
+    assert derived.SeriesInstanceUID != original.SeriesInstanceUID
+    assert list(derived.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+    assert derived.DerivationDescription == "medinpaint test"
+    assert derived.PatientName == original.PatientName
+    changed = np.zeros((128, 128), bool)
+    changed[40:60, 50:70] = True
+    assert np.array_equal(derived.pixel_array[~changed], original.pixel_array[~changed])
+    assert np.all(derived.pixel_array[changed] == 40 - int(original.RescaleIntercept))
+    assert derived.pixel_array.dtype == original.pixel_array.dtype
+
+
+def test_save_like_compressed_is_written_uncompressed(tmp_path):
+    loaded = load_slices(dicom_test_file("MR_small_RLE.dcm"))
+    out = save_like(loaded, loaded.native, tmp_path / "out.dcm", description="copy")
+    derived = pydicom.dcmread(out)
+    assert derived.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert np.array_equal(derived.pixel_array, pydicom.dcmread(dicom_test_file("MR_small.dcm")).pixel_array)
+
+
+def test_save_like_multiframe_and_series(tmp_path, mr_series_dir):
+    frames = load_slices(dicom_test_file("emri_small.dcm"), slices=[3])
+    out = save_like(frames, frames.native + 5, tmp_path / "multi.dcm", description="x")
+    derived, original = pydicom.dcmread(out), pydicom.dcmread(dicom_test_file("emri_small.dcm"))
+    assert int(derived.NumberOfFrames) == 10
+    assert np.array_equal(derived.pixel_array[[0, 1, 2, 4]], original.pixel_array[[0, 1, 2, 4]])
+    assert np.array_equal(derived.pixel_array[3], original.pixel_array[3] + 5)
+
+    series = load_slices(mr_series_dir)
+    folder = save_like(series, series.native, tmp_path / "series_out", description="x")
+    written = [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
+    assert len(written) == 7
+    assert len({ds.SeriesInstanceUID for ds in written}) == 1
+    assert len({ds.SOPInstanceUID for ds in written}) == 7
+    assert written[0].SeriesInstanceUID != series.source.datasets[0].SeriesInstanceUID
+
+
+def test_monochrome1_is_inverted_and_written_back(tmp_path):
+    ds = pydicom.dcmread(dicom_test_file("CT_small.dcm"))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    path = tmp_path / "mono1.dcm"
+    ds.save_as(path)
+    mono1 = load_slices(path, domain="ct").native
+    mono2 = load_slices(dicom_test_file("CT_small.dcm")).native
+    assert torch.allclose(mono1 - float(ds.RescaleIntercept), -(mono2 - float(ds.RescaleIntercept)) - 1)
+    loaded = load_slices(path, domain="ct")
+    out = save_like(loaded, loaded.native, tmp_path / "mono1_out.dcm", description="x")
+    assert np.array_equal(pydicom.dcmread(out).pixel_array, ds.pixel_array)
+
+
+def test_existing_output_is_refused(tmp_path):
+    loaded = load_slices(dicom_test_file("CT_small.dcm"))
+    out = save_like(loaded, loaded.native, tmp_path / "out.dcm", description="x")
+    before = out.read_bytes()
+    with pytest.raises(MedinpaintError, match="out.dcm exists: pass --overwrite or choose another path"):
+        save_like(loaded, loaded.native + 1, out, description="x")
+    assert out.read_bytes() == before
+    save_like(loaded, loaded.native + 1, out, overwrite=True, description="x")
+    assert out.read_bytes() != before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.dcm"]  # no temporary left behind
+
+
+def test_truncated_dicom_is_reported():
+    with pytest.raises(MedinpaintError, match="truncated"):
+        load_slices(dicom_test_file("MR_truncated.dcm"))
+
+
+def test_dicom_without_pixels_is_reported():
+    with pytest.raises(MedinpaintError, match="rtplan.dcm holds no pixel data"):
+        load_slices(dicom_test_file("rtplan.dcm"))
+
+
+def test_folder_with_two_series_is_reported(tmp_path):
+    shutil.copy(dicom_test_file("CT_small.dcm"), tmp_path / "a.dcm")
+    shutil.copy(dicom_test_file("MR_small.dcm"), tmp_path / "b.dcm")
+    with pytest.raises(MedinpaintError, match="holds 2 DICOM series .*put each series in its own folder"):
+        load_slices(tmp_path)
+
+
+def test_unknown_modality_asks_for_domain(tmp_path):
+    ds = pydicom.dcmread(dicom_test_file("CT_small.dcm"))
+    ds.Modality = "CR"
+    ds.save_as(tmp_path / "cr.dcm")
+    with pytest.raises(MedinpaintError, match="modality 'CR': pass --domain"):
+        load_slices(tmp_path / "cr.dcm")
+    assert load_slices(tmp_path / "cr.dcm", domain="ct").domain == "ct"
+
+
+def test_undecodable_transfer_syntax_names_the_packages(tmp_path):
+    ds = pydicom.dcmread(dicom_test_file("MR_small_RLE.dcm"))
+    ds.file_meta.TransferSyntaxUID = "1.2.826.0.1.3680043.9.9999.1"  # compressed syntax no plugin knows
+    ds.save_as(tmp_path / "odd.dcm")
+    with pytest.raises(MedinpaintError, match="no decoder for DICOM odd.dcm .*pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"):
+        load_slices(tmp_path / "odd.dcm", domain="mri")
+
+
+def test_damaged_compressed_pixels_are_reported():
+    path = dicom_test_file("JPEG-lossy.dcm")  # pydicom's own example of a stream libjpeg rejects
+    with pytest.raises(MedinpaintError, match="JPEG-lossy.dcm has damaged compressed pixel data"):
+        load_slices(path, domain="ct")

@@ -1,0 +1,110 @@
+"""The 64×64 grid transforms: intensity maps, geometry, normalised convolution, dict twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.transforms import Compose
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.transforms import GridRecord, IntensityToUnit, IntensityToUnitd, SquareResize, SquareResized, ToGrid, ToGridd
+from medinpaint.transforms import functional as fn
+
+
+def test_intensity_inverse_is_exact_on_unclipped_values():
+    native = torch.linspace(-1000, 1000, 101).view(1, 1, 101)
+    ct = IntensityToUnit.for_ct()
+    assert torch.allclose(ct.inverse(ct(native)), native, atol=1e-3)
+    assert torch.equal(ct(torch.tensor([[[-3000.0, 3000.0]]])), torch.tensor([[[-1.0, 1.0]]]))
+
+
+def test_photo_and_mr_ranges():
+    assert torch.equal(IntensityToUnit.for_photo()(torch.tensor([[[0.0, 255.0]]])), torch.tensor([[[-1.0, 1.0]]]))
+    volume = np.concatenate([np.zeros(1000), np.linspace(0, 500, 1000), [np.nan]])
+    mr = IntensityToUnit.for_mr(volume)
+    finite = volume[np.isfinite(volume)]
+    assert (mr.low, mr.high) == pytest.approx(tuple(np.percentile(finite, [0.5, 99.5])))
+
+
+def test_bad_intensity_parameters():
+    with pytest.raises(MedinpaintError, match="CT window width must be positive"):
+        IntensityToUnit.for_ct(40, 0)
+    with pytest.raises(MedinpaintError, match="image is \\(almost\\) constant"):
+        IntensityToUnit.for_mr(np.ones(100))
+    with pytest.raises(MedinpaintError, match="0 <= lower < upper <= 100"):
+        fn.percentile_range(np.arange(10.0), 60, 40)
+
+
+@pytest.mark.parametrize("shape", [(90, 70), (70, 90), (40, 40), (300, 200)])
+def test_geometry_round_trip_on_a_smooth_image(shape):
+    rows, cols = np.meshgrid(np.linspace(0, 1, shape[0]), np.linspace(0, 1, shape[1]), indexing="ij")
+    native = torch.from_numpy(100 + 50 * np.sin(2 * rows) * np.cos(1.5 * cols)).float()[None]
+    resize = SquareResize(64)
+    grid = resize(native)
+    assert grid.shape == (1, 64, 64)
+    back = resize.inverse(grid, shape)
+    assert back.shape == (1, *shape)
+    error = (back - native).abs()
+    assert error.max() < 3.0 and error.mean() < 0.3  # of a 100-wide range: the border is the worst
+
+
+def test_padding_uses_the_image_minimum():
+    native = torch.full((1, 64, 32), 7.0)
+    native[0, 0, 0] = 3.0
+    padded = fn.pad_to_square(native[None])
+    assert padded.shape == (1, 1, 64, 64)
+    assert padded[0, 0, :, :16].eq(3.0).all() and padded[0, 0, :, -16:].eq(3.0).all()
+
+
+def test_to_grid_record_and_inverse(smooth_native):
+    to_grid = ToGrid(IntensityToUnit.for_photo())
+    record = to_grid.record(smooth_native)
+    assert record == GridRecord((90, 70), 0.0, 255.0, 64)
+    back = ToGrid.inverse(to_grid(smooth_native), record)
+    error = (back - torch.from_numpy(smooth_native)).abs()
+    assert error.max() < 5.0 and error.mean() < 0.5  # of a 200-wide range
+
+
+def test_mask_to_grid_never_leaks_corrupted_values(smooth_native):
+    native = torch.from_numpy(smooth_native)
+    known = torch.ones(1, 90, 70)
+    known[:, 30:60, 20:50] = 0
+    corrupted = native.clone()
+    corrupted[:, 30:60, 20:50] = float("nan")
+    to_grid = ToGrid(IntensityToUnit.for_photo())
+    clean_grid, clean_known = to_grid.with_mask(native, known)
+    bad_grid, bad_known = to_grid.with_mask(corrupted, known)
+    assert torch.isfinite(bad_grid).all()
+    assert torch.equal(clean_known, bad_known)
+    assert torch.equal(clean_grid, bad_grid)
+    # all-known mask reproduces the plain forward pass
+    full_grid, full_known = to_grid.with_mask(native, torch.ones(1, 90, 70))
+    assert torch.allclose(full_grid, to_grid(native), atol=1e-6) and full_known.eq(1).all()
+
+
+def test_known_threshold_is_half():
+    img = torch.zeros(1, 128, 128)
+    known = torch.ones(1, 128, 128)
+    known[:, :, 0] = 0  # column 0: each 2×2 grid cell of columns 0-1 is half known -> known
+    known[:, 0:2, 2:4] = 0  # one whole cell missing
+    known[:, 2:4, 4:6] = 0
+    known[:, 2, 4] = 1  # 1 of 4 known -> missing
+    _, grid_known = ToGrid(IntensityToUnit(-1, 1)).with_mask(img, known)
+    assert grid_known[0, :, 0].eq(1).all()
+    assert grid_known[0, 0, 1] == 0 and grid_known[0, 1, 2] == 0
+    assert grid_known.sum() == 64 * 64 - 2
+
+
+def test_dict_twins_carry_the_mask_and_invert(smooth_native):
+    data = {"image": torch.from_numpy(smooth_native), "mask": torch.ones(1, 90, 70)}
+    data["mask"][:, 10:40, 10:40] = 0
+    to_gridd = ToGridd("image", IntensityToUnit.for_photo(), mask_key="mask")
+    out = to_gridd(data)
+    assert out["image"].shape == (1, 64, 64) and out["mask"].shape == (1, 64, 64)
+    assert 0 < out["mask"].mean() < 1
+    back = to_gridd.inverse(out)
+    assert back["image"].shape == (1, 90, 70) and torch.equal(back["mask"], data["mask"])
+    chain = Compose([IntensityToUnitd("image", IntensityToUnit.for_photo()), SquareResized(["image", "mask"])])
+    chained = chain(data)
+    assert torch.allclose(chained["image"], ToGrid(IntensityToUnit.for_photo())(data["image"]), atol=1e-6)
