@@ -204,6 +204,10 @@ def inpaint_file(
     """
     started = time.perf_counter()
     input_path = Path(input_path)
+    if not input_path.exists():
+        raise MedinpaintError(f"{input_path} does not exist: check the path")
+    if not _is_mask_file(mask):
+        make_mask(mask)  # a bad spec fails here, before any model is loaded
     outputs = {
         role: Path(path)
         for role, path in (("output", output_path), ("raw", raw_output), ("uncertainty", uncertainty_output), ("panel", panel_output))

@@ -89,7 +89,9 @@ def centre_quarter(size: int = 64) -> torch.Tensor:
     return centre_box(size // 2, size)
 
 
-def random_box(min_size: int = 8, max_size: int = 32, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
+def random_box(
+    min_size: int = 8, max_size: int = 32, generator: torch.Generator | None = None, size: int = 64
+) -> torch.Tensor:
     """A hole of random height/width in ``min_size..max_size`` at a random position inside the image.
 
     Example:
@@ -180,7 +182,8 @@ def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int 
         close = difflib.get_close_matches(kind, MASK_KINDS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise MedinpaintError(
-            f"unknown mask {spec!r}: {hint}(choose from box:N, centre, quarter, random-box, dropout:RATE, half:SIDE, pattern)"
+            f"unknown mask {spec!r}: {hint}"
+            "(choose from box:N, centre, quarter, random-box, dropout:RATE, half:SIDE, pattern)"
         )
     try:
         number = float(arg) if arg and kind != "half" else None

@@ -70,7 +70,10 @@ class LoadedSlices:
         """
         expected = (self.native.shape[0], 1, *self.native.shape[-2:])
         if tuple(known_native.shape) != expected:
-            raise MedinpaintError(f"mask shape {tuple(known_native.shape)} does not match the slices {expected}: give a mask of the image's size")
+            raise MedinpaintError(
+                f"mask shape {tuple(known_native.shape)} does not match the slices {expected}: "
+                "give a mask of the image's size"
+            )
         to_grid = ToGrid(IntensityToUnit(self.record.low, self.record.high), self.record.size)
         pairs = [to_grid.with_mask(img, known) for img, known in zip(self.native, known_native.float().cpu())]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
@@ -96,7 +99,9 @@ def _existing(path: str | os.PathLike) -> Path:
     return path
 
 
-def _intensity(domain: str, whole: np.ndarray, ct_window: tuple[float, float], mr_percentiles: tuple[float, float]) -> IntensityToUnit:
+def _intensity(
+    domain: str, whole: np.ndarray, ct_window: tuple[float, float], mr_percentiles: tuple[float, float]
+) -> IntensityToUnit:
     if domain == "ct":
         return IntensityToUnit.for_ct(*ct_window)
     if domain == "mri":
@@ -167,15 +172,20 @@ def _mask_stack(path: Path, like: LoadedSlices) -> np.ndarray:
     """Mask file -> (M, 1, H, W) with M = N or 1 (file convention: nonzero = fill)."""
     if _kind(path) == "nifti":
         volume, mask_source = read_nifti(path)
-        if isinstance(like.source, NiftiSource) and len(like.source.shape) >= 3 and mask_source.shape[:3] == like.source.shape[:3]:
+        image_shape = like.source.shape if isinstance(like.source, NiftiSource) else ()
+        if len(image_shape) >= 3 and mask_source.shape[:3] == image_shape[:3]:
             if not np.allclose(mask_source.affine, like.source.affine, atol=1e-3):
-                raise MedinpaintError(f"mask {path.name} has another affine than {like.path.name}: resample the mask onto the image")
+                raise MedinpaintError(
+                    f"mask {path.name} has another affine than {like.path.name}: "
+                    "resample the mask onto the image"
+                )
             return extract_slices(volume, like.source.axis, like.slice_indices)[0]
         if volume.shape[2] == 1:
             return extract_slices(volume, 2, [0])[0]
         raise MedinpaintError(
             f"mask {path.name} has shape {mask_source.shape} but the image {like.path.name} has shape "
-            f"{getattr(like.source, 'shape', tuple(like.native.shape))}: give a mask volume of the same shape or a 2-D mask"
+            f"{getattr(like.source, 'shape', tuple(like.native.shape))}: "
+            "give a mask volume of the same shape or a 2-D mask"
         )
     if _kind(path) == "image":
         image, _ = read_image(path)
@@ -199,13 +209,21 @@ def load_mask(path: str | os.PathLike, like: LoadedSlices) -> torch.Tensor:
     stack = _mask_stack(path, like)
     native_hw = tuple(like.native.shape[-2:])
     if tuple(stack.shape[-2:]) != native_hw:
-        raise MedinpaintError(f"mask {path.name} is {tuple(stack.shape[-2:])} (H, W) but the image slices are {native_hw}: give a mask of the image's size")
+        raise MedinpaintError(
+            f"mask {path.name} is {tuple(stack.shape[-2:])} (H, W) but the image slices are {native_hw}: "
+            "give a mask of the image's size"
+        )
     known = torch.from_numpy(np.ascontiguousarray(stack == 0)).float()
     return known.expand(like.native.shape[0], -1, -1, -1).contiguous()
 
 
 def save_like(
-    loaded: LoadedSlices, native_result: torch.Tensor, out_path: str | os.PathLike, *, overwrite: bool = False, description: str
+    loaded: LoadedSlices,
+    native_result: torch.Tensor,
+    out_path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    description: str,
 ) -> Path:
     """Write results (N, C, H, W) in native units in the input's format, atomically.
 
@@ -218,7 +236,10 @@ def save_like(
     """
     out_path = Path(out_path)
     if tuple(native_result.shape) != tuple(loaded.native.shape):
-        raise MedinpaintError(f"result shape {tuple(native_result.shape)} does not match the loaded slices {tuple(loaded.native.shape)}")
+        raise MedinpaintError(
+            f"result shape {tuple(native_result.shape)} does not match "
+            f"the loaded slices {tuple(loaded.native.shape)}"
+        )
     result = native_result.detach().cpu().numpy()
     source = loaded.source
     if isinstance(source, NiftiSource):
@@ -227,6 +248,9 @@ def save_like(
         return write_nifti_like(source, result, loaded.slice_indices, out_path, overwrite)
     if isinstance(source, ImageSource):
         if out_path.suffix.lower() != ".png":
-            raise MedinpaintError(f"output {out_path.name} must end in .png (results of PNG/JPG inputs are written as PNG)")
+            raise MedinpaintError(
+                f"output {out_path.name} must end in .png "
+                "(results of PNG/JPG inputs are written as PNG)"
+            )
         return write_png(source, result[0], out_path, overwrite)
     return write_dicom_like(source, loaded.slice_indices, result, out_path, description, overwrite)

@@ -56,7 +56,9 @@ def test_noise_and_blur_score_worse_than_clean(model: NiqeModel, heldout: torch.
     assert mean_score["clean"] < mean_score["blur 2"]
 
 
-def test_save_load_round_trip_is_atomic_and_refuses_overwrite(model: NiqeModel, heldout: torch.Tensor, tmp_path) -> None:
+def test_save_load_round_trip_is_atomic_and_refuses_overwrite(
+    model: NiqeModel, heldout: torch.Tensor, tmp_path
+) -> None:
     path = model.save(tmp_path / "mri_niqe.npz")
     loaded = NiqeModel.load(path)
     assert loaded.fitted_on == model.fitted_on and loaded.block_size == model.block_size

@@ -59,14 +59,20 @@ def _rescale(ds: Dataset) -> tuple[float, float]:
 def _pixels(ds: Dataset, name: str) -> np.ndarray:
     """Frames (F, C, H, W) float32 in native units."""
     if not any(tag in ds for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-        raise MedinpaintError(f"DICOM {name} holds no pixel data (SOP class {ds.get('SOPClassUID', '?')}): give an image file")
+        raise MedinpaintError(
+            f"DICOM {name} holds no pixel data (SOP class {ds.get('SOPClassUID', '?')}): "
+            "give an image file"
+        )
     try:
         raw = ds.pixel_array
     except (NotImplementedError, ImportError, RuntimeError) as err:
         if not isinstance(err, (NotImplementedError, ImportError)) and "missing dependencies" not in str(err):
             raise MedinpaintError(f"DICOM {name} has damaged compressed pixel data: check the file") from err
         syntax = ds.file_meta.get("TransferSyntaxUID", "?")
-        raise MedinpaintError(f"no decoder for DICOM {name} ({getattr(syntax, 'name', syntax)}): {DECODER_HINT}") from err
+        raise MedinpaintError(
+            f"no decoder for DICOM {name} ({getattr(syntax, 'name', syntax)}): "
+            f"{DECODER_HINT}"
+        ) from err
     except (ValueError, AttributeError) as err:
         raise MedinpaintError(f"DICOM {name} has damaged pixel data ({err}): the file may be truncated") from err
     frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -134,11 +140,17 @@ def read_dicom(path: str | Path) -> tuple[np.ndarray, DicomSource]:
     series = {str(ds.get("SeriesInstanceUID", "?")): ds for ds in datasets}
     if len(series) > 1:
         names = ", ".join(f"{ds.get('Modality', '?')} '{ds.get('SeriesDescription', '')}'" for ds in series.values())
-        raise MedinpaintError(f"folder {path} holds {len(series)} DICOM series ({names}): put each series in its own folder")
+        raise MedinpaintError(
+            f"folder {path} holds {len(series)} DICOM series ({names}): "
+            "put each series in its own folder"
+        )
     order = _slice_order(datasets)
     stacks = [_pixels(datasets[i], files[i].name) for i in order]
     if len({s.shape[1:] for s in stacks}) > 1:
-        raise MedinpaintError(f"DICOM series {path} mixes frame sizes {sorted({s.shape[1:] for s in stacks})}: give one size")
+        raise MedinpaintError(
+            f"DICOM series {path} mixes frame sizes {sorted({s.shape[1:] for s in stacks})}: "
+            "give one size"
+        )
     source = DicomSource(path, "series", tuple(datasets[i] for i in order), tuple(files[i].name for i in order))
     return np.concatenate(stacks), source
 

@@ -19,7 +19,15 @@ from PIL import Image, UnidentifiedImageError
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["ImageSource", "read_image", "write_png", "celeba_items", "celeba_transforms", "CELEBA_CROP", "IMAGE_SUFFIXES"]
+__all__ = [
+    "ImageSource",
+    "read_image",
+    "write_png",
+    "celeba_items",
+    "celeba_transforms",
+    "CELEBA_CROP",
+    "IMAGE_SUFFIXES",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CELEBA_CROP = 108
@@ -114,9 +122,13 @@ def celeba_items(root: str | Path, split: str = "all") -> list[dict[str, str]]:
         raise MedinpaintError(f"unknown CelebA split {split!r}: use train, val, test or all")
     files = sorted(p.name for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if split != "all":
-        partition = next((p for p in (images / "list_eval_partition.txt", images.parent / "list_eval_partition.txt") if p.is_file()), None)
+        candidates = (images / "list_eval_partition.txt", images.parent / "list_eval_partition.txt")
+        partition = next((p for p in candidates if p.is_file()), None)
         if partition is None:
-            raise MedinpaintError(f"split {split!r} needs list_eval_partition.txt next to {images}: add it or use split 'all'")
+            raise MedinpaintError(
+                f"split {split!r} needs list_eval_partition.txt next to {images}: "
+                "add it or use split 'all'"
+            )
         rows = (line.split() for line in partition.read_text().splitlines())
         wanted = {row[0] for row in rows if len(row) == 2 and row[1] == CELEBA_SPLITS[split]}
         files = [name for name in files if name in wanted]

@@ -108,7 +108,9 @@ def tissue_fraction(volume: np.ndarray, axis: int) -> np.ndarray:
     return above.reshape(-1, above.shape[-1]).mean(axis=0)
 
 
-def extract_slices(volume: np.ndarray, axis: int, slices: Sequence[int] | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
+def extract_slices(
+    volume: np.ndarray, axis: int, slices: Sequence[int] | None = None
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """Take slices along ``axis`` in display orientation.
 
     Args:
@@ -136,7 +138,10 @@ def extract_slices(volume: np.ndarray, axis: int, slices: Sequence[int] | None =
         indices = tuple(int(i) for i in slices)
         wrong = [i for i in indices if not 0 <= i < count]
         if wrong or not indices:
-            raise MedinpaintError(f"slice indices {wrong or 'empty'} out of range: axis {axis} has {count} slices (0..{count - 1})")
+            raise MedinpaintError(
+                f"slice indices {wrong or 'empty'} out of range: "
+                f"axis {axis} has {count} slices (0..{count - 1})"
+            )
     moved = np.moveaxis(volume, axis, 0)
     stack = np.stack([moved[i].T[::-1] for i in indices])[:, None]
     return np.ascontiguousarray(stack, dtype=np.float32), indices
@@ -153,7 +158,9 @@ def slice_from_display(image: np.ndarray) -> np.ndarray:
     return image[::-1].T
 
 
-def write_nifti_like(source: NiftiSource, native: np.ndarray, indices: Sequence[int], out_path: Path, overwrite: bool = False) -> Path:
+def write_nifti_like(
+    source: NiftiSource, native: np.ndarray, indices: Sequence[int], out_path: Path, overwrite: bool = False
+) -> Path:
     """Write the source file with slices ``indices`` replaced by ``native`` (N, 1, H, W).
 
     Same affine, header and on-disk dtype (integers rounded and clipped; the header's
@@ -175,7 +182,8 @@ def write_nifti_like(source: NiftiSource, native: np.ndarray, indices: Sequence[
             values = np.clip(np.rint(values), info.min, info.max)
         np.moveaxis(view, source.axis, 0)[index] = values.astype(dtype)
     header = image.header.copy()
-    out = nib.Nifti1Image(raw, image.affine, header) if isinstance(image, nib.Nifti1Image) else nib.Nifti2Image(raw, image.affine, header)
+    image_class = nib.Nifti2Image if isinstance(image, nib.Nifti2Image) else nib.Nifti1Image
+    out = image_class(raw, image.affine, header)
     out.header.set_slope_inter(slope, inter)
     out.set_data_dtype(dtype)
 

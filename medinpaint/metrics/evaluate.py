@@ -33,7 +33,15 @@ OUTPUT_KINDS = ("blended", "raw")
 def _row(method: str, output: str, region: str, metric: str, values: Sequence[float], note: str = "") -> dict:
     finite = [v for v in values if not math.isnan(v)]
     value = float(np.mean(finite)) if finite else math.nan
-    return {"method": method, "output": output, "region": region, "metric": metric, "value": value, "n": len(finite), "note": note}
+    return {
+        "method": method,
+        "output": output,
+        "region": region,
+        "metric": metric,
+        "value": value,
+        "n": len(finite),
+        "note": note,
+    }
 
 
 def _split_key(key: str | tuple[str, str], default_output: str) -> tuple[str, str]:
@@ -86,5 +94,6 @@ def evaluate(
         if niqe_model is not None:
             rows.append(_row(method, kind, "whole", "niqe", [niqe(image, niqe_model) for image in images]))
         if nrqm_metric is not None:
-            rows.append(_row(method, kind, "whole", "nrqm", [nrqm_metric(image) for image in images], nrqm_metric.reason))
+            scores = [nrqm_metric(image) for image in images]
+            rows.append(_row(method, kind, "whole", "nrqm", scores, nrqm_metric.reason))
     return rows

@@ -115,6 +115,7 @@ class RegressionForest:
             if not inner.any():
                 break
             split_value = features[samples, np.maximum(self.feature[node, trees] - 1, 0)]
-            child = np.where(split_value <= self.threshold[node, trees], self.left[node, trees], self.right[node, trees])
+            go_left = split_value <= self.threshold[node, trees]
+            child = np.where(go_left, self.left[node, trees], self.right[node, trees])
             node = np.where(inner, child - 1, node)
         return self.value[node, trees].mean(axis=1)

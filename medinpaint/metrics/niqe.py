@@ -16,8 +16,8 @@ Protocol (per image, luminance on the 0–255 scale, see :func:`~medinpaint.metr
 4. flat blocks (mean local σ below 1 grey level, e.g. MRI background) carry no statistics and are
    skipped; when fitting, only the sharpest blocks of each image are kept (mean σ above 0.75 × the
    image's sharpest block, as in the original);
-5. NIQE = √((ν₁ − ν₂)ᵀ ((Σ₁ + Σ₂)/2)⁺ (ν₁ − ν₂)) between the pristine Gaussian (ν₁, Σ₁) and
-   the Gaussian of the image's block features (ν₂, Σ₂).
+5. NIQE = √((ν₁ − ν₂)ᵀ ((Σ₁ + Σ₂)/2)⁺ (ν₁ − ν₂)) between the pristine Gaussian
+   (ν₁, Σ₁) and the Gaussian of the image's block features (ν₂, Σ₂).
 """
 
 from __future__ import annotations
@@ -225,8 +225,9 @@ def niqe(image: torch.Tensor | np.ndarray, model: NiqeModel) -> float:
 
     Example:
         >>> rng = torch.Generator().manual_seed(0)
-        >>> model = fit_niqe(torch.rand(8, 1, 64, 64, generator=rng) * 2 - 1)
-        >>> niqe(torch.rand(1, 64, 64, generator=rng) * 2 - 1, model) < niqe(torch.linspace(-1, 1, 4096).reshape(1, 64, 64), model)
+        >>> model = fit_niqe(torch.rand(8, 1, 64, 64, generator=rng) * 2 - 1)  # "pristine" = uniform noise
+        >>> alike, ramp = torch.rand(1, 64, 64, generator=rng) * 2 - 1, torch.linspace(-1, 1, 4096).reshape(1, 64, 64)
+        >>> niqe(alike, model) < niqe(ramp, model)
         True
     """
     features, _ = niqe_block_features(image, model.block_size)

@@ -71,7 +71,10 @@ class NrqmModel:
         if path.suffix == ".npz":
             required = ("linear", *(f"rf{g}_{name}" for g in (1, 2, 3) for name in FOREST_FIELDS))
             arrays = load_npz(path, required, "NRQM model")
-            forests = [RegressionForest.from_tables({n: arrays[f"rf{g}_{n}"] for n in FOREST_FIELDS}) for g in (1, 2, 3)]
+            forests = [
+                RegressionForest.from_tables({name: arrays[f"rf{g}_{name}"] for name in FOREST_FIELDS})
+                for g in (1, 2, 3)
+            ]
             return cls(forests=tuple(forests), linear=arrays["linear"].astype(np.float64).reshape(-1))
         if path.suffix != ".mat":
             raise MedinpaintError(f"NRQM model {path} must be the reference model.mat or a converted .npz")
@@ -93,7 +96,11 @@ class NrqmModel:
         Raises:
             MedinpaintError: the file exists and ``overwrite`` is false, or the suffix is not .npz.
         """
-        tables = {f"rf{g}_{name}": table for g, forest in enumerate(self.forests, 1) for name, table in forest.to_tables().items()}
+        tables = {
+            f"rf{g}_{name}": table
+            for g, forest in enumerate(self.forests, 1)
+            for name, table in forest.to_tables().items()
+        }
         return save_npz_atomic(path, overwrite=overwrite, linear=self.linear, **tables)
 
 

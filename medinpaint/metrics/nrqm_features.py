@@ -43,7 +43,13 @@ from scipy.ndimage import correlate
 from medinpaint.metrics.scene_stats import ggd_fit, luminance_255
 from medinpaint.metrics.steerable import steerable_pyramid
 
-__all__ = ["FEATURE_SIZES", "local_frequency_features", "global_frequency_features", "spatial_features", "nrqm_features"]
+__all__ = [
+    "FEATURE_SIZES",
+    "local_frequency_features",
+    "global_frequency_features",
+    "spatial_features",
+    "nrqm_features",
+]
 
 FEATURE_SIZES = {"local_frequency": 18, "global_frequency": 45, "spatial": 75}
 _DCT_BLOCK, _DCT_STRIDE, _SVD_BLOCK, _GUARD_BAND = 7, 3, 5, 16
@@ -54,8 +60,8 @@ def _orientation_masks() -> np.ndarray:
     masks = np.zeros((3, 7, 7), dtype=bool)
     for row, first_col in ((0, 1), (1, 2), (2, 4), (3, 5)):
         masks[0, row, first_col:] = True
-    for row, cols in ((1, slice(1, 2)), (2, slice(2, 4)), (3, slice(2, 5)), (4, slice(3, 7)), (5, slice(4, 7)), (6, slice(4, 7))):
-        masks[1, row, cols] = True
+    for row, first_col, end_col in ((1, 1, 2), (2, 2, 4), (3, 2, 5), (4, 3, 7), (5, 4, 7), (6, 4, 7)):
+        masks[1, row, first_col:end_col] = True
     masks[2] = masks[0].T
     return masks
 

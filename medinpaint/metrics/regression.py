@@ -196,12 +196,16 @@ class _InpaintingMetric(RegressionMetric):
             raise MedinpaintError(f"region {region!r} is not one of {REGIONS}: pick 'whole' or 'hole'")
         self.region = region
 
-    def __call__(self, y_pred: Any, y: Any = None, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def __call__(  # type: ignore[override]
+        self, y_pred: Any, y: Any = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Score one batch (N, C, H, W) against ``y`` with ``mask`` (N, 1, H, W); keep it for ``aggregate``."""
         _check_inputs(y_pred, y, mask, self.region)
         return super().__call__(y_pred=y_pred, y=y, mask=mask)
 
-    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def _compute_tensor(  # type: ignore[override]
+        self, y_pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self._compute_masked(y_pred, y, mask)
 
     def _compute_metric(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

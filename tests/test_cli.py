@@ -1,0 +1,72 @@
+"""The command line: help texts, one error line with exit status 2, and a real inpaint run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+import pytest
+from typer.testing import CliRunner
+
+from conftest import dicom_test_file
+from medinpaint import __version__
+from medinpaint.cli import app
+from test_file_inpainting import tiny_checkpoint
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command_and_the_mask_convention():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("train", "inpaint", "demo", "experiment", "reproduce"):
+        assert command in result.output
+    inpaint_help = " ".join(runner.invoke(app, ["inpaint", "--help"]).output.replace("│", " ").split())
+    assert "NONZERO marks the region to fill" in inpaint_help and "1 = known, 0 = missing" in inpaint_help
+    for group, sub in (("experiment", "dropout"), ("reproduce", "celeba")):
+        assert sub in runner.invoke(app, [group, "--help"]).output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from medinpaint.cli import app; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_version():
+    assert runner.invoke(app, ["--version"]).output.strip() == f"medinpaint {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--input", "no/such/file.dcm", "--mask", "quarter", "--output", "out.dcm"], "no/such/file.dcm does not exist"),
+        (["--input", "{ct}", "--mask", "qarter", "--output", "out.dcm"], "did you mean 'quarter'"),
+        (["--input", "{ct}", "--mask", "quarter", "--output", "out.dcm", "--slices", "a-b"], "is not a list like"),
+    ],
+)
+def test_bad_input_gives_one_error_line(tmp_path, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    arguments = [a.replace("{ct}", str(dicom_test_file("CT_small.dcm"))) for a in arguments]
+    result = runner.invoke(app, ["inpaint", *arguments])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_inpaint_command_writes_a_derived_dicom(tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path / "ct.pt", "ct", 1)
+    source = dicom_test_file("CT_small.dcm")
+    result = runner.invoke(
+        app,
+        ["inpaint", "-i", str(source), "-m", "box:20", "-o", str(tmp_path / "out.dcm"), "--checkpoint", str(checkpoint),
+         "--iterations", "10", "--restarts", "1", "--panel", str(tmp_path / "panel.png")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "filled 1 slice(s)" in result.output
+    out, original = pydicom.dcmread(tmp_path / "out.dcm"), pydicom.dcmread(source)
+    assert out.Rows == original.Rows and "DERIVED" in out.ImageType
+    assert np.array_equal(out.pixel_array[:40], original.pixel_array[:40])
+    assert (tmp_path / "panel.png").stat().st_size > 1000

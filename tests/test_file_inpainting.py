@@ -1,0 +1,130 @@
+"""inpaint_file on real DICOM, NIfTI and PNG files: same format out, known pixels untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import torch
+from nibabel.testing import data_path as nibabel_data
+from PIL import Image
+
+from conftest import dicom_test_file
+from medinpaint.checkpoint import make_checkpoint, save_checkpoint
+from medinpaint.config import TrainConfig
+from medinpaint.errors import MedinpaintError
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting import SearchConfig
+from medinpaint.networks import Discriminator, Generator
+
+FAST = SearchConfig(iterations=15, restarts=2, seed=0)
+
+
+def tiny_checkpoint(path: Path, config_name: str, channels: int) -> Path:
+    """A real (untrained, seeded) checkpoint of a small DCGAN."""
+    torch.manual_seed(0)
+    config = TrainConfig.from_yaml(config_name, {"ngf": 8, "ndf": 8, "channels": channels})
+    generator, discriminator = Generator(100, 8, channels), Discriminator(8, channels)
+    return save_checkpoint(make_checkpoint(config, generator, discriminator, step=0, epoch=0), path)
+
+
+@pytest.fixture(scope="module")
+def mri_checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "mri.pt", "brain_mri", 1)
+
+
+@pytest.fixture(scope="module")
+def ct_checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "ct.pt", "ct", 1)
+
+
+def test_ct_dicom_round_trip(tmp_path, ct_checkpoint):
+    source = dicom_test_file("CT_small.dcm")
+    before = source.read_bytes()
+    report = inpaint_file(source, "quarter", tmp_path / "out.dcm", checkpoint=ct_checkpoint, search=FAST, progress=False)
+    original, result = pydicom.dcmread(source), pydicom.dcmread(tmp_path / "out.dcm")
+    assert source.read_bytes() == before
+    assert result.SOPInstanceUID != original.SOPInstanceUID
+    assert result.SeriesInstanceUID != original.SeriesInstanceUID
+    assert "DERIVED" in result.ImageType and "medinpaint" in result.DerivationDescription
+    hole = np.zeros(original.pixel_array.shape, bool)
+    hole[32:96, 32:96] = True  # the centre 25 % of 128×128
+    assert report.missing_pixels == (hole.sum(),)
+    assert np.array_equal(result.pixel_array[~hole], original.pixel_array[~hole])
+    assert (result.pixel_array[hole] != original.pixel_array[hole]).mean() > 0.5
+    assert result.pixel_array.dtype == original.pixel_array.dtype
+
+
+def test_multiframe_dicom_keeps_frames(tmp_path, mri_checkpoint):
+    source = dicom_test_file("emri_small.dcm")
+    inpaint_file(source, "box:16", tmp_path / "out.dcm", checkpoint=mri_checkpoint, search=FAST, progress=False)
+    original, result = pydicom.dcmread(source), pydicom.dcmread(tmp_path / "out.dcm")
+    assert int(result.NumberOfFrames) == int(original.NumberOfFrames)
+    changed = result.pixel_array != original.pixel_array
+    assert changed.any(axis=(1, 2)).all(), "every frame gets its hole filled"
+    rows, cols = np.nonzero(changed.any(axis=0))
+    height, width = original.pixel_array.shape[1:]
+    assert rows.min() >= height // 4 and rows.max() < 3 * height // 4 and cols.min() >= width // 4
+
+
+def test_nifti_volume_with_mask_volume(tmp_path, mri_checkpoint):
+    image = nib.load(Path(nibabel_data) / "anatomical.nii")
+    volume = np.asanyarray(image.dataobj)
+    lesion = np.zeros(volume.shape, np.uint8)
+    lesion[20:30, 25:35, 10:12] = 1  # nonzero = region to fill, in slices 10 and 11
+    nib.save(nib.Nifti1Image(lesion, image.affine), tmp_path / "lesion.nii.gz")
+    report = inpaint_file(
+        Path(nibabel_data) / "anatomical.nii", str(tmp_path / "lesion.nii.gz"), tmp_path / "out.nii.gz",
+        checkpoint=mri_checkpoint, search=FAST, uncertainty_output=tmp_path / "u.nii.gz", progress=False,
+    )
+    out = nib.load(tmp_path / "out.nii.gz")
+    result = np.asanyarray(out.dataobj)
+    assert report.slices == (10, 11)
+    assert np.allclose(out.affine, image.affine) and out.shape == image.shape
+    assert np.array_equal(result[lesion == 0], volume[lesion == 0])
+    assert not np.array_equal(result[lesion == 1], volume[lesion == 1])
+    spread = np.asanyarray(nib.load(tmp_path / "u.nii.gz").dataobj)
+    assert spread.shape == volume.shape and spread[..., 10].max() > 0 and spread[..., 5].max() == 0
+
+
+def test_empty_mask_copies_input(tmp_path, mri_checkpoint):
+    source = dicom_test_file("MR_small.dcm")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "empty.png")
+    report = inpaint_file(source, str(tmp_path / "empty.png"), tmp_path / "out.dcm", checkpoint=mri_checkpoint, progress=False)
+    assert report.slices == () and "no pixel to fill" in str(report)
+    assert np.array_equal(pydicom.dcmread(tmp_path / "out.dcm").pixel_array, pydicom.dcmread(source).pixel_array)
+
+
+@pytest.mark.parametrize(
+    ("mask_shape", "fill", "message"),
+    [((10, 12), 1, r"\(10, 12\).*\(64, 64\)"), ((64, 64), 1, "covers the whole image")],
+)
+def test_bad_masks_write_nothing(tmp_path, mri_checkpoint, mask_shape, fill, message):
+    Image.fromarray(np.full(mask_shape, 255 * fill, np.uint8)).save(tmp_path / "mask.png")
+    with pytest.raises(MedinpaintError, match=message):
+        inpaint_file(dicom_test_file("MR_small.dcm"), str(tmp_path / "mask.png"), tmp_path / "out.dcm", checkpoint=mri_checkpoint)
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_checkpoint_of_another_channel_count(tmp_path, mri_checkpoint):
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "rgb.png")
+    with pytest.raises(MedinpaintError, match=r"3 channel\(s\) but checkpoint mri.pt makes 1"):
+        inpaint_file(tmp_path / "rgb.png", "quarter", tmp_path / "out.png", checkpoint=mri_checkpoint)
+
+
+def test_existing_output_refused_unless_overwrite(tmp_path, mri_checkpoint):
+    grey = (np.add.outer(np.arange(48), np.arange(48)) * 2).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "in.png")
+    (tmp_path / "out.png").write_bytes(b"keep me")
+    with pytest.raises(MedinpaintError, match="exists: pass --overwrite"):
+        inpaint_file(tmp_path / "in.png", "quarter", tmp_path / "out.png", checkpoint=mri_checkpoint)
+    assert (tmp_path / "out.png").read_bytes() == b"keep me"
+    with pytest.raises(MedinpaintError, match="results never replace inputs"):
+        inpaint_file(tmp_path / "in.png", "quarter", tmp_path / "in.png", checkpoint=mri_checkpoint, overwrite=True)
+    inpaint_file(tmp_path / "in.png", "quarter", tmp_path / "out.png", checkpoint=mri_checkpoint, search=FAST, overwrite=True, progress=False)
+    result = np.asarray(Image.open(tmp_path / "out.png"))
+    assert result.shape == grey.shape
+    assert np.array_equal(result[:12], grey[:12])  # rows outside the centre box are known
