@@ -105,7 +105,7 @@ def hole_psnr(output: torch.Tensor, truth: torch.Tensor, known: torch.Tensor) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-iterations", type=int, default=1500)
-    parser.add_argument("--fallback-seconds", type=float, default=60.0)
+    parser.add_argument("--fallback-seconds", type=float, default=180.0)
     parser.add_argument("--lr", type=float, default=None, help="override SearchConfig.lr")
     parser.add_argument("--skip-seed", action="store_true", help="time only medinpaint's search")
     args = parser.parse_args()

@@ -17,8 +17,9 @@ from medinpaint.errors import MedinpaintError
 
 MASK_HELP = (
     "Mask: a file (PNG, or NIfTI for a volume) in which NONZERO marks the region to fill, as in "
-    "lesion-filling tools; or a generated kind on the 64×64 grid: centre, quarter (centre box, 25 % "
-    "of the image), box:SIZE, random-box, dropout:RATE, half:left|right|top|bottom, pattern. "
+    "lesion-filling tools; or a generated kind on the 64×64 grid: quarter (centred box, 25 % of the "
+    "image), box:SIZE (centred), centre[:MAX] (random centred box up to 12×12), random-box[:MAX], "
+    "dropout:RATE (fraction of pixels removed), half:left|right|top|bottom, pattern[:PERIOD]. "
     "Inside medinpaint a mask is float with 1 = known, 0 = missing."
 )
 

@@ -70,3 +70,16 @@ def test_inpaint_command_writes_a_derived_dicom(tmp_path):
     assert out.Rows == original.Rows and "DERIVED" in out.ImageType
     assert np.array_equal(out.pixel_array[:40], original.pixel_array[:40])
     assert (tmp_path / "panel.png").stat().st_size > 1000
+
+
+def test_cli_reference_in_docs_is_current(tmp_path):
+    """docs/cli.md is generated from the CLI: regenerate it with the command in its first line."""
+    from pathlib import Path
+
+    generated = tmp_path / "cli.md"
+    subprocess.run(
+        [sys.executable, "-m", "typer", "medinpaint.cli", "utils", "docs", "--name", "medinpaint", "--output", str(generated)],
+        check=True, capture_output=True,
+    )
+    committed = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    assert committed == generated.read_text(), "docs/cli.md is stale: run python -m typer medinpaint.cli utils docs --name medinpaint --output docs/cli.md"

@@ -38,15 +38,12 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
 from medinpaint.metrics.niqe import fit_niqe
 
-__all__ = ["CELEBA_MASKS", "PAPER_TABLE1_PSNR", "run_celeba_reproduction", "load_celeba_images"]
+__all__ = ["CELEBA_PROTOCOLS", "PAPER_TABLE1_PSNR", "run_celeba_reproduction", "load_celeba_images"]
 
-# label -> (protocol, mask spec of medinpaint.masks.make_mask)
-CELEBA_MASKS = {
-    "random-centre-box": ("seed", "centre:12"),
-    "centre": ("paper", "quarter"),
-    "pattern": ("paper", "pattern"),
-    "random": ("paper", "dropout:0.8"),
-    "half": ("paper", "half:left"),
+# protocol -> ({row label: mask spec of medinpaint.masks.make_mask}, extra blends on the same ẑ)
+CELEBA_PROTOCOLS = {
+    "seed": ({"random-centre-box": "centre:12"}, ("sobel-adam",)),
+    "paper": ({"centre": "quarter", "pattern": "pattern", "random": "dropout:0.8", "half": "half:left"}, ()),
 }
 PAPER_TABLE1_PSNR = {"centre": 19.4, "pattern": 17.4, "random": 22.8, "half": 13.7}
 PAPER_NOTE = "Yeh et al. 2017, Table 1 (CelebA); protocol not stated (region, blended or raw, data range, images)"
@@ -57,6 +54,7 @@ TABLE_COLUMNS = (
     ("raw", "hole", "psnr"),
     ("blended", "whole", "ssim"),
     ("blended", "hole", "ssim"),
+    (("blended", "original"), "whole", "niqe"),
     ("reported", "unstated", "psnr"),
 )
 
@@ -150,13 +148,16 @@ def run_celeba_reproduction(
     models = load_models(checkpoint, device=device, expect_domain="photo", expect_channels=3)
     images, clean, test_source = _evaluation_images(data_dir, n_images)
     niqe_model = fit_niqe(clean, fitted_on=f"CelebA {data_dir}: {len(clean)} training images, 64x64")
-    truth, known, labels = corrupt_batch(images, {label: partial(_mask, spec) for label, (_, spec) in CELEBA_MASKS.items()}, seed=seed)
-    labels = [{"protocol": CELEBA_MASKS[label["mask"]][0]} | label for label in labels]
-    evaluation = evaluate_inpainting(
-        truth, known, models.generator, models.discriminator, search,
-        labels=labels, extra_blends=("sobel-adam",), niqe_model=niqe_model, nrqm_model=nrqm_model, progress=progress,
-    )
-    rows = evaluation.rows + _paper_rows()
+    rows, evaluations = [], {}
+    for protocol, (masks, extra_blends) in CELEBA_PROTOCOLS.items():
+        truth, known, labels = corrupt_batch(images, {label: partial(_mask, spec) for label, spec in masks.items()}, seed=seed)
+        evaluations[protocol] = evaluate_inpainting(
+            truth, known, models.generator, models.discriminator, search,
+            labels=[{"protocol": protocol} | label for label in labels], extra_blends=extra_blends,
+            niqe_model=niqe_model, nrqm_model=nrqm_model, progress=progress,
+        )
+        rows += evaluations[protocol].rows
+    rows += _paper_rows()
     config = run_record(
         "celeba",
         f"medinpaint reproduce celeba --data {data_dir} --out {Path(out_dir)} --checkpoint {checkpoint} --seed {seed}",
@@ -165,22 +166,25 @@ def run_celeba_reproduction(
         data_dir=str(data_dir),
         test_images=test_source,
         n_images=int(images.shape[0]),
-        masks={label: list(value) for label, value in CELEBA_MASKS.items()},
+        masks={protocol: masks for protocol, (masks, _) in CELEBA_PROTOCOLS.items()},
         trained_here=trained_here,
         train_overrides=overrides if trained_here else None,
         seed=seed,
         nrqm_model=None if nrqm_model is None else str(nrqm_model),
-        iterations_used_mean=float(evaluation.iterations.float().mean()),
+        iterations_used_mean={protocol: float(e.iterations.float().mean()) for protocol, e in evaluations.items()},
     )
     save_results(run_dir, config, rows)
     n = images.shape[0]
-    save_comparison_grid(
-        run_dir / "celeba.png",
-        evaluation,
-        [(k * n, {"mask": label}) for k, label in enumerate(CELEBA_MASKS)],
-        row_labels=[f"{label} ({CELEBA_MASKS[label][0]})" for label in CELEBA_MASKS],
-        extra_outputs=(("medinpaint-sobel-adam", "blended", "seed blend (Sobel-Adam)"), ("medinpaint", "raw", "raw G(z)")),
-    )
+    for protocol, (masks, extra_blends) in CELEBA_PROTOCOLS.items():
+        extra = [(f"medinpaint-{name}", "blended", f"{name} blend (seed)") for name in extra_blends]
+        save_comparison_grid(
+            run_dir / f"celeba_{protocol}.png",
+            evaluations[protocol],
+            [(k * n, {"mask": label}) for k, label in enumerate(masks)],
+            row_labels=list(masks),
+            extra_outputs=[*extra, ("medinpaint", "raw", "raw G(z)")],
+            title=f"CelebA test image, {protocol} protocol",
+        )
     table = format_table(rows, ["protocol", "mask", "method"], TABLE_COLUMNS)
     write_atomic(run_dir / "table.md", table + "\n")
     if progress:

@@ -108,11 +108,11 @@ def run_dropout(
         x_label="fraction of pixels removed",
         title=f"Random pixel dropout, {len(setting.slice_indices)} held-out MNI152 slices (64×64)",
     )
-    n = setting.truth.shape[0]
+    n, shown = setting.truth.shape[0], setting.display_index
     save_comparison_grid(
         run_dir / "dropout_examples.png",
         evaluation,
-        [(k * n + n // 2, {"rate": rate}) for k, rate in enumerate(rates)],
+        [(k * n + shown, {"rate": rate}) for k, rate in enumerate(rates)],
         row_labels=[f"dropout {rate:.0%}" for rate in rates],
     )
     table = format_table(evaluation.rows, ["rate", "method"], TABLE_COLUMNS)

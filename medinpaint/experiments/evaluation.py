@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from medinpaint.baselines import BASELINES, inpaint_baseline
+from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, inpaint_grid
 from medinpaint.inpainting.blend import blend
 from medinpaint.metrics.niqe import NiqeModel, niqe
@@ -105,8 +106,16 @@ def _per_image_reference(outputs: torch.Tensor, truth: torch.Tensor, known: torc
     return scores
 
 
+def _niqe_or_nan(image: torch.Tensor, model: NiqeModel) -> float:
+    """NIQE, or NaN where it is undefined (an image without a textured block)."""
+    try:
+        return niqe(image, model)
+    except MedinpaintError:
+        return math.nan
+
+
 def _per_image_niqe(images: torch.Tensor, model: NiqeModel) -> np.ndarray:
-    return np.array([niqe(image, model) for image in images])
+    return np.array([_niqe_or_nan(image, model) for image in images])
 
 
 def _per_image_nrqm(images: torch.Tensor, metric: NrqmMetric) -> np.ndarray | None:
@@ -139,7 +148,7 @@ def _group_rows(labels: Sequence[dict], method: str, output: str, scores: dict, 
                     "value": float(finite.mean()) if len(finite) else math.nan,
                     "std": float(finite.std()) if len(finite) else math.nan,
                     "n_images": len(indices),
-                    "note": f"{skipped} non-finite value(s) skipped" if skipped else "",
+                    "note": f"{skipped} of {len(chosen)} image(s) without a finite value skipped" if skipped else "",
                 }
             )
     return rows
@@ -163,7 +172,8 @@ def evaluate_inpainting(
 
     Args:
         truth: clean images (N, C, 64, 64) in [-1, 1].
-        known: masks (N, 1, 64, 64), 1 = known, 0 = missing (every image must miss something).
+        known: masks (N, 1, 64, 64), 1 = known, 0 = missing (an image missing nothing has no
+            hole score: NaN, skipped in the means).
         generator: the domain's G.
         discriminator: the domain's D (logits).
         search: latent-search settings.
@@ -178,6 +188,10 @@ def evaluate_inpainting(
     Returns:
         :class:`Evaluation`.
 
+    Raises:
+        MedinpaintError: labels do not match the images, a mask covers a whole image, a missing
+            NRQM model file, or G's channels differ from the images'.
+
     Example:
         >>> from medinpaint.networks import Discriminator, Generator
         >>> _ = torch.manual_seed(0)
@@ -190,7 +204,8 @@ def evaluate_inpainting(
     """
     truth, known = truth.float().cpu(), known.float().cpu()
     labels = [{}] * truth.shape[0] if labels is None else list(labels)
-    assert len(labels) == truth.shape[0], "one label per image"
+    if len(labels) != truth.shape[0]:
+        raise MedinpaintError(f"{len(labels)} labels for {truth.shape[0]} images: give one label dict per image")
     corrupted = truth * known
     nrqm_metric = NrqmMetric(nrqm_model)  # a bad model path fails before the search
 
@@ -226,11 +241,7 @@ def evaluate_inpainting(
         reference[("whole", "niqe")] = _per_image_niqe(truth, niqe_model)
     reference[("whole", "nrqm")] = _per_image_nrqm(truth, nrqm_metric)
     rows += _group_rows(labels, "truth", "original", reference, notes)
-    return Evaluation(
-        truth=truth,
-        known=known,
-        corrupted=corrupted, outputs=outputs, rows=rows, labels=labels, iterations=found.iterations.cpu()
-    )
+    return Evaluation(truth, known, corrupted, outputs, rows, labels, iterations=found.iterations.cpu())
 
 
 def best_baseline(rows: Sequence[dict], group: dict, baselines: Sequence[str] = BASELINES) -> str:

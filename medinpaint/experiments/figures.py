@@ -194,10 +194,12 @@ def save_metric_plot(
             wanted = row["region"] == region and row["metric"] == metric and row["output"] in outputs
             if wanted and isinstance(value, (int, float)) and math.isfinite(value):
                 series.setdefault((row["method"], row["output"]), []).append((row[x_key], value))
+        methods = list(dict.fromkeys(method for method, _ in series))
         for (method, output), points in series.items():
             xs, ys = zip(*sorted(points))
             label = method if output == "blended" else f"{method} ({output})"
-            axis.plot(xs, ys, marker="o", linestyle="--" if output == "raw" else "-", label=label)
+            colour = f"C{methods.index(method) % 10}"
+            axis.plot(xs, ys, marker="o", color=colour, linestyle="--" if output == "raw" else "-", label=label)
         axis.set_xlabel(x_label or x_key)
         axis.set_ylabel(f"{metric.upper()} over the {region}")
         axis.grid(alpha=0.3)

@@ -137,21 +137,26 @@ def read_metrics_csv(path: str | Path) -> list[dict]:
 def format_table(
     rows: Iterable[dict],
     group_by: Sequence[str],
-    columns: Sequence[tuple[str, str, str]],
+    columns: Sequence[tuple[str | tuple[str, ...], str, str]],
     *,
     digits: int = 2,
 ) -> str:
     """Pivot metric rows into a plain-text table, one line per group.
 
+    Lines are ordered by the first appearance of each ``group_by`` value; a line with nothing
+    to show is left out.
+
     Args:
         rows: metric rows.
         group_by: keys that identify a line, e.g. ``("mask", "method")``.
-        columns: ``(output, region, metric)`` triples, one table column each; shown as
-            ``metric/region/output``; a missing or unavailable value shows ``-``.
+        columns: ``(output, region, metric)`` triples, one table column each, shown as
+            ``metric/region/output``; ``output`` may be a tuple of outputs, the first one a line
+            has is shown (e.g. ``("blended", "original")`` also shows the truth's NIQE). A missing
+            or unavailable value shows ``-``.
         digits: decimals.
 
     Returns:
-        The table as text (Markdown-compatible pipes).
+        The table as text (Markdown pipes).
 
     Example:
         >>> rows = [{"method": "a", "output": "blended", "region": "hole", "metric": "psnr",
@@ -162,16 +167,21 @@ def format_table(
         | a | 21.23 |
     """
     cells: dict[tuple, dict[tuple, object]] = {}
+    first_seen: list[dict] = [{} for _ in group_by]
     for row in rows:
         group = tuple(row.get(key) for key in group_by)
+        for seen, value in zip(first_seen, group):
+            seen.setdefault(value, len(seen))
         cells.setdefault(group, {})[(row["output"], row["region"], row["metric"])] = row.get("value")
-    header = list(group_by) + [f"{metric}/{region}/{output}" for output, region, metric in columns]
+    columns = [((output,) if isinstance(output, str) else tuple(output), region, metric) for output, region, metric in columns]
+    header = list(group_by) + [f"{metric}/{region}/{' or '.join(outputs)}" for outputs, region, metric in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for group, values in cells.items():
-        shown = []
-        for column in columns:
-            value = values.get(column)
+    for group in sorted(cells, key=lambda g: [seen[value] for seen, value in zip(first_seen, g)]):
+        values, shown = cells[group], []
+        for outputs, region, metric in columns:
+            value = next((values[key] for key in ((o, region, metric) for o in outputs) if key in values), None)
             ok = isinstance(value, (int, float)) and math.isfinite(value)
             shown.append(f"{value:.{digits}f}" if ok else "-")
-        lines.append("| " + " | ".join([str(g) for g in group] + shown) + " |")
+        if any(cell != "-" for cell in shown):
+            lines.append("| " + " | ".join([str(g) for g in group] + shown) + " |")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ slices.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import platform
 from dataclasses import dataclass
@@ -43,6 +44,19 @@ class EmbeddedMri:
     models: LoadedModels
     niqe_model: NiqeModel
 
+    @property
+    def display_index(self) -> int:
+        """Index of the slice with the most tissue (the one figures show)."""
+        return int((self.truth > -0.9).flatten(1).sum(1).argmax())
+
+
+@functools.lru_cache(maxsize=2)
+def _sample_slices(split: str) -> torch.Tensor:
+    """The sample's slices, kept in memory for the process (loading takes seconds); read-only use."""
+    from medinpaint.data.sample import sample_slices
+
+    return sample_slices(split)
+
 
 def embedded_mri(
     checkpoint: Path | None = None, n_images: int | None = None, device: str | None = None
@@ -60,7 +74,7 @@ def embedded_mri(
     Raises:
         MedinpaintError: ``n_images`` < 1, or a checkpoint of another domain / channel count.
     """
-    from medinpaint.data.sample import sample_slices, sample_split
+    from medinpaint.data.sample import sample_split
 
     if n_images is not None and n_images < 1:
         raise MedinpaintError(f"n_images={n_images} must be at least 1 (or None for every held-out slice)")
@@ -68,8 +82,8 @@ def embedded_mri(
     heldout = sample_split().heldout
     count = len(heldout) if n_images is None else min(n_images, len(heldout))
     chosen = [round(i) for i in np.linspace(0, len(heldout) - 1, count)]
-    truth = sample_slices("heldout")[chosen]
-    niqe_model = fit_niqe(sample_slices("train"), fitted_on=NIQE_FITTED_ON)
+    truth = _sample_slices("heldout")[chosen]
+    niqe_model = fit_niqe(_sample_slices("train"), fitted_on=NIQE_FITTED_ON)
     return EmbeddedMri(truth=truth, slice_indices=tuple(heldout[i] for i in chosen), models=models, niqe_model=niqe_model)
 
 

@@ -18,6 +18,7 @@ exactly the update it would get alone. What this loop does differently from the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -131,6 +132,21 @@ def frozen_copy(network: nn.Module, device: torch.device, channels_last: bool) -
     return frozen.to(memory_format=torch.channels_last) if channels_last else frozen
 
 
+@contextlib.contextmanager
+def _flush_denormals():
+    """Treat denormal floats as zero on the CPU for the duration, then switch that off again.
+
+    Without it, activations drifting into the denormal range made CPU iterations up to 5× slower
+    as the search went on (measured on a briefly trained DCGAN).
+    """
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
+
+
 def _use_bf16(precision: str, device: torch.device) -> bool:
     if precision != "auto":
         return precision == "bf16"
@@ -205,23 +221,57 @@ def latent_search(
     bf16 = _use_bf16(config.precision, device)
     frozen_g = frozen_copy(generator, device, channels_last=bf16)
     frozen_d = frozen_copy(discriminator, device, channels_last=bf16)
-
     targets = images.float().repeat(restarts, 1, 1, 1)
     weights = importance_weights(known.float(), config.window).repeat(restarts, 1, 1, 1)
     seed_rng = torch.Generator().manual_seed(config.seed)
     z0 = (torch.rand(restarts * count, generator.nz, generator=seed_rng) * 2 - 1).to(device)
+    with _flush_denormals():
+        best_z, best_loss, steps_taken = _search_rows(
+            z0, targets, weights, frozen_g, frozen_d, config, bf16=bf16, progress=progress
+        )
+        with torch.no_grad():
+            restart_raw = frozen_g(best_z).float().contiguous()  # outside autocast: fp32
+    restart_raw = restart_raw.view(restarts, count, *restart_raw.shape[1:])
+    best_restart = best_loss.view(restarts, count).argmin(dim=0)
+    image_index = torch.arange(count, device=device)
+    pick = best_restart * count + image_index
+    return LatentSearchResult(
+        z=best_z[pick],
+        raw=restart_raw[best_restart, image_index],
+        loss=best_loss[pick],
+        iterations=steps_taken.view(restarts, count).max(dim=0).values,
+        restart_raw=restart_raw,
+    )
 
-    best_loss = torch.full((restarts * count,), float("inf"), device=device)
+
+def _search_rows(
+    z0: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    config: SearchConfig,
+    *,
+    bf16: bool,
+    progress: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Optimise every latent row of ``z0`` (M, nz) against its target (M, C, H, W).
+
+    Returns:
+        ``(best_z (M, nz), best_loss (M,), steps_taken (M,))``.
+    """
+    device, rows_count = z0.device, z0.shape[0]
+    best_loss = torch.full((rows_count,), float("inf"), device=device)
     best_z = z0.clone()
-    stale = torch.zeros(restarts * count, dtype=torch.long, device=device)
-    steps_taken = torch.full((restarts * count,), config.iterations, dtype=torch.long, device=device)
+    stale = torch.zeros(rows_count, dtype=torch.long, device=device)
+    steps_taken = torch.full((rows_count,), config.iterations, dtype=torch.long, device=device)
     rows = _ActiveRows(z0, config)
     bar = tqdm(total=config.iterations, disable=not progress, desc="latent search", unit="it")
     for iteration in range(config.iterations):
         rows.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            generated = frozen_g(rows.z)
-            logits = frozen_d(generated)
+            generated = generator(rows.z)
+            logits = discriminator(generated)
         loss = inpainting_loss(generated, logits, targets[rows.index], weights[rows.index], config.lam)
         loss.sum().backward()
         with torch.no_grad():
@@ -242,16 +292,4 @@ def latent_search(
                 rows.keep(~finished)
         rows.step()
     bar.close()
-
-    best_restart = best_loss.view(restarts, count).argmin(dim=0)
-    pick = best_restart * count + torch.arange(count, device=device)
-    with torch.no_grad():
-        restart_raw = frozen_g(best_z).float().contiguous()  # outside autocast: fp32
-    restart_raw = restart_raw.view(restarts, count, *restart_raw.shape[1:])
-    return LatentSearchResult(
-        z=best_z[pick],
-        raw=restart_raw[best_restart, torch.arange(count, device=device)],
-        loss=best_loss[pick],
-        iterations=steps_taken.view(restarts, count).max(dim=0).values,
-        restart_raw=restart_raw,
-    )
+    return best_z, best_loss, steps_taken
