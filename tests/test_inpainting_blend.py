@@ -28,12 +28,15 @@ def poisson_residual(result: torch.Tensor, source: torch.Tensor, known: torch.Te
 @pytest.fixture()
 def case():
     generator = torch.Generator().manual_seed(0)
-    source = torch.rand(3, 3, 24, 20, generator=generator) * 2 - 1
-    target = torch.rand(3, 3, 24, 20, generator=generator) * 2 - 1
-    known = torch.ones(3, 1, 24, 20)
-    known[0, :, 6:14, 5:12] = 0  # interior box
+    source = torch.rand(5, 3, 24, 20, generator=generator) * 2 - 1
+    target = torch.rand(5, 3, 24, 20, generator=generator) * 2 - 1
+    known = torch.ones(5, 1, 24, 20)
+    known[0, :, 6:14, 5:12] = 0  # interior box (fast diagonalisation, Dirichlet all round)
     known[1, :, 0:9, 12:20] = 0  # box in the top-right corner: touches two borders
-    known[2] = (torch.rand(1, 24, 20, generator=generator) > 0.4).float()  # scattered dropout
+    known[2] = (torch.rand(1, 24, 20, generator=generator) > 0.4).float()  # dropout (sparse LU)
+    known[3, :, :, 10:] = 0  # right half: touches three borders
+    known[4, :, 6:14, 5:12] = 0
+    known[4, :, 10, 12] = 0  # box plus one pixel: not a rectangle (sparse LU)
     return source, target, known
 
 

@@ -120,3 +120,22 @@ def test_search_is_seeded_and_leaves_the_networks_alone(networks, planted):
 def test_bad_config_is_refused(settings, message):
     with pytest.raises(MedinpaintError, match=message):
         SearchConfig(**settings)
+
+
+def test_rows_that_stop_early_leave_the_others_on_their_own_course(networks, planted):
+    """Dropping a finished row (with its Adam state) must not change the remaining rows' search."""
+    from medinpaint.inpainting.search import _search_rows, frozen_copy
+
+    generator, discriminator = (frozen_copy(net, torch.device("cpu"), channels_last=False) for net in networks)
+    images, known = planted
+    z0 = torch.rand(2, NZ, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.no_grad():
+        exact = generator(z0[1:])  # row 1 starts at its optimum (loss 0 with λ = 0) and stops first
+    targets = torch.cat([images[:1], exact]) * known[:2]
+    weights = importance_weights(known[:2])
+    config = SearchConfig(iterations=40, lam=0.0, patience=5, precision="fp32")
+    together = _search_rows(z0, targets, weights, generator, discriminator, config, bf16=False, progress=False)
+    alone = _search_rows(z0[:1], targets[:1], weights[:1], generator, discriminator, config, bf16=False, progress=False)
+    assert together[2].tolist() == [40, 6]
+    torch.testing.assert_close(together[0][:1], alone[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(together[1][:1], alone[1], rtol=1e-5, atol=1e-5)

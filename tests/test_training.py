@@ -19,7 +19,9 @@ from medinpaint.training.augment import RandBatchAffine, RandBatchAffined
 from medinpaint.training.outputs import read_losses
 
 # 76 training slices, batch 16: 4 steps per epoch, so short runs cross and stop inside epochs
-TINY = TrainConfig(ngf=8, ndf=8, batch_size=16, epochs=50, augment_flip=True, augment_affine=True, seed=1)
+TINY = TrainConfig(
+    ngf=8, ndf=8, batch_size=16, epochs=50, augment_flip=True, augment_affine=True, instance_noise=0.1, seed=1
+)
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -27,6 +29,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return {f"g.{k}": v for k, v in state["generator"].items()} | {f"d.{k}": v for k, v in state["discriminator"].items()}
 
 
+@pytest.mark.slow
 def test_a_short_run_learns_and_writes_its_outputs(tmp_path: Path):
     config = TINY.replace(steps=6, sample_every=1, checkpoint_every=1)
     final = train(config, out_dir=tmp_path, progress=False)
@@ -49,6 +52,7 @@ def test_a_short_run_learns_and_writes_its_outputs(tmp_path: Path):
     assert (state["step"], state["epoch"], state["batches_into_epoch"]) == (6, 1, 2)
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path: Path):
     config = TINY.replace(steps=7, checkpoint_every=100, sample_every=100)
     straight = train(config, out_dir=tmp_path / "straight", progress=False)
@@ -71,6 +75,7 @@ def test_fp32_contiguous_path_trains(tmp_path: Path):
     assert state["step"] == 2 and state["config"]["precision"] == "fp32"
 
 
+@pytest.mark.slow
 def test_refusals(tmp_path: Path):
     final = train(TINY.replace(steps=1), out_dir=tmp_path / "run", progress=False)
     with pytest.raises(MedinpaintError, match="already holds a training run: pass --resume <checkpoint>"):

@@ -10,10 +10,17 @@ touches the image border the missing outside neighbours are simply left out of b
 a zero-flux (Neumann) condition ``∂x/∂n = ∂s/∂n`` there; the known pixels are the Dirichlet
 boundary. The system ``A x_Ω = b`` (A = degree on the diagonal, −1 between neighbouring hole
 pixels) is symmetric positive definite as soon as every connected part of the hole touches a
-known pixel, which holds unless nothing is known. It is solved by a sparse LU factorisation
-(SuperLU), computed once per distinct mask and reused for all channels and all images sharing
-that mask, in float64. Known pixels are copied from the target afterwards, so they are
-bit-identical whatever the solver's rounding.
+known pixel, which holds unless nothing is known. It is solved exactly, in float64, once per
+distinct mask for all channels and all images sharing that mask:
+
+* a hole that is one axis-aligned rectangle (boxes, half-image masks) has ``A = T_y ⊕ T_x``
+  (Kronecker sum of two tridiagonal 1-D operators), solved by the fast diagonalisation method
+  (Lynch, Rice & Thomas, 1964): eigen-decompose ``T_y`` and ``T_x``, then
+  ``x = V_y [(V_yᵀ B V_x) / (λ_i + μ_j)] V_xᵀ``, a few small matrix products;
+* any other hole: a sparse LU factorisation (SuperLU).
+
+Known pixels are copied from the target afterwards, so they are bit-identical whatever the
+solver's rounding.
 
 ``method="sobel-adam"`` is the seed implementation's blend, kept only to reproduce it: 500 Adam
 steps on the hole pixels minimising the squared difference of Sobel gradients. It does not reach
@@ -22,7 +29,10 @@ the solution of the equation above and leaves a dotted texture; do not use it ot
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 import torch
@@ -30,7 +40,7 @@ import torch.nn.functional as F
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["BLEND_METHODS", "poisson_blend", "sobel_adam_blend", "blend", "laplacian_system"]
+__all__ = ["BLEND_METHODS", "blend", "hole_solver", "laplacian_system", "poisson_blend", "sobel_adam_blend"]
 
 BLEND_METHODS = ("poisson", "sobel-adam")
 
@@ -45,38 +55,88 @@ def _neighbour_sum(array: np.ndarray) -> np.ndarray:
     return sum(padded[..., 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width] for dy, dx in _NEIGHBOURS)
 
 
-def laplacian_system(hole: np.ndarray) -> tuple[scipy.sparse.csc_matrix, np.ndarray]:
-    """The matrix of the discrete Poisson equation on ``hole`` and each pixel's in-image degree.
+def laplacian_system(hole: np.ndarray) -> scipy.sparse.csc_matrix:
+    """The matrix of the discrete Poisson equation on ``hole``.
 
     Args:
         hole: bool (H, W), True on the pixels to solve for.
 
     Returns:
-        ``(A, degree)``: ``A`` (n, n) CSC with n = hole pixels in row-major order, ``A_pp`` = number
-        of in-image neighbours of p and ``A_pq = −1`` for neighbouring hole pixels; ``degree``
-        (H, W) float64, the number of in-image neighbours of every pixel.
+        ``A`` (n, n) CSC with n = hole pixels in row-major order, ``A_pp`` = number of in-image
+        4-neighbours of p and ``A_pq = −1`` for neighbouring hole pixels.
 
     Example:
-        >>> A, _ = laplacian_system(np.array([[False, True, True]]))
-        >>> A.toarray()
+        >>> laplacian_system(np.array([[False, True, True]])).toarray()
         array([[ 2., -1.],
                [-1.,  1.]])
     """
-    height, width = hole.shape
-    index = np.full((height, width), -1, dtype=np.int64)
+    index = np.full(hole.shape, -1, dtype=np.int64)
     count = int(hole.sum())
     index[hole] = np.arange(count)
-    degree = _neighbour_sum(np.ones((height, width)))
-    # Pairs of horizontally and vertically adjacent hole pixels, each added in both directions.
-    pairs = [
-        (index[:, :-1][hole[:, :-1] & hole[:, 1:]], index[:, 1:][hole[:, :-1] & hole[:, 1:]]),
-        (index[:-1, :][hole[:-1, :] & hole[1:, :]], index[1:, :][hole[:-1, :] & hole[1:, :]]),
-    ]
+    right = hole[:, :-1] & hole[:, 1:]
+    down = hole[:-1, :] & hole[1:, :]
+    pairs = [(index[:, :-1][right], index[:, 1:][right]), (index[:-1, :][down], index[1:, :][down])]
+    # Each adjacent pair of hole pixels enters twice, (a, b) and (b, a).
     rows = np.concatenate([np.arange(count)] + [p for a, b in pairs for p in (a, b)])
     cols = np.concatenate([np.arange(count)] + [p for a, b in pairs for p in (b, a)])
-    values = np.concatenate([degree[hole]] + [-np.ones(2 * len(a)) for a, _ in pairs])
-    matrix = scipy.sparse.csc_matrix((values, (rows, cols)), shape=(count, count))
-    return matrix, degree
+    values = np.concatenate([_in_image_degree(hole.shape)[hole]] + [-np.ones(2 * len(a)) for a, _ in pairs])
+    return scipy.sparse.csc_matrix((values, (rows, cols)), shape=(count, count))
+
+
+def _in_image_degree(shape: tuple[int, int]) -> np.ndarray:
+    """Number of in-image 4-neighbours of every pixel, float64 (H, W)."""
+    return _neighbour_sum(np.ones(shape))
+
+
+def _rectangle(hole: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` (exclusive ends) when ``hole`` is one filled rectangle."""
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if (bottom - top) * (right - left) != np.count_nonzero(hole):
+        return None
+    return int(top), int(bottom), int(left), int(right)
+
+
+def _axis_eigen(start: int, stop: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of the 1-D operator along one axis of a rectangle spanning [start, stop).
+
+    ``T = tridiag(−1, d, −1)`` with ``d = 2``, minus 1 at an end lying on the image border
+    (one in-image neighbour fewer there: the Neumann side).
+    """
+    diagonal = np.full(stop - start, 2.0)
+    diagonal[0] -= start == 0
+    diagonal[-1] -= stop == length
+    return scipy.linalg.eigh_tridiagonal(diagonal, -np.ones(stop - start - 1))
+
+
+def hole_solver(hole: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Factorise the Poisson system of ``hole`` once; return ``solve(rhs (k, n)) -> (k, n)``.
+
+    ``n`` is the number of hole pixels in row-major order; the k right-hand sides are e.g. the
+    channels of several images sharing the mask. A rectangular hole uses the fast
+    diagonalisation method, any other shape a sparse LU factorisation.
+
+    Example:
+        >>> hole = np.zeros((5, 5), bool); hole[1:4, 1:3] = True
+        >>> rhs = np.ones((1, 6))
+        >>> bool(np.allclose(laplacian_system(hole) @ hole_solver(hole)(rhs)[0], 1.0))
+        True
+    """
+    box = _rectangle(hole)
+    if box is None:
+        solve = scipy.sparse.linalg.splu(laplacian_system(hole), permc_spec="MMD_AT_PLUS_A").solve
+        return lambda rhs: solve(np.ascontiguousarray(rhs.T)).T
+    top, bottom, left, right = box
+    rows_values, rows_vectors = _axis_eigen(top, bottom, hole.shape[0])
+    cols_values, cols_vectors = _axis_eigen(left, right, hole.shape[1])
+    denominator = rows_values[:, None] + cols_values[None, :]  # > 0 unless the whole image is a hole
+
+    def solve(rhs: np.ndarray) -> np.ndarray:
+        rhs = rhs.reshape(-1, bottom - top, right - left)
+        spectral = rows_vectors.T @ rhs @ cols_vectors / denominator
+        return (rows_vectors @ spectral @ cols_vectors.T).reshape(len(rhs), -1)
+
+    return solve
 
 
 def _check_blend_inputs(source: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> None:
@@ -127,16 +187,15 @@ def poisson_blend(source: torch.Tensor, target: torch.Tensor, known: torch.Tenso
     for image_index, hole in enumerate(holes):
         if hole.any():
             groups.setdefault(np.packbits(hole).tobytes(), []).append(image_index)
+    degree = _in_image_degree(holes.shape[1:])
     for members in groups.values():
         hole = holes[members[0]]
-        matrix, degree = laplacian_system(hole)
-        solve = scipy.sparse.linalg.splu(matrix, permc_spec="MMD_AT_PLUS_A").solve
         guidance = degree * source_np[members] - _neighbour_sum(source_np[members])
         boundary = _neighbour_sum(np.where(hole, 0.0, target_np[members]))
         rhs = (guidance + boundary)[..., hole]  # (images, C, n)
-        solution = solve(np.ascontiguousarray(rhs.reshape(-1, rhs.shape[-1]).T))
+        solution = hole_solver(hole)(rhs.reshape(-1, rhs.shape[-1]))
         solved_members = solved[members]
-        solved_members[..., hole] = solution.T.reshape(rhs.shape)
+        solved_members[..., hole] = solution.reshape(rhs.shape)
         solved[members] = solved_members
     result = torch.from_numpy(solved).to(device=target.device, dtype=target.dtype)
     return torch.where(known > 0.5, target, result)

@@ -97,8 +97,8 @@ def plot_losses(csv_path: Path, png_path: Path, *, smooth: int = 25) -> Path:
     for axes, columns in ((loss_axes, ("loss_d", "loss_g")), (d_axes, ("d_real", "d_fake"))):
         for column in columns:
             values = np.array([row[column] for row in rows])
-            axes.plot(steps, values, alpha=0.25, linewidth=0.6)
-            axes.plot(steps[window - 1 :], np.convolve(values, kernel, mode="valid"), label=column)
+            (smoothed,) = axes.plot(steps[window - 1 :], np.convolve(values, kernel, mode="valid"), label=column)
+            axes.plot(steps, values, alpha=0.2, linewidth=0.6, color=smoothed.get_color())
         axes.set_xlabel("step")
         axes.legend()
     loss_axes.set_title("losses (BCE)")
