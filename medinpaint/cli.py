@@ -50,17 +50,6 @@ def user_errors_exit(command: Callable) -> Callable:
     return wrapper
 
 
-def parse_overrides(pairs: List[str]) -> dict:
-    """``["epochs=5", "ngf=32"]`` -> ``{"epochs": "5", "ngf": "32"}`` (the config types them)."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise MedinpaintError(f"--set {pair!r} is not KEY=VALUE: write e.g. --set epochs=5")
-        overrides[key.strip()] = value.strip()
-    return overrides
-
-
 def parse_slices(text: Optional[str]) -> Optional[List[int]]:
     """``"3,4,10-12"`` -> ``[3, 4, 10, 11, 12]``; ``None`` keeps the default (slices with tissue)."""
     if text is None:
@@ -92,15 +81,20 @@ def main(
 @user_errors_exit
 def train(
     config: str = typer.Option("brain_mri", help="A config name in configs/ (brain_mri, celeba, ct, folder) or a YAML path."),
-    set_: List[str] = typer.Option([], "--set", help="Override a config key, KEY=VALUE; repeatable."),
-    out: Path = typer.Option(Path("runs/train"), help="Folder for checkpoints, sample grids and the loss log."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config key, KEY=VALUE (value read as YAML); repeatable."),
+    out_dir: Path = typer.Option(Path("runs/train"), help="Run folder: checkpoints, sample grids, losses.csv, config.yaml."),
     resume: Optional[Path] = typer.Option(None, help="Resume from this checkpoint."),
+    progress: bool = typer.Option(True, help="Show a progress bar with losses and ETA."),
 ) -> None:
-    """Train a DCGAN for one domain (a progress bar shows losses and ETA; torchrun runs it distributed)."""
+    """Train a DCGAN for one domain; under torchrun (python -m medinpaint.training) it runs distributed."""
+    import logging
+
+    from medinpaint.config import parse_override
     from medinpaint.training import run_training
 
-    checkpoint = run_training(config, parse_overrides(set_), out, resume)
-    typer.echo(f"checkpoint: {checkpoint}")
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    overrides = dict(parse_override(text) for text in set_)
+    typer.echo(run_training(config, overrides, out_dir, resume, progress=progress))
 
 
 @app.command()
@@ -149,19 +143,19 @@ def inpaint(
 @app.command()
 @user_errors_exit
 def demo(
-    out: Path = typer.Option(Path("results/demo"), help="Results folder (config, metrics CSV/JSON, figure)."),
+    out_dir: Path = typer.Option(Path("results/demo"), help="Results folder (config, metrics CSV/JSON, figure)."),
     seed: int = typer.Option(0, help="Seed of masks and search."),
 ) -> None:
     """Corrupt held-out slices of the embedded brain MRI, inpaint them, compare with baselines."""
     from medinpaint.experiments.demo import run_demo
 
-    run_demo(out, seed=seed)
+    run_demo(out_dir, seed=seed)
 
 
 @experiment_app.command("dropout")
 @user_errors_exit
 def experiment_dropout(
-    out: Path = typer.Option(Path("results/dropout"), help="Results folder."),
+    out_dir: Path = typer.Option(Path("results/dropout"), help="Results folder."),
     rates: str = typer.Option("0.1,0.3,0.5,0.7,0.8,0.9,0.95", help="Comma-separated dropout rates (fraction of pixels removed)."),
     checkpoint: Optional[Path] = typer.Option(None, help="DCGAN checkpoint; default: the embedded brain-MRI model."),
     iterations: int = typer.Option(1500, help="Latent-search iterations."),
@@ -175,18 +169,18 @@ def experiment_dropout(
         rate_values = tuple(float(r) for r in rates.split(","))
     except ValueError:
         raise MedinpaintError(f"--rates {rates!r} is not a list like 0.1,0.5,0.9") from None
-    run_dropout(out, rates=rate_values, checkpoint=checkpoint, search=SearchConfig(iterations=iterations, seed=seed), seed=seed)
+    run_dropout(out_dir, rates=rate_values, checkpoint=checkpoint, search=SearchConfig(iterations=iterations, seed=seed), seed=seed)
 
 
 @reproduce_app.command("celeba")
 @user_errors_exit
 def reproduce_celeba(
     data: Path = typer.Option(..., help="CelebA folder holding img_align_celeba/ (and list_eval_partition.txt)."),
-    out: Path = typer.Option(Path("results/celeba"), help="Results folder."),
+    out_dir: Path = typer.Option(Path("results/celeba"), help="Results folder."),
     checkpoint: Optional[Path] = typer.Option(None, help="Use this CelebA checkpoint instead of training one."),
     seed: int = typer.Option(0, help="Seed."),
 ) -> None:
     """Train (or use) a CelebA DCGAN, run the seed's and the paper's protocols next to the baselines."""
     from medinpaint.experiments.celeba import run_celeba_reproduction
 
-    run_celeba_reproduction(data, out, checkpoint=checkpoint, seed=seed)
+    run_celeba_reproduction(data, out_dir, checkpoint=checkpoint, seed=seed)
