@@ -140,25 +140,34 @@ def inpaint(
     typer.echo(report)
 
 
+CHECKPOINT_HELP = "DCGAN checkpoint; default: the embedded brain-MRI model."
+NRQM_HELP = "NRQM model file (the reference model.mat or its .npz); without it NRQM is reported as unavailable."
+RUNS_HELP = "Parent folder: each run writes a new, timestamped results folder inside it."
+
+
 @app.command()
 @user_errors_exit
 def demo(
-    out_dir: Path = typer.Option(Path("results/demo"), help="Results folder (config, metrics CSV/JSON, figure)."),
+    out_dir: Path = typer.Option(Path("results/demo"), help=RUNS_HELP),
+    n_slices: Optional[int] = typer.Option(None, help="Held-out slices to use (default: all nine)."),
+    checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
     seed: int = typer.Option(0, help="Seed of masks and search."),
 ) -> None:
     """Corrupt held-out slices of the embedded brain MRI, inpaint them, compare with baselines."""
     from medinpaint.experiments.demo import run_demo
 
-    run_demo(out_dir, seed=seed)
+    typer.echo(f"results: {run_demo(out_dir, n_slices=n_slices, checkpoint=checkpoint, seed=seed)}")
 
 
 @experiment_app.command("dropout")
 @user_errors_exit
 def experiment_dropout(
-    out_dir: Path = typer.Option(Path("results/dropout"), help="Results folder."),
+    out_dir: Path = typer.Option(Path("results/dropout"), help=RUNS_HELP),
     rates: str = typer.Option("0.1,0.3,0.5,0.7,0.8,0.9,0.95", help="Comma-separated dropout rates (fraction of pixels removed)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="DCGAN checkpoint; default: the embedded brain-MRI model."),
+    checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
+    n_images: Optional[int] = typer.Option(None, help="Held-out images to use (default: all)."),
     iterations: int = typer.Option(1500, help="Latent-search iterations."),
+    nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),
     seed: int = typer.Option(0, help="Seed of masks and search."),
 ) -> None:
     """Sweep random-pixel dropout rates on held-out images: CSV, JSON and a plot per method."""
@@ -169,18 +178,38 @@ def experiment_dropout(
         rate_values = tuple(float(r) for r in rates.split(","))
     except ValueError:
         raise MedinpaintError(f"--rates {rates!r} is not a list like 0.1,0.5,0.9") from None
-    run_dropout(out_dir, rates=rate_values, checkpoint=checkpoint, search=SearchConfig(iterations=iterations, seed=seed), seed=seed)
+    search = SearchConfig(iterations=iterations, seed=seed)
+    folder = run_dropout(
+        out_dir, rates=rate_values, checkpoint=checkpoint, n_images=n_images, search=search, seed=seed, nrqm_model=nrqm_model
+    )
+    typer.echo(f"results: {folder}")
 
 
 @reproduce_app.command("celeba")
 @user_errors_exit
 def reproduce_celeba(
     data: Path = typer.Option(..., help="CelebA folder holding img_align_celeba/ (and list_eval_partition.txt)."),
-    out_dir: Path = typer.Option(Path("results/celeba"), help="Results folder."),
+    out_dir: Path = typer.Option(Path("results/celeba"), help=RUNS_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="Use this CelebA checkpoint instead of training one."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key of configs/celeba.yaml for the training, KEY=VALUE; repeatable."),
+    n_images: int = typer.Option(64, help="Test images to inpaint per mask."),
+    iterations: int = typer.Option(1500, help="Latent-search iterations."),
+    nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),
     seed: int = typer.Option(0, help="Seed."),
 ) -> None:
     """Train (or use) a CelebA DCGAN, run the seed's and the paper's protocols next to the baselines."""
+    from medinpaint.config import parse_override
     from medinpaint.experiments.celeba import run_celeba_reproduction
+    from medinpaint.inpainting import SearchConfig
 
-    run_celeba_reproduction(data, out_dir, checkpoint=checkpoint, seed=seed)
+    folder = run_celeba_reproduction(
+        data,
+        out_dir,
+        checkpoint=checkpoint,
+        train_overrides=dict(parse_override(text) for text in set_),
+        n_images=n_images,
+        search=SearchConfig(iterations=iterations, seed=seed),
+        seed=seed,
+        nrqm_model=nrqm_model,
+    )
+    typer.echo(f"results: {folder}")

@@ -136,7 +136,10 @@ def _write_uncertainty(path: Path, spread: np.ndarray, loaded: LoadedSlices, sli
     return atomic_write(path, lambda tmp: nib.save(nib.Nifti1Image(volume, source.affine), str(tmp)), overwrite)
 
 
-def _write_panel(path: Path, loaded: LoadedSlices, known, raw, blended, spread, overwrite: bool) -> Path:
+def _write_panel(
+    path: Path, loaded: LoadedSlices, slices: tuple[int, ...], native, known, raw, blended, spread, overwrite: bool
+) -> Path:
+    """PNG rows (at most 6 filled slices) of input | mask | raw | blended | uncertainty, native resolution."""
     from medinpaint.experiments.figures import mask_to_rgb, save_panel_grid, to_rgb
 
     check_output_path(path, overwrite)
@@ -144,7 +147,7 @@ def _write_panel(path: Path, loaded: LoadedSlices, known, raw, blended, spread, 
     rows = []
     for k in range(min(len(raw), 6)):
         rows.append([
-            to_rgb(to_unit(loaded.native[k]), known[k]),
+            to_rgb(to_unit(native[k]), known[k]),
             mask_to_rgb(known[k]),
             to_rgb(to_unit(raw[k])),
             to_rgb(to_unit(blended[k])),
@@ -153,7 +156,7 @@ def _write_panel(path: Path, loaded: LoadedSlices, known, raw, blended, spread, 
     return save_panel_grid(
         path,
         rows,
-        row_labels=[f"slice {loaded.slice_indices[k]}" for k in range(len(rows))],
+        row_labels=[f"slice {slices[k]}" for k in range(len(rows))],
         col_labels=["input (missing red)", "mask (fill = white)", "raw G(z)", "blended", "uncertainty"],
         title=f"medinpaint {__version__}: {loaded.path.name}",
     )
@@ -253,7 +256,10 @@ def inpaint_file(
     if "uncertainty" in outputs:
         written["uncertainty"] = _write_uncertainty(outputs["uncertainty"], spread, loaded, filled_slices, overwrite)
     if "panel" in outputs:
-        written["panel"] = _write_panel(outputs["panel"], loaded, todo_known, raw_native, blended_native, torch.from_numpy(spread), overwrite)
+        written["panel"] = _write_panel(
+            outputs["panel"], loaded, filled_slices, loaded.native[todo], todo_known, raw_native, blended_native,
+            torch.from_numpy(spread), overwrite,
+        )
     return FileInpaintReport(
         input_path,
         written,

@@ -160,7 +160,7 @@ def run_celeba_reproduction(
     rows += _paper_rows()
     config = run_record(
         "celeba",
-        f"medinpaint reproduce celeba --data {data_dir} --out {Path(out_dir)} --checkpoint {checkpoint} --seed {seed}",
+        f"medinpaint reproduce celeba --data {data_dir} --out-dir {Path(out_dir)} --checkpoint {checkpoint} --seed {seed}",
         models,
         search,
         data_dir=str(data_dir),

@@ -28,7 +28,7 @@ from medinpaint.masks import make_mask
 __all__ = ["DEMO_MASKS", "DEMO_SEARCH", "run_demo"]
 
 DEMO_MASKS = ("quarter", "half:left", "dropout:0.8", "random-box")
-DEMO_SEARCH = SearchConfig()
+DEMO_SEARCH = SearchConfig(precision="fp32")
 TABLE_COLUMNS = (
     ("blended", "hole", "psnr"),
     ("raw", "hole", "psnr"),
@@ -89,7 +89,7 @@ def run_demo(
     run_dir = new_run_dir(out_dir, "demo")
     config = run_record(
         "demo",
-        f"medinpaint demo --out {Path(out_dir)} --seed {seed}",
+        f"medinpaint demo --out-dir {Path(out_dir)} --seed {seed}",
         setting.models,
         search,
         masks=list(masks),

@@ -85,7 +85,7 @@ def run_dropout(
     )
     run_dir = new_run_dir(out_dir, "dropout")
     command = (
-        f"medinpaint experiment dropout --out {Path(out_dir)} --rates {','.join(map(str, rates))} "
+        f"medinpaint experiment dropout --out-dir {Path(out_dir)} --rates {','.join(map(str, rates))} "
         f"--iterations {search.iterations} --seed {seed}" + (f" --checkpoint {checkpoint}" if checkpoint else "")
     )
     config = run_record(

@@ -33,6 +33,8 @@ __all__ = [
     "format_table",
 ]
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 PROTOCOL_COLUMNS = ("method", "output", "region", "metric", "value", "std", "n_images", "note")
 
 
@@ -77,6 +79,7 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
