@@ -83,3 +83,13 @@ def test_cli_reference_in_docs_is_current(tmp_path):
     )
     committed = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     assert committed == generated.read_text(), "docs/cli.md is stale: run python -m typer medinpaint.cli utils docs --name medinpaint --output docs/cli.md"
+
+
+@pytest.mark.slow
+def test_demo_command_writes_table_csv_and_figure(tmp_path):
+    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path), "--n-slices", "1"])
+    assert result.exit_code == 0, result.output
+    folder = next(tmp_path.glob("demo-*"))
+    assert {"config.json", "metrics.csv", "metrics.json"} <= {p.name for p in folder.iterdir()}
+    assert any(p.suffix == ".png" for p in folder.iterdir())
+    assert "medinpaint" in result.output and "biharmonic" in result.output

@@ -63,7 +63,7 @@ def test_save_load_round_trip_is_atomic_and_refuses_overwrite(
     loaded = NiqeModel.load(path)
     assert loaded.fitted_on == model.fitted_on and loaded.block_size == model.block_size
     assert niqe(heldout[0], loaded) == niqe(heldout[0], model)
-    with pytest.raises(MedinpaintError, match="exists: choose another name or pass overwrite=True"):
+    with pytest.raises(MedinpaintError, match="exists: pass --overwrite or choose another path"):
         model.save(path)
     model.save(path, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mri_niqe.npz"]  # no temp file left behind

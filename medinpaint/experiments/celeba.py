@@ -32,7 +32,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
 from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
 from medinpaint.experiments.figures import save_comparison_grid
-from medinpaint.experiments.results import format_table, new_run_dir, save_results, write_atomic
+from medinpaint.experiments.results import new_run_dir, save_results, save_table
 from medinpaint.experiments.setting import run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
@@ -185,9 +185,5 @@ def run_celeba_reproduction(
             extra_outputs=[*extra, ("medinpaint", "raw", "raw G(z)")],
             title=f"CelebA test image, {protocol} protocol",
         )
-    table = format_table(rows, ["protocol", "mask", "method"], TABLE_COLUMNS)
-    write_atomic(run_dir / "table.md", table + "\n")
-    if progress:
-        print(table)
-        print(f"results: {run_dir}")
+    save_table(run_dir, rows, ["protocol", "mask", "method"], TABLE_COLUMNS, echo=progress)
     return run_dir

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import torch
 
-from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
 from medinpaint.experiments.figures import save_comparison_grid
-from medinpaint.experiments.results import format_table, new_run_dir, save_results, write_atomic
-from medinpaint.experiments.setting import embedded_mri, run_record
+from medinpaint.experiments.results import new_run_dir, save_results, save_table
+from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
 
@@ -74,16 +73,14 @@ def run_demo(
     search = dataclasses.replace(DEMO_SEARCH, seed=seed) if search is None else search
     for spec in masks:  # a bad spec fails before anything heavy runs
         make_mask(spec, generator=torch.Generator().manual_seed(seed))
-    setting = embedded_mri(checkpoint, n_slices, device)
-    truth, known, labels = corrupt_batch(setting.truth, {spec: partial(_mask, spec) for spec in masks}, seed=seed)
-    evaluation = evaluate_inpainting(
-        truth,
-        known,
-        setting.models.generator,
-        setting.models.discriminator,
+    setting, evaluation = evaluate_embedded_mri(
+        {spec: partial(_mask, spec) for spec in masks},
         search,
-        labels=labels,
-        niqe_model=setting.niqe_model,
+        key="mask",
+        checkpoint=checkpoint,
+        n_images=n_slices,
+        device=device,
+        seed=seed,
         progress=progress,
     )
     run_dir = new_run_dir(out_dir, "demo")
@@ -108,9 +105,5 @@ def run_demo(
         row_labels=list(masks),
         title=f"Held-out MNI152 slice {setting.slice_indices[shown]} (64×64)",
     )
-    table = format_table(evaluation.rows, ["mask", "method"], TABLE_COLUMNS)
-    write_atomic(run_dir / "table.md", table + "\n")
-    if progress:
-        print(table)
-        print(f"results: {run_dir}")
+    save_table(run_dir, evaluation.rows, ["mask", "method"], TABLE_COLUMNS, echo=progress)
     return run_dir

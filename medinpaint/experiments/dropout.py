@@ -17,10 +17,9 @@ from pathlib import Path
 import torch
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
 from medinpaint.experiments.figures import save_comparison_grid, save_metric_plot
-from medinpaint.experiments.results import format_table, new_run_dir, save_results, write_atomic
-from medinpaint.experiments.setting import embedded_mri, run_record
+from medinpaint.experiments.results import new_run_dir, save_results, save_table
+from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import pixel_dropout
 
@@ -68,18 +67,14 @@ def run_dropout(
     rates = tuple(float(rate) for rate in rates)
     if not rates or not all(0.0 < rate < 1.0 for rate in rates):
         raise MedinpaintError(f"dropout rates {rates} must be fractions in (0, 1): e.g. --rates 0.1,0.5,0.9")
-    setting = embedded_mri(checkpoint, n_images, device)
-    truth, known, labels = corrupt_batch(
-        setting.truth, {rate: partial(_dropout_mask, rate) for rate in rates}, seed=seed, key="rate"
-    )
-    evaluation = evaluate_inpainting(
-        truth,
-        known,
-        setting.models.generator,
-        setting.models.discriminator,
+    setting, evaluation = evaluate_embedded_mri(
+        {rate: partial(_dropout_mask, rate) for rate in rates},
         search,
-        labels=labels,
-        niqe_model=setting.niqe_model,
+        key="rate",
+        checkpoint=checkpoint,
+        n_images=n_images,
+        device=device,
+        seed=seed,
         nrqm_model=nrqm_model,
         progress=progress,
     )
@@ -115,9 +110,5 @@ def run_dropout(
         [(k * n + shown, {"rate": rate}) for k, rate in enumerate(rates)],
         row_labels=[f"dropout {rate:.0%}" for rate in rates],
     )
-    table = format_table(evaluation.rows, ["rate", "method"], TABLE_COLUMNS)
-    write_atomic(run_dir / "table.md", table + "\n")
-    if progress:
-        print(table)
-        print(f"results: {run_dir}")
+    save_table(run_dir, evaluation.rows, ["rate", "method"], TABLE_COLUMNS, echo=progress)
     return run_dir

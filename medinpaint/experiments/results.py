@@ -16,13 +16,12 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from medinpaint.errors import MedinpaintError
+from medinpaint.io.atomic import atomic_write
 
 __all__ = [
     "PROTOCOL_COLUMNS",
@@ -31,10 +30,9 @@ __all__ = [
     "save_results",
     "read_metrics_csv",
     "format_table",
+    "save_table",
 ]
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 PROTOCOL_COLUMNS = ("method", "output", "region", "metric", "value", "std", "n_images", "note")
 
 
@@ -73,18 +71,9 @@ def new_run_dir(out_dir: str | Path, experiment: str) -> Path:
 
 
 def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write text (UTF-8) or bytes to ``path`` via a temporary file in its folder and ``os.replace``."""
+    """Write text (UTF-8) or bytes to ``path`` atomically (a run folder's own files may be rewritten)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_bytes(payload), overwrite=True)
 
 
 def _columns(rows: Sequence[dict]) -> list[str]:
@@ -188,3 +177,15 @@ def format_table(
         if any(cell != "-" for cell in shown):
             lines.append("| " + " | ".join([str(g) for g in group] + shown) + " |")
     return "\n".join(lines)
+
+
+def save_table(
+    run_dir: Path, rows: Sequence[dict], group_by: Sequence[str], columns: Sequence[tuple], *, echo: bool
+) -> str:
+    """Write ``table.md`` (see :func:`format_table`) into the run folder; print it when ``echo``."""
+    table = format_table(rows, group_by, columns)
+    write_atomic(run_dir / "table.md", table + "\n")
+    if echo:
+        print(table)
+        print(f"results: {run_dir}")
+    return table

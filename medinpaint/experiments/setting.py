@@ -11,8 +11,10 @@ import dataclasses
 import functools
 import hashlib
 import platform
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,10 +22,11 @@ import torch
 from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.errors import MedinpaintError
+from medinpaint.experiments.evaluation import Evaluation, corrupt_batch, evaluate_inpainting
 from medinpaint.inpainting import SearchConfig
 from medinpaint.metrics.niqe import NiqeModel, fit_niqe
 
-__all__ = ["EmbeddedMri", "embedded_mri", "run_record"]
+__all__ = ["EmbeddedMri", "embedded_mri", "evaluate_embedded_mri", "run_record"]
 
 NIQE_FITTED_ON = "MNI152 T1 sample, training axial slices, 64x64"
 
@@ -85,6 +88,48 @@ def embedded_mri(
     truth = _sample_slices("heldout")[chosen]
     niqe_model = fit_niqe(_sample_slices("train"), fitted_on=NIQE_FITTED_ON)
     return EmbeddedMri(truth=truth, slice_indices=tuple(heldout[i] for i in chosen), models=models, niqe_model=niqe_model)
+
+
+def evaluate_embedded_mri(
+    mask_makers: Mapping[Any, Callable[[torch.Generator], torch.Tensor]],
+    search: SearchConfig,
+    *,
+    key: str,
+    checkpoint: Path | None = None,
+    n_images: int | None = None,
+    device: str | None = None,
+    seed: int = 0,
+    nrqm_model: Path | None = None,
+    progress: bool = False,
+) -> tuple[EmbeddedMri, Evaluation]:
+    """Corrupt the held-out slices with every mask kind and evaluate medinpaint and the baselines.
+
+    Args:
+        mask_makers: ``{label: make(generator) -> known (1, 64, 64)}`` (see :func:`corrupt_batch`).
+        search: latent-search settings.
+        key: the row key naming the mask kind (``"mask"``, ``"rate"``).
+        checkpoint, n_images, device: see :func:`embedded_mri`.
+        seed: seed of the masks.
+        nrqm_model: NRQM model file (None → NRQM reported unavailable).
+        progress: show the search's progress bar.
+
+    Returns:
+        ``(setting, evaluation)``.
+    """
+    setting = embedded_mri(checkpoint, n_images, device)
+    truth, known, labels = corrupt_batch(setting.truth, mask_makers, seed=seed, key=key)
+    evaluation = evaluate_inpainting(
+        truth,
+        known,
+        setting.models.generator,
+        setting.models.discriminator,
+        search,
+        labels=labels,
+        niqe_model=setting.niqe_model,
+        nrqm_model=nrqm_model,
+        progress=progress,
+    )
+    return setting, evaluation
 
 
 def _sha256(path: Path) -> str:

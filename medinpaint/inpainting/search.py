@@ -61,7 +61,7 @@ class SearchConfig:
     """
 
     iterations: int = 1500
-    lr: float = 0.03
+    lr: float = 0.1
     betas: tuple[float, float] = (0.9, 0.999)
     lam: float = DEFAULT_LAMBDA
     window: int = 7

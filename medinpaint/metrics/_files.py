@@ -1,14 +1,14 @@
-"""Atomic ``.npz`` writing for metric models (temp file in the same folder, then ``os.replace``)."""
+"""``.npz`` files of metric models: atomic writing (via :func:`medinpaint.io.atomic.atomic_write`) and checked reading."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from medinpaint.errors import MedinpaintError
+from medinpaint.io.atomic import atomic_write
 
 __all__ = ["save_npz_atomic", "load_npz"]
 
@@ -30,18 +30,8 @@ def save_npz_atomic(path: str | os.PathLike, overwrite: bool = False, **arrays: 
     path = Path(path)
     if path.suffix != ".npz":
         raise MedinpaintError(f"{path} must end in .npz: name the model file like 'model.npz'")
-    if path.exists() and not overwrite:
-        raise MedinpaintError(f"{path} exists: choose another name or pass overwrite=True")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: np.savez(tmp, **arrays), overwrite)
 
 
 def load_npz(path: str | os.PathLike, required: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
