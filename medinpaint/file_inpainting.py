@@ -140,7 +140,7 @@ def _write_panel(
     path: Path, loaded: LoadedSlices, slices: tuple[int, ...], native, known, raw, blended, spread, overwrite: bool
 ) -> Path:
     """PNG rows (at most 6 filled slices) of input | mask | raw | blended | uncertainty, native resolution."""
-    from medinpaint.experiments.figures import mask_to_rgb, save_panel_grid, to_rgb
+    from medinpaint.figures import mask_to_rgb, save_panel_grid, to_rgb
 
     check_output_path(path, overwrite)
     to_unit = IntensityToUnit(loaded.record.low, loaded.record.high)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.experiments.figures import mask_to_rgb, save_metric_plot, save_panel_grid, to_rgb
+from medinpaint.figures import mask_to_rgb, save_metric_plot, save_panel_grid, to_rgb
 from medinpaint.experiments.results import PROTOCOL_COLUMNS, format_table, new_run_dir, read_metrics_csv, save_results
 
 ROWS = [

@@ -31,7 +31,7 @@ import torch
 from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
 from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
-from medinpaint.experiments.figures import save_comparison_grid
+from medinpaint.figures import save_comparison_grid
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
 from medinpaint.experiments.setting import run_record
 from medinpaint.inpainting import SearchConfig

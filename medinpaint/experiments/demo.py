@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from medinpaint.experiments.figures import save_comparison_grid
+from medinpaint.figures import save_comparison_grid
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
 from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
 from medinpaint.inpainting import SearchConfig

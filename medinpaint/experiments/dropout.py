@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.experiments.figures import save_comparison_grid, save_metric_plot
+from medinpaint.figures import save_comparison_grid, save_metric_plot
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
 from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
 from medinpaint.inpainting import SearchConfig
