@@ -11,6 +11,14 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 
+def pytest_configure(config):
+    """One torch thread per test process: the suite runs as 2 xdist workers on 2 cores, and
+    oversubscribed OpenMP threads slowed small networks down up to 100× here."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def dicom_test_file(name: str) -> Path:
     """A pydicom / pydicom-data test file that is on disk (never downloaded)."""
     path = get_testdata_file(name, download=False)

@@ -128,3 +128,21 @@ def test_existing_output_refused_unless_overwrite(tmp_path, mri_checkpoint):
     result = np.asarray(Image.open(tmp_path / "out.png"))
     assert result.shape == grey.shape
     assert np.array_equal(result[:12], grey[:12])  # rows outside the centre box are known
+
+
+def test_series_folder_gives_a_derived_series_folder(tmp_path, mr_series_dir, mri_checkpoint):
+    inpaint_file(mr_series_dir, "box:12", tmp_path / "filled", checkpoint=mri_checkpoint, search=FAST, progress=False)
+    originals = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p) for p in mr_series_dir.iterdir()}
+    results = [pydicom.dcmread(p) for p in (tmp_path / "filled").iterdir()]
+    assert len(results) == len(originals)
+    assert len({r.SeriesInstanceUID for r in results}) == 1
+    assert results[0].SeriesInstanceUID not in {o.SeriesInstanceUID for o in originals.values()}
+    assert not {r.SOPInstanceUID for r in results} & set(originals)
+    by_instance = {int(o.InstanceNumber): o.pixel_array for o in originals.values()}
+    for result in results:
+        original = by_instance[int(result.InstanceNumber)]
+        changed = result.pixel_array != original
+        rows, cols = np.nonzero(changed)
+        assert "DERIVED" in result.ImageType and changed.any()
+        height, width = original.shape  # the 12-px grid box maps inside the middle half of the slice
+        assert rows.min() >= height // 4 and rows.max() < 3 * height // 4 and cols.min() >= width // 4
