@@ -156,7 +156,7 @@ def demo(
     """Corrupt held-out slices of the embedded brain MRI, inpaint them, compare with baselines."""
     from medinpaint.experiments.demo import run_demo
 
-    typer.echo(f"results: {run_demo(out_dir, n_slices=n_slices, checkpoint=checkpoint, seed=seed)}")
+    run_demo(out_dir, n_slices=n_slices, checkpoint=checkpoint, seed=seed)  # prints the table and the folder
 
 
 @experiment_app.command("dropout")
@@ -179,10 +179,7 @@ def experiment_dropout(
     except ValueError:
         raise MedinpaintError(f"--rates {rates!r} is not a list like 0.1,0.5,0.9") from None
     search = SearchConfig(iterations=iterations, seed=seed)
-    folder = run_dropout(
-        out_dir, rates=rate_values, checkpoint=checkpoint, n_images=n_images, search=search, seed=seed, nrqm_model=nrqm_model
-    )
-    typer.echo(f"results: {folder}")
+    run_dropout(out_dir, rates=rate_values, checkpoint=checkpoint, n_images=n_images, search=search, seed=seed, nrqm_model=nrqm_model)
 
 
 @reproduce_app.command("celeba")
@@ -202,7 +199,7 @@ def reproduce_celeba(
     from medinpaint.experiments.celeba import run_celeba_reproduction
     from medinpaint.inpainting import SearchConfig
 
-    folder = run_celeba_reproduction(
+    run_celeba_reproduction(
         data,
         out_dir,
         checkpoint=checkpoint,
@@ -212,4 +209,3 @@ def reproduce_celeba(
         seed=seed,
         nrqm_model=nrqm_model,
     )
-    typer.echo(f"results: {folder}")
