@@ -5,15 +5,14 @@ offline. It corrupts every held-out slice with each mask kind of :data:`DEMO_MAS
 with medinpaint and the baselines, prints a table and writes a results folder with ``demo.png``
 (rows: mask kinds; columns: input | mask | medinpaint | best baseline | truth).
 
-The demo runs the paper's full protocol (:data:`DEMO_SEARCH`: 1500 Adam iterations, λ = 0.003,
-with early stopping) on all slices and mask kinds in one batch, with the engine's default search
-settings (lr 0.1, precision ``"auto"`` = bf16 autocast on CPU, which is faster than fp32 on this
-batch at the same quality); on two CPU cores it takes under a minute (see ``docs/results.md``).
+The demo runs the paper's full protocol with the engine's default search settings (1500 Adam
+iterations, λ = 0.003, early stopping, lr 0.1, bf16 autocast on CPU, which is faster than fp32 on
+this batch at the same quality) on all slices and mask kinds in one batch; on two CPU cores it
+takes under a minute (see ``docs/results.md``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
 
-__all__ = ["DEMO_MASKS", "DEMO_SEARCH", "run_demo"]
+__all__ = ["DEMO_MASKS", "run_demo"]
 
 DEMO_MASKS = ("quarter", "half:left", "dropout:0.8", "random-box")
-DEMO_SEARCH = SearchConfig()  # engine defaults; bf16 beat fp32 on this batch (docs/results.md)
 TABLE_COLUMNS = (
     ("blended", "hole", "psnr"),
     ("raw", "hole", "psnr"),
@@ -59,7 +57,7 @@ def run_demo(
         out_dir: parent folder; the run goes to a new ``demo-<time>`` folder inside.
         n_slices: held-out slices to use, evenly spread over the volume (None → all nine).
         masks: mask specs (``medinpaint.masks.make_mask``), one figure row each.
-        search: latent-search settings; None → :data:`DEMO_SEARCH` with ``seed``.
+        search: latent-search settings; None → the engine defaults with ``seed``.
         checkpoint: 1-channel MRI checkpoint; None → the shipped brain-MRI model.
         seed: seed of the masks (and of the search when ``search`` is None).
         device: None → CUDA when available, else CPU.
@@ -71,7 +69,7 @@ def run_demo(
     Raises:
         MedinpaintError: a bad mask spec, ``n_slices`` < 1 or a bad checkpoint.
     """
-    search = dataclasses.replace(DEMO_SEARCH, seed=seed) if search is None else search
+    search = SearchConfig(seed=seed) if search is None else search
     for spec in masks:  # a bad spec fails before anything heavy runs
         make_mask(spec, generator=torch.Generator().manual_seed(seed))
     setting, evaluation = evaluate_embedded_mri(
