@@ -154,6 +154,36 @@ def inpaint(
     typer.echo(report)
 
 
+SCORE_PROTOCOL_HELP = (
+    "brats: the BraTS-Inpainting 2023 score. Prediction and truth are zeroed outside the hole, clipped to the "
+    "0.5-99.5 percentiles of all voxels of the voided input (low raised to 0) and scaled to [0, 1]; SSIM = mean "
+    "over the hole of the torchmetrics SSIM map (11x11 Gaussian, 2-D on each slice along the first axis); MSE, "
+    "MAE and PSNR over the hole voxels, PSNR range = max-min of the normalised truth in the hole (prediction "
+    "clamped to it for PSNR). hole: the medinpaint protocol, in native units. span = the 0.5-99.5 percentile "
+    "range of the truth; PSNR with that span; MSE and MAE in native units; SSIM = the same map on the unmasked "
+    "volumes scaled by (x - p0.5)/span, data range 1, mean over the hole."
+)
+
+
+@app.command()
+@user_errors_exit
+def score(
+    prediction: Path = typer.Option(..., help="Inpainted volume (NIfTI)."),
+    truth: Path = typer.Option(..., help="True volume (NIfTI), on the voxel grid of the prediction."),
+    mask: Path = typer.Option(..., help="Hole mask (NIfTI): NONZERO marks the voxels that were filled and are scored."),
+    voided: Optional[Path] = typer.Option(None, help="The image the method was given (NIfTI); needed by brats."),
+    protocol: str = typer.Option("brats", help=SCORE_PROTOCOL_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with keys ssim, psnr, mse, mae."),
+) -> None:
+    """Score the hole of an inpainted volume against the truth: SSIM, PSNR (dB), MSE, MAE."""
+    import json
+
+    from medinpaint.metrics.scoring import score_files
+
+    scores = score_files(prediction, truth, voided, mask, protocol)
+    typer.echo(json.dumps(scores) if as_json else "\n".join(f"{name:<5} {value:.6g}" for name, value in scores.items()))
+
+
 NRQM_HELP = "NRQM model file (the reference model.mat or its .npz); without it NRQM is reported as unavailable."
 RUNS_HELP = "Parent folder: each run writes a new, timestamped results folder inside it."
 
