@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting import BLEND_METHODS
 from medinpaint.io.atomic import atomic_write
 from medinpaint.training.distributed import distributed_context
 
@@ -137,6 +138,7 @@ def _inpaint_pair(pair: Pair, models, overwrite: bool, file_options: dict) -> Pa
     if pair.output.exists() and not overwrite:
         return result("skipped", "output exists (a previous run wrote it): pass --overwrite to fill it again")
     try:
+        pair.output.parent.mkdir(parents=True, exist_ok=True)  # an output column may name a subfolder
         report = inpaint_file(pair.input, pair.mask, pair.output, models=models, overwrite=overwrite, progress=False, **file_options)
     except MedinpaintError as err:
         return result("failed", str(err).splitlines()[0])
@@ -188,6 +190,11 @@ def inpaint_many(
     """
     pairs = read_pairs(table, out_dir)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MedinpaintError(f"--out-dir {out_dir} is a file: give a folder")
+    blend_method = file_options.get("blend_method", "poisson")
+    if blend_method not in BLEND_METHODS:  # the one option that inpaint_file checks only per pair
+        raise MedinpaintError(f"unknown blend method {blend_method!r}: use one of {', '.join(BLEND_METHODS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with distributed_context(device) as context:
         models = load_models(checkpoint, device=context.device)

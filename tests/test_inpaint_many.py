@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import os
 import subprocess
 import sys
@@ -117,6 +118,23 @@ def test_bad_table_is_one_error_line_and_nothing_written(tmp_path, text, message
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(["--blend", "poison"], "unknown blend method 'poison'"), (["--iterations", "0"], "iterations must be > 0")],
+)
+def test_bad_option_stops_before_any_pair(cohort, options, message):
+    result = runner.invoke(app, ["inpaint-many", "--table", str(cohort), "--out-dir", "filled", *FAST, *options])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and message in result.output
+    assert not Path("filled").exists()
+
+
+def test_output_column_may_name_a_subfolder(cohort):
+    cohort.write_text("input,mask,output\nsub-01/t1.nii.gz,sub-01/lesion.nii.gz,sub-01/t1_filled.nii.gz\n")
+    rows = inpaint_many(cohort, "filled", search=SearchConfig(iterations=5, restarts=1), device="cpu", progress=False)
+    assert [(r.status, r.output) for r in rows] == [("ok", "filled/sub-01/t1_filled.nii.gz")]
+    assert Path("filled/sub-01/t1_filled.nii.gz").is_file()
+
+
 @pytest.mark.slow
 def test_two_gloo_processes_under_torchrun_merge_one_report(cohort):
     command = [
@@ -131,3 +149,15 @@ def test_two_gloo_processes_under_torchrun_merge_one_report(cohort):
     assert [r["status"] for r in rows] == ["ok", "failed", "ok", "failed"]
     assert "wrong_size.nii.gz has shape" in rows[1]["message"] and "does not exist" in rows[3]["message"]
     check_outputs(Path("filled"))
+
+
+def test_every_option_of_inpaint_reaches_inpaint_file():
+    """inpaint-many takes inpaint's options (one definition); each must arrive as an inpaint_file argument."""
+    from medinpaint import cli, file_inpainting, many
+
+    command = inspect.signature(cli.inpaint_many).parameters
+    inpaint_options = set(inspect.signature(cli.inpaint).parameters) - set(cli.PER_PAIR_OPTIONS)
+    assert inpaint_options <= set(command)
+    defaults = {name: command[name].default.default for name in inpaint_options}
+    accepted = set(inspect.signature(file_inpainting.inpaint_file).parameters) | set(inspect.signature(many.inpaint_many).parameters)
+    assert set(cli.file_options(**defaults)) <= accepted

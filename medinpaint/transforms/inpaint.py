@@ -148,11 +148,11 @@ class SemanticInpaint(Transform):
         if not bool(todo.any()):
             return result
         values = convert_to_tensor(image, track_meta=False).detach().cpu().float()
-        native = self._slices(values)[todo].contiguous()
+        stack = self._slices(values)
         known = (~fill_slices[todo]).float().cpu()
         intensity = checkpoint_intensity(self.models, values)
-        found = native_inpainting.inpaint_native(native, known, self.models, intensity, self.search, self.progress)
-        filled = torch.zeros_like(self._slices(values))
+        found = native_inpainting.inpaint_native(stack[todo].contiguous(), known, self.models, intensity, self.search, self.progress)
+        filled = torch.zeros_like(stack)
         filled[todo] = found.filled
         filled = self._volume(filled, image.ndim).to(image.device)
         if not image.dtype.is_floating_point:
