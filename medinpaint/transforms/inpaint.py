@@ -31,6 +31,7 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
@@ -69,6 +70,9 @@ class SemanticInpaint(Transform):
         axis: spatial axis of a volume to cut slices along (default -1, the last: axial for
             RAS NIfTI); ignored for 2-D images.
         search: latent-search settings.
+        grid: ``"windows"`` around each hole, whole ``"slices"``, or ``"auto"`` (what the
+            checkpoint was trained for), as ``medinpaint inpaint --grid``.
+        estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -92,13 +96,19 @@ class SemanticInpaint(Transform):
         *,
         axis: int = -1,
         search: SearchConfig = SearchConfig(),
+        grid: str = "auto",
+        estimate: str = "mean",
         device: str = "auto",
         progress: bool = False,
     ) -> None:
         if not -3 <= axis < 3:
             raise MedinpaintError(f"axis {axis} is not a spatial axis of a volume: use 0, 1 or 2 (or -1 for the last)")
+        for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
+            if value not in choices:
+                raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
         self.models = load_models(checkpoint, device=pick_device(device))
-        self.axis, self.search, self.progress = axis % 3, search, progress
+        self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
+        self.axis, self.search, self.estimate, self.progress = axis % 3, search, estimate, progress
 
     def _slices(self, volume: torch.Tensor) -> torch.Tensor:
         """(C, *spatial) -> (S, C, rows, cols) in display orientation."""
@@ -151,7 +161,10 @@ class SemanticInpaint(Transform):
         stack = self._slices(values)
         known = (~fill_slices[todo]).float().cpu()
         intensity = checkpoint_intensity(self.models, values)
-        found = native_inpainting.inpaint_native(stack[todo].contiguous(), known, self.models, intensity, self.search, self.progress)
+        found = native_inpainting.inpaint_native(
+            stack[todo].contiguous(), known, self.models, intensity, self.search,
+            grid=self.grid, estimate=self.estimate, progress=self.progress,
+        )  # fmt: skip
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
         filled = self._volume(filled, image.ndim).to(image.device)
@@ -171,7 +184,7 @@ class SemanticInpaintd(MapTransform):
         mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
-        kwargs: ``axis``, ``search``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``device``, ``progress`` of :class:`SemanticInpaint`.
 
     Example:
         Lesion filling before a (toy) tissue segmentation:
