@@ -7,6 +7,7 @@ bad input ends as one line ``error: ...`` on stderr and exit status 2.
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -131,27 +132,76 @@ def inpaint(
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
     from medinpaint.file_inpainting import inpaint_file
+
+    options = file_options(
+        checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
+        restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
+    )  # fmt: skip
+    report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
+    typer.echo(report)
+
+
+def file_options(slices: Optional[str], iterations: int, restarts: int, seed: int, blend: str, **same_named) -> dict:
+    """``inpaint``'s options for every pair -> keyword arguments of ``inpaint_file`` (same-named ones pass as they are)."""
     from medinpaint.inpainting import SearchConfig
 
-    report = inpaint_file(
-        input,
-        mask,
-        output,
-        checkpoint=checkpoint,
-        slices=parse_slices(slices),
-        axis=axis,
-        volume_index=volume_index,
-        search=SearchConfig(iterations=iterations, restarts=restarts, seed=seed),
-        grid=grid,
-        estimate=estimate,
-        blend_method=blend,
-        raw_output=raw,
-        uncertainty_output=uncertainty,
-        panel_output=panel,
-        device=device,
-        overwrite=overwrite,
-    )
-    typer.echo(report)
+    search = SearchConfig(iterations=iterations, restarts=restarts, seed=seed)
+    return {"slices": parse_slices(slices), "search": search, "blend_method": blend, **same_named}
+
+
+PER_PAIR_OPTIONS = ("input", "mask", "output", "raw", "uncertainty", "panel")
+
+
+def with_options_of(command: Callable, drop: tuple[str, ...]) -> Callable:
+    """Give the decorated command every option of ``command`` but ``drop``: one definition (name, default, help) for both."""
+
+    def decorate(function: Callable) -> Callable:
+        own = inspect.signature(function, eval_str=True)
+        shared = [p for name, p in inspect.signature(command, eval_str=True).parameters.items() if name not in drop]
+        parameters = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD] + shared
+        function.__signature__ = own.replace(parameters=parameters)
+        function.__annotations__ = {p.name: p.annotation for p in parameters}
+        return function
+
+    return decorate
+
+
+INPAINT_MANY_HELP = (
+    "Fill many (input, mask) pairs with inpaint's options; OUT_DIR/report.csv says ok, failed or skipped per pair. "
+    "A pair whose output exists is skipped, so a second run resumes (--overwrite fills it again); a broken pair is "
+    "reported and the others go on. Exit status 1 when any pair failed, 2 for a bad table or option (nothing filled). "
+    "Sharded: torchrun --nproc_per_node N -m medinpaint inpaint-many ... (each process loads the model once and fills "
+    "every N-th pair; rank 0 writes the report). Extra outputs (--raw, --uncertainty, --panel) are per file: use inpaint."
+)
+
+
+@app.command("inpaint-many", help=INPAINT_MANY_HELP, short_help="Fill the (input, mask) pairs of a CSV table, with a report; resumes, runs under torchrun.")
+@user_errors_exit
+@with_options_of(inpaint, drop=PER_PAIR_OPTIONS)
+def inpaint_many(
+    table: Path = typer.Option(
+        ..., help="CSV with columns input, mask (a mask file or generated kind, as --mask of inpaint) and optionally "
+        "output (relative to --out-dir); paths relative to the current folder."
+    ),
+    out_dir: Path = typer.Option(..., help="Output folder: the results, named after their inputs, and report.csv."),
+    progress: bool = typer.Option(True, help="Show files done and an ETA (rank 0)."),
+    **options,
+) -> None:
+    """Fill the pairs of a table (see ``INPAINT_MANY_HELP``); print a summary on rank 0."""
+    import os
+
+    from medinpaint.many import REPORT_NAME, inpaint_many as fill_pairs
+
+    results = fill_pairs(table, out_dir, progress=progress, **file_options(**options))
+    counts = {status: sum(r.status == status for r in results) for status in ("ok", "failed", "skipped")}
+    if os.environ.get("RANK", "0") == "0":
+        for result in results:
+            if result.status == "failed":
+                typer.echo(f"failed: {result.input}: {result.message}", err=True)
+        typer.echo(f"{len(results)} pair(s): " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+        typer.echo(f"report: {out_dir / REPORT_NAME}")
+    if counts["failed"]:
+        raise typer.Exit(1)
 
 
 SCORE_PROTOCOL_HELP = (

@@ -192,6 +192,7 @@ def inpaint_file(
     device: str = "auto",
     overwrite: bool = False,
     progress: bool = True,
+    models: LoadedModels | None = None,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
 
@@ -216,6 +217,8 @@ def inpaint_file(
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         overwrite: replace existing outputs (an output may never be the input itself).
         progress: show the search's progress bar.
+        models: already loaded networks (then ``checkpoint`` and ``device`` are not used), to
+            load a model once for many files.
 
     Returns:
         :class:`FileInpaintReport`.
@@ -242,7 +245,7 @@ def inpaint_file(
         if input_path.exists() and path.resolve() == input_path.resolve():
             raise MedinpaintError(f"--{role} {path} is the input: results never replace inputs, choose another path")
         check_output_path(path, overwrite)
-    models = load_models(checkpoint, device=pick_device(device))
+    models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
     known = native_known_mask(mask, loaded, seed=search.seed)
     check_mask(known)

@@ -1,0 +1,227 @@
+"""Semantic inpainting as a MONAI transform: lesion filling inside a ``Compose`` pipeline.
+
+:class:`SemanticInpaint` takes a channel-first image, (C, H, W) or (C, H, W, D) in native units
+(as ``LoadImaged`` + ``EnsureChannelFirstd`` give it), and a mask in the file convention,
+NONZERO = fill. It cuts the image into 2-D slices along ``axis``, fills the slices the mask
+touches with :func:`medinpaint.native_inpainting.inpaint_native`, and returns the image in its
+own units and dtype with its metadata (affine, meta dict) kept; only masked voxels change.
+
+Slices go to the generator in the display orientation that ``medinpaint inpaint`` uses for NIfTI
+files (:func:`medinpaint.io.nifti.extract_slices`: rows = second spatial axis reversed), so a
+volume filled here and the same file filled on the command line see the same slices.
+:class:`SemanticInpaintd` is the dictionary twin.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+
+import torch
+from monai.config import KeysCollection, NdarrayOrTensor
+from monai.data import get_track_meta
+from monai.transforms import MapTransform, Transform
+from monai.utils import TransformBackends
+from monai.utils.type_conversion import convert_to_tensor
+
+# module import, not `from ... import inpaint_native`: medinpaint.native_inpainting itself imports
+# medinpaint.transforms, so the name is looked up when a transform runs
+from medinpaint import native_inpainting
+from medinpaint.checkpoint import LoadedModels, load_models
+from medinpaint.device import pick_device
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.search import ESTIMATES
+from medinpaint.transforms.array import IntensityToUnit
+
+__all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
+
+
+def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor) -> IntensityToUnit:
+    """The checkpoint's intensity mapping for ``image``: CT window, MR percentiles of the whole image, or x/127.5 - 1.
+
+    Example:
+        >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0)).high
+        995.0
+    """
+    normalisation = models.normalisation
+    if normalisation.get("kind") == "ct_window":
+        return IntensityToUnit.for_ct(normalisation["level"], normalisation["width"])
+    if normalisation.get("kind") == "mr_percentiles":
+        values = convert_to_tensor(image, track_meta=False)
+        return IntensityToUnit.for_mr(values, normalisation["low"], normalisation["high"])
+    return IntensityToUnit.for_photo()
+
+
+def _to_display(stack: torch.Tensor) -> torch.Tensor:
+    """(..., i, j) volume slices -> (..., rows, cols) as shown (rows = j reversed)."""
+    return stack.transpose(-1, -2).flip(-2)
+
+
+def _from_display(stack: torch.Tensor) -> torch.Tensor:
+    return stack.flip(-2).transpose(-1, -2)
+
+
+class SemanticInpaint(Transform):
+    """Fill the masked voxels of a channel-first image with a DCGAN prior (Yeh et al. 2017).
+
+    Args:
+        checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model. Loaded once, here.
+        axis: spatial axis of a volume to cut slices along (default -1, the last: axial for
+            RAS NIfTI); ignored for 2-D images.
+        search: latent-search settings.
+        grid: ``"windows"`` around each hole, whole ``"slices"``, or ``"auto"`` (what the
+            checkpoint was trained for), as ``medinpaint inpaint --grid``.
+        estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        progress: show the search's progress bar.
+
+    Example:
+        >>> from monai.data import MetaTensor
+        >>> image = MetaTensor(torch.rand(1, 40, 48, 3) * 1000, affine=torch.diag(torch.tensor([2.0, 2, 3, 1])))
+        >>> lesion = torch.zeros(1, 40, 48, 3)
+        >>> lesion[:, 10:20, 15:30, 1] = 1  # nonzero = fill; only slice 1 is touched
+        >>> filled = SemanticInpaint(search=SearchConfig(iterations=5), device="cpu")(image, lesion)
+        >>> bool(torch.equal(filled[lesion == 0], image[lesion == 0])), bool((filled[lesion == 1] != image[lesion == 1]).any())
+        (True, True)
+        >>> type(filled).__name__, filled.affine.diagonal().tolist()
+        ('MetaTensor', [2.0, 2.0, 3.0, 1.0])
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        *,
+        axis: int = -1,
+        search: SearchConfig = SearchConfig(),
+        grid: str = "auto",
+        estimate: str = "mean",
+        device: str = "auto",
+        progress: bool = False,
+    ) -> None:
+        if not -3 <= axis < 3:
+            raise MedinpaintError(f"axis {axis} is not a spatial axis of a volume: use 0, 1 or 2 (or -1 for the last)")
+        for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
+            if value not in choices:
+                raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
+        self.models = load_models(checkpoint, device=pick_device(device))
+        self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
+        self.axis, self.search, self.estimate, self.progress = axis % 3, search, estimate, progress
+
+    def _slices(self, volume: torch.Tensor) -> torch.Tensor:
+        """(C, *spatial) -> (S, C, rows, cols) in display orientation."""
+        stack = volume[None] if volume.ndim == 3 else volume.movedim(1 + self.axis, 0)
+        return _to_display(stack)
+
+    def _volume(self, stack: torch.Tensor, ndim: int) -> torch.Tensor:
+        stack = _from_display(stack)
+        return stack[0] if ndim == 3 else stack.movedim(0, 1 + self.axis)
+
+    def _fill_region(self, image: torch.Tensor, mask: NdarrayOrTensor) -> torch.Tensor:
+        """The region to fill (1, *spatial) bool from a mask (1 or C, *spatial), nonzero = fill."""
+        if image.ndim not in (3, 4):
+            raise MedinpaintError(
+                f"image shape {tuple(image.shape)} is not channel-first (C, H, W) or (C, H, W, D): "
+                "add EnsureChannelFirstd before SemanticInpaintd"
+            )
+        if image.shape[0] != self.models.channels:
+            raise MedinpaintError(
+                f"image has {image.shape[0]} channel(s) but checkpoint {self.models.path.name} makes "
+                f"{self.models.channels}: pass a checkpoint trained on {image.shape[0]}-channel images"
+            )
+        fill = convert_to_tensor(mask, track_meta=False)
+        if fill.ndim != image.ndim or fill.shape[1:] != image.shape[1:]:
+            raise MedinpaintError(
+                f"mask shape {tuple(fill.shape)} does not match image shape {tuple(image.shape)}: "
+                "give a channel-first mask on the image's grid (resample it onto the image)"
+            )
+        return (fill != 0).any(dim=0, keepdim=True).to(image.device)
+
+    def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor) -> torch.Tensor:
+        """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero.
+
+        Returns:
+            A copy of ``img`` (a MetaTensor with its metadata when MONAI tracks metadata) in its
+            own dtype; voxels outside the mask are bit-identical.
+
+        Raises:
+            MedinpaintError: not channel-first, a channel count the checkpoint does not make, a
+                mask of another shape, or a mask that covers a whole slice.
+        """
+        image = convert_to_tensor(img, track_meta=get_track_meta())
+        fill = self._fill_region(image, mask)
+        result = image.clone()
+        fill_slices = self._slices(fill)
+        todo = fill_slices.flatten(1).any(dim=1)
+        if not bool(todo.any()):
+            return result
+        values = convert_to_tensor(image, track_meta=False).detach().cpu().float()
+        stack = self._slices(values)
+        known = (~fill_slices[todo]).float().cpu()
+        intensity = checkpoint_intensity(self.models, values)
+        found = native_inpainting.inpaint_native(
+            stack[todo].contiguous(), known, self.models, intensity, self.search,
+            grid=self.grid, estimate=self.estimate, progress=self.progress,
+        )  # fmt: skip
+        filled = torch.zeros_like(stack)
+        filled[todo] = found.filled
+        filled = self._volume(filled, image.ndim).to(image.device)
+        if not image.dtype.is_floating_point:
+            info = torch.iinfo(image.dtype)
+            filled = filled.round().clamp(info.min, info.max)
+        region = fill.expand_as(image)
+        result[region] = filled[region].to(image.dtype)
+        return result
+
+
+class SemanticInpaintd(MapTransform):
+    """Dictionary twin of :class:`SemanticInpaint`: fill every image key where ``data[mask_key]`` is nonzero.
+
+    Args:
+        keys: image keys.
+        mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
+        checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
+        allow_missing_keys: skip image keys that are absent.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+
+    Example:
+        Lesion filling before a (toy) tissue segmentation:
+
+        >>> import numpy as np
+        >>> from monai.data import MetaTensor, create_test_image_3d
+        >>> from monai.transforms import AsDiscreted, Compose, CopyItemsd
+        >>> image, lesion = create_test_image_3d(
+        ...     40, 40, 12, num_objs=3, rad_max=5, rad_min=3, noise_max=0.2, channel_dim=0, random_state=np.random.RandomState(0))
+        >>> data = {"image": MetaTensor(image * 800.0), "lesion": MetaTensor(lesion)}
+        >>> pipeline = Compose([
+        ...     SemanticInpaintd("image", "lesion", search=SearchConfig(iterations=5, restarts=1), device="cpu"),
+        ...     CopyItemsd("image", names="tissue"),
+        ...     AsDiscreted("tissue", threshold=400.0),
+        ... ])
+        >>> out = pipeline(data)
+        >>> known = data["lesion"] == 0
+        >>> bool(torch.equal(out["image"][known], data["image"][known])), tuple(out["tissue"].shape)
+        (True, (1, 40, 40, 12))
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        mask_key: str,
+        checkpoint: str | os.PathLike | None = None,
+        allow_missing_keys: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.inpaint = SemanticInpaint(checkpoint, **kwargs)
+        self.mask_key = mask_key
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        if self.mask_key not in d:
+            raise MedinpaintError(f"no mask under key {self.mask_key!r} (keys: {', '.join(map(str, d))}): load the mask under that key")
+        for key in self.key_iterator(d):
+            d[key] = self.inpaint(d[key], d[self.mask_key])
+        return d
