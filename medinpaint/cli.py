@@ -20,7 +20,9 @@ MASK_HELP = (
     "lesion-filling tools; or a generated kind on the 64×64 grid: quarter (centred box, 25 % of the "
     "image), box:SIZE (centred), centre[:MAX] (random centred box up to 12×12), random-box[:MAX], "
     "dropout:RATE (fraction of pixels removed), half:left|right|top|bottom, pattern[:PERIOD]. "
-    "Inside medinpaint a mask is float with 1 = known, 0 = missing."
+    "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
+    "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
+    "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
 )
 
 app = typer.Typer(
@@ -116,6 +118,17 @@ def inpaint(
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda."),
     overwrite: bool = typer.Option(False, help="Replace outputs that exist (inputs are never replaced)."),
+    label: Optional[str] = typer.Option(
+        None,
+        help="Which regions of the mask file to fill, comma-separated: DICOM-SEG segments and RTSTRUCT ROIs "
+        "by number or name (e.g. 1,3 or lesion); label values of NIfTI, DICOM and PNG label maps (e.g. 2,5). "
+        "Default: every segment / ROI, every nonzero value.",
+    ),
+    dilate: float = typer.Option(
+        0.0,
+        help="Grow the region to fill by this distance in millimetres (Euclidean, using the image's voxel "
+        "spacing: NIfTI affine, DICOM PixelSpacing and slice spacing; 3-D for volumes). 0 = no dilation.",
+    ),
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
     from medinpaint.file_inpainting import inpaint_file
@@ -136,6 +149,8 @@ def inpaint(
         panel_output=panel,
         device=device,
         overwrite=overwrite,
+        mask_label=label,
+        dilate_mm=dilate,
     )
     typer.echo(report)
 
