@@ -136,7 +136,7 @@ def _dilate_slices(region: np.ndarray, like: LoadedSlices, mm: float) -> np.ndar
 
 
 def dilate_known(known: torch.Tensor, like: LoadedSlices, dilate_mm: float) -> torch.Tensor:
-    """Grow the missing region of a known mask (N, 1, H, W) (1 = known) by ``dilate_mm`` within each slice.
+    """Grow the missing region of a known mask (..., H, W) (1 = known) by ``dilate_mm`` within each slice.
 
     Example:
         >>> from pydicom.data import get_testdata_file
@@ -146,8 +146,9 @@ def dilate_known(known: torch.Tensor, like: LoadedSlices, dilate_mm: float) -> t
         >>> int((dilate_known(known, like, 1.4) == 0).sum())  # pixels of 0.66 mm: 2 steps, 1 diagonal
         13
     """
-    fill = _dilate_slices(known[:, 0].numpy() < 0.5, like, check_dilation(dilate_mm))
-    return torch.from_numpy(~fill[:, None]).float()
+    planes = known.reshape(-1, *known.shape[-2:]).numpy() < 0.5
+    fill = _dilate_slices(planes, like, check_dilation(dilate_mm))
+    return torch.from_numpy(~fill).float().reshape(known.shape)
 
 
 def _select_values(values: np.ndarray, chosen: tuple[int | str, ...] | None, name: str) -> np.ndarray:
@@ -169,11 +170,11 @@ def _select_values(values: np.ndarray, chosen: tuple[int | str, ...] | None, nam
 
 def _select_segments(segments: Segments, chosen: tuple[int | str, ...] | None, name: str) -> np.ndarray:
     if chosen is None:
-        return segments.masks.any(axis=0)
-    indices = []
+        return segments.union(segments.numbers)
+    picked = []
     for item in chosen:
         matches = [
-            i for i, (number, label) in enumerate(zip(segments.numbers, segments.names))
+            number for number, label in zip(segments.numbers, segments.names)
             if item == number or (isinstance(item, str) and item.casefold() == label.casefold())
         ]
         if not matches:
@@ -183,8 +184,8 @@ def _select_segments(segments: Segments, chosen: tuple[int | str, ...] | None, n
                 f"--label {item!r} is no {noun} of {segments.kind} {name} (it holds {listing or 'none'}): "
                 f"give {noun} numbers or names from that list"
             )
-        indices += matches
-    return segments.masks[indices].any(axis=0)
+        picked += matches
+    return segments.union(picked)
 
 
 def _nifti_fill(path, like: LoadedSlices, chosen, mm: float) -> np.ndarray:

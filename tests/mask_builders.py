@@ -33,13 +33,17 @@ def read_series(folder: Path) -> list[Dataset]:
     return [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
 
 
-def make_seg(images: Sequence[Dataset], masks: np.ndarray, labels: Sequence[str], path: Path) -> Path:
-    """A BINARY DICOM-SEG of ``images`` (frames in the order given).
+def make_seg(
+    images: Sequence[Dataset], masks: np.ndarray, labels: Sequence[str], path: Path, segmentation_type: str = "BINARY"
+) -> Path:
+    """A DICOM-SEG of ``images`` (frames in the order given).
 
     Args:
         images: source datasets (one multi-frame dataset, or single-frame ones).
-        masks: (frames, H, W, segments) bool in the order of ``images``' frames.
+        masks: BINARY: (frames, H, W, segments) bool; LABELMAP: (frames, H, W) segment numbers;
+            in the order of ``images``' frames.
         labels: segment labels; segments are numbered 1, 2, ...
+        segmentation_type: ``"BINARY"`` or ``"LABELMAP"``.
     """
     descriptions = [
         highdicom.seg.SegmentDescription(
@@ -54,7 +58,7 @@ def make_seg(images: Sequence[Dataset], masks: np.ndarray, labels: Sequence[str]
     seg = highdicom.seg.Segmentation(
         source_images=list(images),
         pixel_array=masks,
-        segmentation_type="BINARY",
+        segmentation_type=segmentation_type,
         segment_descriptions=descriptions,
         series_instance_uid=highdicom.UID(),
         series_number=90,

@@ -41,7 +41,7 @@ def test_seg_frames_are_placed_by_referenced_instance(tmp_path, series):
     frame_of = {uid: i for i, (uid, _) in enumerate((str(ds.SOPInstanceUID), 1) for ds in source.datasets)}
     expected = np.zeros((2, 5, 16, 16), bool)
     expected[:, [frame_of[str(im.SOPInstanceUID)] for im in images]] = np.moveaxis(masks, -1, 0)
-    assert np.array_equal(seg.masks, expected)
+    assert np.array_equal(seg.regions, expected)
     assert frame_of[str(images[0].SOPInstanceUID)] != 0, "the test needs an order that differs"
 
 
@@ -50,8 +50,8 @@ def test_seg_of_a_multiframe_image_maps_frame_numbers(tmp_path):
     masks = np.zeros((2, 512, 512, 1), bool)
     masks[1, 100:140, 200:260] = True  # frame 2 only (an empty frame 1 is left out of the SEG)
     seg = read_dicom_mask(make_seg([pydicom.dcmread(path)], masks, ["lesion"], tmp_path / "seg.dcm"), read_dicom(path)[1])
-    assert seg.masks.shape == (1, 2, 512, 512)
-    assert not seg.masks[0, 0].any() and np.array_equal(seg.masks[0, 1], masks[1, :, :, 0])
+    assert seg.regions.shape == (1, 2, 512, 512)
+    assert not seg.regions[0, 0].any() and np.array_equal(seg.regions[0, 1], masks[1, :, :, 0])
 
 
 def test_seg_of_other_images_names_both(tmp_path, series):
@@ -104,10 +104,10 @@ def test_rtstruct_contours_are_rasterised_on_their_frames(tmp_path, series):
     expected[0, 1, 4:8, 6:10] = True  # pixels whose centres lie inside
     expected[1, 3, 2:13, 2:13] = True
     expected[1, 3, 6:9, 6:9] = False
-    assert np.array_equal(rois.masks, expected)
+    assert np.array_equal(rois.regions, expected)
     # contours without image references land on the frame whose plane they lie in
     unreferenced = make_rtstruct(images, {"tumour": [(1, square(4, 6, 4))]}, tmp_path / "rs2.dcm", reference_images=False)
-    assert np.array_equal(read_dicom_mask(unreferenced, source).masks[0], expected[0])
+    assert np.array_equal(read_dicom_mask(unreferenced, source).regions[0], expected[0])
 
 
 def test_rtstruct_of_other_images(tmp_path, series):

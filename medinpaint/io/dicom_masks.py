@@ -5,7 +5,9 @@ frames (see :class:`~medinpaint.io.dicom_geometry.FrameGeometry`):
 
 - **DICOM-SEG** (binary, fractional or label-map SEG; read with highdicom): same
   FrameOfReferenceUID, every referenced SOP instance one of the input's; segment frames are
-  placed by referenced SOP Instance UID and frame number, never by order.
+  placed by referenced SOP Instance UID and frame number, never by order. A label-map SEG is
+  read as one array of segment numbers (highdicom 0.28's one-plane-per-segment output wraps
+  segment numbers above 255 onto others).
 - **RTSTRUCT**: every ROI in the input's FrameOfReference; closed planar contours are placed
   on the frame they reference (else on the frame whose plane they lie in) and rasterised with
   :func:`skimage.draw.polygon` after patient (mm) -> pixel conversion with
@@ -17,6 +19,7 @@ frames (see :class:`~medinpaint.io.dicom_geometry.FrameGeometry`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +45,26 @@ class Segments:
         kind: ``"DICOM-SEG"`` or ``"RTSTRUCT"``.
         numbers: segment / ROI numbers.
         names: segment labels / ROI names, in the order of ``numbers``.
-        masks: (S, F, H, W) bool, True = inside the region, on the input's F frames.
+        regions: on the input's F frames, either (S, F, H, W) bool (one stack per region, in the
+            order of ``numbers``; regions may overlap) or, for a label-map SEG, (F, H, W) holding
+            the segment number of each pixel (0 = none).
     """
 
     kind: str
     numbers: tuple[int, ...]
     names: tuple[str, ...]
-    masks: np.ndarray
+    regions: np.ndarray
+
+    def union(self, numbers: Sequence[int]) -> np.ndarray:
+        """(F, H, W) bool: inside any of the regions ``numbers``.
+
+        Example:
+            >>> Segments("RTSTRUCT", (1, 2), ("a", "b"), np.eye(2, dtype=bool)[:, None, None]).union([2]).tolist()
+            [[[False, True]]]
+        """
+        if self.regions.ndim == 3:
+            return np.isin(self.regions, list(numbers))
+        return self.regions[[self.numbers.index(n) for n in numbers]].any(axis=0)
 
 
 def _check_frame_of_reference(kind: str, name: str, uid: str | None, geometry: FrameGeometry) -> None:
@@ -95,7 +111,9 @@ def _read_seg(path: Path, geometry: FrameGeometry, multiframe: bool) -> Segments
     _check_size("DICOM-SEG", path.name, (int(seg.Rows), int(seg.Columns)), geometry)
     numbers = tuple(int(n) for n in seg.get_segment_numbers())
     names = tuple(str(seg.get_segment_description(n).segment_label) for n in numbers)
-    options = {"segment_numbers": list(numbers), "assert_missing_frames_are_empty": True}
+    labelled = str(seg.SegmentationType) == "LABELMAP"
+    options = {"assert_missing_frames_are_empty": True}
+    options |= {"combine_segments": True, "dtype": np.int32} if labelled else {"segment_numbers": list(numbers)}
     try:
         if multiframe:
             uid = geometry.references[0][0]
@@ -104,7 +122,8 @@ def _read_seg(path: Path, geometry: FrameGeometry, multiframe: bool) -> Segments
             pixels = seg.get_pixels_by_source_instance([uid for uid, _ in geometry.references], **options)
     except (ValueError, RuntimeError, KeyError) as err:
         raise MedinpaintError(f"DICOM-SEG {path.name} cannot be mapped onto {geometry.name}: {err}") from err
-    return Segments("DICOM-SEG", numbers, names, np.moveaxis(np.asarray(pixels) > 0, -1, 0))
+    regions = np.asarray(pixels) if labelled else np.moveaxis(np.asarray(pixels) > 0, -1, 0)
+    return Segments("DICOM-SEG", numbers, names, regions)
 
 
 def _contour_frame(points: np.ndarray, contour, geometry: FrameGeometry) -> int:
