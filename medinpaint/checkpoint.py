@@ -35,7 +35,10 @@ from medinpaint.networks.dcgan import Discriminator, Generator
 
 __all__ = [
     "LoadedModels",
+    "SHIPPED_MODELS",
     "default_checkpoint_path",
+    "resolve_checkpoint",
+    "shipped_checkpoint_path",
     "export_inference_checkpoint",
     "load_checkpoint",
     "load_models",
@@ -73,9 +76,39 @@ class LoadedModels:
     path: Path
 
 
+SHIPPED_MODELS = {
+    "brain_mri": "brain_mri_dcgan.pt",  # the window prior (default since 0.2.0)
+    "brain_mri_slices": "brain_mri_slices_dcgan.pt",  # the 0.1.0 whole-slice model
+}
+
+
 def default_checkpoint_path() -> Path:
     """The shipped brain-MRI model, ``medinpaint/data/brain_mri_dcgan.pt``."""
-    return Path(__file__).resolve().parent / "data" / "brain_mri_dcgan.pt"
+    return shipped_checkpoint_path("brain_mri")
+
+
+def shipped_checkpoint_path(name: str) -> Path:
+    """The file of a shipped model by name (``brain_mri``, ``brain_mri_slices``).
+
+    Example:
+        >>> shipped_checkpoint_path("brain_mri_slices").name
+        'brain_mri_slices_dcgan.pt'
+    """
+    return Path(__file__).resolve().parent / "data" / SHIPPED_MODELS[name]
+
+
+def resolve_checkpoint(path_or_name: str | Path | None) -> Path:
+    """A checkpoint path: None = the default model, a shipped model's name, or a file path.
+
+    Example:
+        >>> resolve_checkpoint("brain_mri_slices") == shipped_checkpoint_path("brain_mri_slices")
+        True
+    """
+    if path_or_name is None:
+        return default_checkpoint_path()
+    if str(path_or_name) in SHIPPED_MODELS and not Path(path_or_name).exists():
+        return shipped_checkpoint_path(str(path_or_name))
+    return Path(path_or_name)
 
 
 def make_checkpoint(
@@ -162,7 +195,8 @@ def load_models(
     """Load a generator and discriminator for inference.
 
     Args:
-        path: checkpoint file; None → the shipped brain-MRI model.
+        path: checkpoint file or a shipped model's name (``brain_mri``, ``brain_mri_slices``);
+            None → the shipped brain-MRI model.
         device: where to put the networks (None → CUDA when available, else CPU).
         expect_channels: refuse a model of another channel count.
         expect_domain: refuse a model of another domain.
@@ -179,7 +213,7 @@ def load_models(
         >>> models.generator(torch.zeros(1, models.nz)).shape
         torch.Size([1, 1, 64, 64])
     """
-    path = default_checkpoint_path() if path is None else Path(path)
+    path = resolve_checkpoint(path)
     state = load_checkpoint(path)
     if state["image_size"] != 64:
         raise MedinpaintError(

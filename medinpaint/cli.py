@@ -25,6 +25,16 @@ MASK_HELP = (
     "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
 )
 
+CHECKPOINT_HELP = (
+    "DCGAN checkpoint file, or a shipped model by name: brain_mri (default: the window prior trained on "
+    "the embedded MNI152 T1) or brain_mri_slices (the 0.1.0 whole-slice model)."
+)
+GRID_HELP = (
+    "How slices reach the 64×64 generator: windows (a square window around each hole, sized to the hole, "
+    "at native resolution or coarser), slices (each whole slice squeezed onto the grid, the paper's protocol), "
+    "or auto (what the checkpoint was trained for)."
+)
+
 app = typer.Typer(
     help="Semantic inpainting of medical slices and photographs with per-domain DCGANs "
     "(Yeh et al., CVPR 2017). " + MASK_HELP,
@@ -105,12 +115,14 @@ def inpaint(
     input: Path = typer.Option(..., "--input", "-i", help="DICOM file, multi-frame DICOM, DICOM series folder, NIfTI, PNG or JPG."),
     mask: str = typer.Option(..., "--mask", "-m", help=MASK_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Output in the input's format (a folder for a DICOM series)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="DCGAN checkpoint; default: the embedded brain-MRI model."),
+    checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
     slices: Optional[str] = typer.Option(None, help="NIfTI slices to fill, e.g. 3,4,10-12; default: every slice the mask touches."),
     axis: int = typer.Option(2, help="NIfTI slicing axis."),
     volume_index: int = typer.Option(0, help="Volume of a 4-D NIfTI."),
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
     restarts: int = typer.Option(4, help="Random restarts of the latent search per slice; the best is kept."),
+    grid: str = typer.Option("auto", help=GRID_HELP),
+    estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
@@ -143,6 +155,8 @@ def inpaint(
         axis=axis,
         volume_index=volume_index,
         search=SearchConfig(iterations=iterations, restarts=restarts, seed=seed),
+        grid=grid,
+        estimate=estimate,
         blend_method=blend,
         raw_output=raw,
         uncertainty_output=uncertainty,
@@ -155,7 +169,36 @@ def inpaint(
     typer.echo(report)
 
 
-CHECKPOINT_HELP = "DCGAN checkpoint; default: the embedded brain-MRI model."
+SCORE_PROTOCOL_HELP = (
+    "brats: the BraTS-Inpainting 2023 score. Prediction and truth are zeroed outside the hole, clipped to the "
+    "0.5-99.5 percentiles of all voxels of the voided input (low raised to 0) and scaled to [0, 1]; SSIM = mean "
+    "over the hole of the torchmetrics SSIM map (11x11 Gaussian, 2-D on each slice along the first axis); MSE, "
+    "MAE and PSNR over the hole voxels, PSNR range = max-min of the normalised truth in the hole (prediction "
+    "clamped to it for PSNR). hole: the medinpaint protocol, in native units. span = the 0.5-99.5 percentile "
+    "range of the truth; PSNR with that span; MSE and MAE in native units; SSIM = the same map on the unmasked "
+    "volumes scaled by (x - p0.5)/span, data range 1, mean over the hole."
+)
+
+
+@app.command()
+@user_errors_exit
+def score(
+    prediction: Path = typer.Option(..., help="Inpainted volume (NIfTI)."),
+    truth: Path = typer.Option(..., help="True volume (NIfTI), on the voxel grid of the prediction."),
+    mask: Path = typer.Option(..., help="Hole mask (NIfTI): NONZERO marks the voxels that were filled and are scored."),
+    voided: Optional[Path] = typer.Option(None, help="The image the method was given (NIfTI); needed by brats."),
+    protocol: str = typer.Option("brats", help=SCORE_PROTOCOL_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with keys ssim, psnr, mse, mae."),
+) -> None:
+    """Score the hole of an inpainted volume against the truth: SSIM, PSNR (dB), MSE, MAE."""
+    import json
+
+    from medinpaint.metrics.scoring import score_files
+
+    scores = score_files(prediction, truth, voided, mask, protocol)
+    typer.echo(json.dumps(scores) if as_json else "\n".join(f"{name:<5} {value:.6g}" for name, value in scores.items()))
+
+
 NRQM_HELP = "NRQM model file (the reference model.mat or its .npz); without it NRQM is reported as unavailable."
 RUNS_HELP = "Parent folder: each run writes a new, timestamped results folder inside it."
 

@@ -23,6 +23,7 @@ __all__ = ["TrainConfig", "config_path", "named_configs", "parse_override"]
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DOMAINS = ("mri", "ct", "photo")
 PRECISIONS = ("bf16", "fp32")
+SAMPLINGS = ("slices", "windows")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class TrainConfig:
         ct_window: CT (level, width) in HU mapped to [-1, 1].
         mr_percentiles: MR (low, high) percentiles mapped to [-1, 1].
         axis: slicing axis for volumes.
+        sampling: ``"slices"`` (whole slices padded to a square, the paper's and CelebA's grid) or
+            ``"windows"`` (square windows of ``window_sides`` voxels around tissue in all three
+            orientations, outside the held-out slab: the grid that inference uses around holes;
+            embedded sample only).
+        window_sides: smallest and largest native window side (voxels) for ``"windows"``.
+        window_count: training windows drawn once before training (``"windows"``).
+        augment_anatomy: MONAI bias field, contrast, scale, elastic deformation and flips on each slice
+            before windows are cut (``"windows"``).
         augment_flip: random left-right flips.
         augment_affine: small random rotations / scalings / translations.
         affine_prob: share of images that get the affine part (it blurs them a little).
@@ -79,6 +88,10 @@ class TrainConfig:
     ct_window: tuple[float, float] = (0.0, 2000.0)
     mr_percentiles: tuple[float, float] = (0.5, 99.5)
     axis: int = 2
+    sampling: str = "slices"
+    window_sides: tuple[float, float] = (64.0, 128.0)
+    window_count: int = 40000
+    augment_anatomy: bool = False
     augment_flip: bool = False
     augment_affine: bool = False
     affine_prob: float = 0.5
@@ -94,11 +107,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_choice("domain", self.domain, DOMAINS)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("sampling", self.sampling, SAMPLINGS)
+        if not 1 <= self.window_sides[0] <= self.window_sides[1]:
+            raise MedinpaintError(f"window_sides={self.window_sides}: need 1 <= smallest <= largest")
         if self.channels not in (1, 3):
             raise MedinpaintError(f"channels={self.channels} is not supported: use 1 (MRI/CT) or 3 (photo)")
         if self.image_size != 64:
             raise MedinpaintError(f"image_size={self.image_size} is not supported: the DCGAN works on 64")
-        for name in ("nz", "ngf", "ndf", "batch_size", "epochs", "sample_every", "checkpoint_every"):
+        for name in ("nz", "ngf", "ndf", "batch_size", "epochs", "window_count", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise MedinpaintError(f"{name}={getattr(self, name)} must be at least 1")
         if self.steps is not None and self.steps < 1:

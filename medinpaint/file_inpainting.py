@@ -19,13 +19,17 @@ from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
-from medinpaint.inpainting import SearchConfig, blend, inpaint_grid
+from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.io.atomic import atomic_write, check_output_path
-from medinpaint.io.nifti import NiftiSource, slice_from_display
+from medinpaint.io.dicom import DicomSource, dicom_domain
+from medinpaint.io.nifti import NiftiSource, nifti_shape, slice_from_display
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
+from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
 from medinpaint.pipeline import LoadedSlices, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
+from medinpaint.windows import WindowConfig
 
 __all__ = ["FileInpaintReport", "inpaint_file", "native_known_mask"]
 
@@ -112,15 +116,21 @@ def _load_input(
     if normalisation.get("kind") == "mr_percentiles":
         options["mr_percentiles"] = (normalisation["low"], normalisation["high"])
     if slices is None and _is_mask_file(mask) and str(input_path).lower().endswith((".nii", ".nii.gz")):
-        import nibabel as nib
-
-        try:
-            shape = nib.load(str(input_path)).shape
-        except Exception as err:  # nibabel raises many types for unreadable files
-            raise MedinpaintError(f"{input_path} is not a readable NIfTI file ({err})") from err
+        shape = nifti_shape(input_path)
         if len(shape) >= 3 and 0 <= axis < 3:
             slices = range(shape[axis])  # the mask file says which slices to fill
     loaded = load_slices(input_path, slices=slices, **options)
+    if isinstance(loaded.source, DicomSource):
+        try:
+            stated = dicom_domain(loaded.source.datasets[0])
+        except MedinpaintError:
+            stated = models.domain  # another modality: nothing says the model is wrong
+        if stated != models.domain:
+            raise MedinpaintError(
+                f"{input_path.name} is a {stated.upper()} image but checkpoint {models.path.name} is a "
+                f"{models.domain!r} model: pass --checkpoint with a model trained on {stated} images "
+                f"(medinpaint train --config {stated})"
+            )
     if loaded.native.shape[1] != models.channels:
         raise MedinpaintError(
             f"{input_path.name} has {loaded.native.shape[1]} channel(s) but checkpoint {models.path.name} makes "
@@ -180,6 +190,9 @@ def inpaint_file(
     axis: int = 2,
     volume_index: int = 0,
     search: SearchConfig = SearchConfig(),
+    grid: str = "auto",
+    estimate: str = "mean",
+    windowing: WindowConfig = WindowConfig(),
     blend_method: str = "poisson",
     raw_output: str | os.PathLike | None = None,
     uncertainty_output: str | os.PathLike | None = None,
@@ -202,6 +215,12 @@ def inpaint_file(
             (mask file) or the slices holding tissue (generated mask).
         axis, volume_index: NIfTI slicing axis and 4-D volume.
         search: latent-search settings (its seed also seeds generated masks).
+        grid: ``"windows"`` (square windows at each hole's scale), ``"slices"`` (each whole slice
+            on the 64×64 grid, the paper's protocol) or ``"auto"`` (what the checkpoint was
+            trained for: windows for the default brain model).
+        estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
+            ``"best"`` restart.
+        windowing: window settings (``grid="windows"``).
         blend_method: ``"poisson"`` (exact) or ``"sobel-adam"`` (the seed's approximation).
         raw_output, uncertainty_output, panel_output: optional extra outputs.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -223,6 +242,9 @@ def inpaint_file(
         raise MedinpaintError(f"{input_path} does not exist: check the path")
     if not _is_mask_file(mask):
         make_mask(mask)  # a bad spec fails here, before any model is loaded
+    for name, value, choices in (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES)):
+        if value not in choices:
+            raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
     outputs = {
         role: Path(path)
         for role, path in (("output", output_path), ("raw", raw_output), ("uncertainty", uncertainty_output), ("panel", panel_output))
@@ -242,17 +264,21 @@ def inpaint_file(
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
-    device_ = next(models.generator.parameters()).device
-    images64, known64 = loaded.mask_to_grid(known)
-    result = inpaint_grid(
-        images64[todo].to(device_), known64[todo].to(device_), models.generator, models.discriminator, search, progress=progress
+    fill = inpaint_native(
+        loaded.native[todo],
+        known[todo],
+        models,
+        IntensityToUnit(loaded.record.low, loaded.record.high),
+        search,
+        grid=default_grid(models) if grid == "auto" else grid,
+        windowing=windowing,
+        estimate=estimate,
+        blend_method=blend_method,
+        progress=progress,
     )
-    raw_native = loaded.to_native(result.raw.cpu())
+    raw_native, blended_native = fill.raw, fill.filled
     todo_known = known[todo]
-    blended_native = blend(raw_native, loaded.native[todo], todo_known, method=blend_method)
-    scale = (loaded.record.high - loaded.record.low) / 2
-    # the N single-channel maps resize as the N channels of one image
-    spread = SquareResize(loaded.record.size).inverse(result.uncertainty.cpu()[:, 0], loaded.record.native_size).numpy() * scale
+    spread = fill.uncertainty[:, 0].numpy()
 
     full_result, full_raw = loaded.native.clone(), loaded.native.clone()
     full_result[todo], full_raw[todo] = blended_native, raw_native
@@ -260,7 +286,7 @@ def inpaint_file(
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
     description = (
         f"medinpaint {__version__}: semantic inpainting (Yeh et al. 2017) of {sum(missing)} pixels in "
-        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {blend_method} blend; known pixels unchanged"
+        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {fill.windows} grid image(s), {blend_method} blend; known pixels unchanged"
     )
     written = {"output": save_like(loaded, full_result, outputs["output"], overwrite=overwrite, description=description)}
     if "raw" in outputs:
@@ -277,7 +303,7 @@ def inpaint_file(
         written,
         filled_slices,
         missing,
-        tuple(float(v) for v in result.loss.cpu()),
-        tuple(int(v) for v in result.iterations.cpu()),
+        tuple(float(v) for v in fill.loss),
+        tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
     )

@@ -3,9 +3,16 @@
 It lets everything run offline: train a small MRI DCGAN on its axial slices and inpaint
 held-out ones. See ``LICENSE-MNI152.txt`` for its copyright and permission notice.
 
-Split policy (:func:`sample_split`): among axial slices that hold tissue (> 5 % nonzero
-voxels), every 16th starting at the 8th is held out, and the 3 slices on each side of a held-out
-slice are dropped from training so that near-identical neighbours do not leak; the rest train.
+Two splits:
+
+* :func:`heldout_slab` (the window model, the default brain prior since 0.2.0): the axial slab
+  z = 96..135 (40 mm, MNI z = +24..+63 mm: the top of the lateral ventricles, centrum semiovale,
+  cortex) is held out, with 5 mm margins either side. No training window of ANY orientation
+  touches z = 91..140; evaluation (lesion and 3-D hole benchmarks) happens only inside the slab.
+* :func:`sample_split` (the 0.1.0 whole-slice model and the 64×64 grid experiments): among
+  axial slices that hold tissue (> 5 % nonzero voxels), every 16th starting at the 8th is held
+  out, and the 3 slices on each side of a held-out slice are dropped from training so that
+  near-identical neighbours do not leak; the rest train.
 """
 
 from __future__ import annotations
@@ -13,17 +20,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import torch
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["SampleSplit", "sample_path", "sample_split", "sample_slices"]
+__all__ = ["HeldoutSlab", "SampleSplit", "heldout_slab", "sample_path", "sample_split", "sample_slices", "sample_volume"]
 
 SAMPLE_FILE = "mni152_t1_1mm.nii.gz"
 TISSUE_FRACTION = 0.05
 HELDOUT_START, HELDOUT_EVERY, GAP = 7, 16, 3
+SLAB_START, SLAB_STOP, SLAB_MARGIN = 96, 136, 5
+
+
+@dataclass(frozen=True)
+class HeldoutSlab:
+    """A slab of the sample held out from training in every orientation.
+
+    Attributes:
+        start, stop: the held-out voxel indices ``start..stop-1`` along ``axis``.
+        margin: voxels on each side that are neither trained on nor evaluated.
+        axis: the slab's normal (2 = axial).
+    """
+
+    start: int
+    stop: int
+    margin: int
+    axis: int = 2
+
+    @property
+    def band(self) -> tuple[int, int]:
+        """``(first, stop)`` of the voxels no training sample may touch (slab + margins)."""
+        return self.start - self.margin, self.stop + self.margin
+
+    def touches(self, first: int, stop: int) -> bool:
+        """Whether voxel indices ``first..stop-1`` along ``axis`` overlap the band.
+
+        Example:
+            >>> slab = heldout_slab()
+            >>> slab.touches(0, 91), slab.touches(0, 92), slab.touches(141, 189)
+            (False, True, False)
+        """
+        low, high = self.band
+        return first < high and stop > low
 
 
 @dataclass(frozen=True)
@@ -51,6 +90,31 @@ def sample_path() -> Path:
     return Path(__file__).resolve().parent / SAMPLE_FILE
 
 
+def sample_volume() -> tuple[np.ndarray, np.ndarray]:
+    """The sample as ``(volume (X, Y, Z) float32, affine (4, 4))``, read through ``medinpaint.io``.
+
+    Example:
+        >>> volume, affine = sample_volume()
+        >>> volume.shape, float(affine[0, 0])
+        ((197, 233, 189), 1.0)
+    """
+    from medinpaint.io.nifti import read_nifti
+
+    volume, source = read_nifti(sample_path())
+    return volume, source.affine
+
+
+def heldout_slab() -> HeldoutSlab:
+    """The held-out axial slab of the window model (see the module docstring).
+
+    Example:
+        >>> slab = heldout_slab()
+        >>> (slab.start, slab.stop), slab.band
+        ((96, 136), (91, 141))
+    """
+    return HeldoutSlab(SLAB_START, SLAB_STOP, SLAB_MARGIN, axis=2)
+
+
 def sample_split() -> SampleSplit:
     """The fixed train / held-out split of the sample's axial slices (see the module docstring).
 
@@ -59,7 +123,7 @@ def sample_split() -> SampleSplit:
         >>> len(split.heldout), split.heldout[0], set(split.train) & set(split.heldout)
         (9, 19, set())
     """
-    volume = np.asanyarray(nib.load(str(sample_path())).dataobj)
+    volume, _ = sample_volume()
     fraction = (volume != 0).reshape(-1, volume.shape[2]).mean(axis=0)
     tissue = [int(i) for i in np.flatnonzero(fraction > TISSUE_FRACTION)]
     heldout = tuple(tissue[HELDOUT_START::HELDOUT_EVERY])

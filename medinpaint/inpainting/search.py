@@ -30,9 +30,10 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.losses import DEFAULT_LAMBDA, inpainting_loss
 from medinpaint.inpainting.weights import importance_weights
 
-__all__ = ["SearchConfig", "LatentSearchResult", "latent_search", "frozen_copy"]
+__all__ = ["ESTIMATES", "SearchConfig", "LatentSearchResult", "latent_search", "frozen_copy"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
+ESTIMATES = ("best", "mean")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class LatentSearchResult:
         loss: best objective per image (N,) float32.
         iterations: Adam steps taken per image (N,) int64 (the most over its restarts).
         restart_raw: G of every restart's best z, (restarts, N, C, H, W).
+        restart_loss: best objective of every restart, (restarts, N).
     """
 
     z: torch.Tensor
@@ -106,6 +108,7 @@ class LatentSearchResult:
     loss: torch.Tensor
     iterations: torch.Tensor
     restart_raw: torch.Tensor
+    restart_loss: torch.Tensor
 
     @property
     def uncertainty(self) -> torch.Tensor:
@@ -114,6 +117,18 @@ class LatentSearchResult:
         Population std (divisor = restarts), so one restart gives zeros rather than NaN.
         """
         return self.restart_raw.std(dim=0, correction=0).mean(dim=1, keepdim=True)
+
+    def estimate(self, kind: str = "best") -> torch.Tensor:
+        """The fill (N, C, H, W): ``"best"`` restart, or ``"mean"`` of the restarts' G(ẑ).
+
+        One restart is one plausible fill; hole PSNR, MAE and SSIM reward the posterior mean,
+        which the mean over restarts estimates.
+        """
+        if kind == "mean":
+            return self.restart_raw.mean(dim=0)
+        if kind == "best":
+            return self.raw
+        raise MedinpaintError(f"unknown fill estimate {kind!r}: use one of {', '.join(ESTIMATES)}")
 
 
 def frozen_copy(network: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
@@ -241,6 +256,7 @@ def latent_search(
         loss=best_loss[pick],
         iterations=steps_taken.view(restarts, count).max(dim=0).values,
         restart_raw=restart_raw,
+        restart_loss=best_loss.view(restarts, count),
     )
 
 

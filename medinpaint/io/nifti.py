@@ -48,6 +48,20 @@ def _load(path: Path) -> nib.Nifti1Image:
         raise MedinpaintError(f"cannot read NIfTI {path}: {err}; check the file is a complete .nii/.nii.gz") from err
 
 
+def nifti_shape(path: str | Path) -> tuple[int, ...]:
+    """The shape of a NIfTI file, read from its header only.
+
+    Raises:
+        MedinpaintError: the file is not a readable NIfTI file.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> nifti_shape(sample_path())
+        (197, 233, 189)
+    """
+    return tuple(int(s) for s in _load(Path(path)).shape)
+
+
 def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[np.ndarray, NiftiSource]:
     """Read one 3-D volume (float32, scaled to native units) of a 2-D/3-D/4-D NIfTI file.
 

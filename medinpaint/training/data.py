@@ -2,7 +2,9 @@
 
 Sources (``TrainConfig.data``):
 
-* ``"embedded"``: the MNI152 sample's training slices (held-out slices are never seen);
+* ``"embedded"``: the MNI152 sample's training slices (held-out slices are never seen), or with
+  ``sampling: windows`` its training windows (:mod:`medinpaint.training.windows`; the held-out
+  slab is never touched in any orientation);
 * a CelebA folder (``img_align_celeba/`` or its parent) for ``domain: photo``: its training
   partition when ``list_eval_partition.txt`` is there, else every image;
 * an image or volume file (DICOM, NIfTI, PNG/JPG), or a folder of such files, read through
@@ -72,9 +74,16 @@ def training_dataset(config: TrainConfig) -> Dataset:
                 f"data 'embedded' is a 1-channel MRI sample but the config says domain={config.domain!r}, "
                 f"channels={config.channels}: set domain: mri and channels: 1"
             )
+        if config.sampling == "windows":
+            return Dataset(data=_embedded_windows(config))
         from medinpaint.data.sample import sample_slices
 
         return Dataset(data=sample_slices("train"))
+    if config.sampling == "windows":
+        raise MedinpaintError(
+            f"sampling 'windows' is implemented for data 'embedded' only, not {config.data!r}: "
+            "set sampling: slices or data: embedded"
+        )
     source = Path(config.data).expanduser()
     if not source.exists():
         raise MedinpaintError(f"training data {source} does not exist: fix `data` in the config")
@@ -87,6 +96,25 @@ def training_dataset(config: TrainConfig) -> Dataset:
             f"{config.channels}: set channels: {images.shape[1]}"
         )
     return Dataset(data=images)
+
+
+def _embedded_windows(config: TrainConfig) -> torch.Tensor:
+    from medinpaint.data.sample import heldout_slab, sample_volume
+    from medinpaint.training.windows import sample_windows
+    from medinpaint.transforms.functional import percentile_range
+
+    volume, _ = sample_volume()
+    low, high = config.window_sides
+    return sample_windows(
+        volume,
+        heldout_slab(),
+        percentile_range(volume, *config.mr_percentiles),
+        count=config.window_count,
+        sides=(int(low), int(high)),
+        seed=config.seed,
+        augment=config.augment_anatomy,
+        progress=True,
+    )
 
 
 def _is_celeba(folder: Path) -> bool:

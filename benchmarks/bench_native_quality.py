@@ -1,0 +1,188 @@
+"""Benchmark: lesion-sized holes at native resolution on the held-out slab, medinpaint vs biharmonic.
+
+Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
+
+* data: the embedded MNI152 T1 (1 mm), axial slices z = 100, 106, ..., 130 of the held-out slab
+  (z = 96..135; no training window of any orientation touches z = 91..140);
+* holes: for each radius r (mm), 3 disks per slice, centres drawn with a fixed seed inside tissue
+  (the whole disk, dilated by 2 voxels, lies in the brain: T1 > 10 % of the 99.5th percentile),
+  disks at least 2 voxels apart; the same holes for every method;
+* medinpaint: ``inpaint_file`` (the CLI's path and defaults unless flags say otherwise) on the
+  NIfTI volume with a NIfTI mask volume (nonzero = fill), one call per radius;
+* biharmonic: ``skimage.restoration.inpaint_biharmonic`` on each 2-D slice, same holes;
+* scores over hole voxels, pooled over the slices of a radius: PSNR with data range = the
+  volume's 0.5..99.5 percentile span, MAE in native units, SSIM = the mean over hole voxels of
+  scikit-image's SSIM map of the slice (7×7 window, same data range); and seconds per slice.
+
+Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_native_quality.py``
+Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+from skimage.restoration import inpaint_biharmonic
+
+from medinpaint.data.sample import sample_path
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting import SearchConfig
+from medinpaint.windows import WindowConfig
+
+SLICES = tuple(range(100, 131, 6))
+RADII = (3, 6, 12)
+PER_SLICE = 3
+
+
+def lesion_mask(volume: np.ndarray, radius: int, seed: int) -> np.ndarray:
+    """(X, Y, Z) bool, True = hole: ``PER_SLICE`` disks of ``radius`` voxels on each slice of ``SLICES``."""
+    rng = np.random.default_rng(seed + radius)
+    brain = volume > 0.1 * np.percentile(volume, 99.5)
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = xx**2 + yy**2 <= radius**2
+    mask = np.zeros(volume.shape, bool)
+    for z in SLICES:
+        allowed = ndimage.binary_erosion(brain[:, :, z], iterations=radius + 2)
+        taken = np.zeros(allowed.shape, bool)
+        for _ in range(PER_SLICE):
+            free = np.argwhere(allowed & ~ndimage.binary_dilation(taken, iterations=radius + 2))
+            x, y = free[rng.integers(len(free))]
+            taken[x - radius : x + radius + 1, y - radius : y + radius + 1] |= disk
+        mask[:, :, z] = taken
+    return mask
+
+
+def biharmonic(volume: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """2-D biharmonic fill of every benchmark slice; returns (volume, seconds per slice)."""
+    filled = volume.copy()
+    started = time.perf_counter()
+    for z in SLICES:
+        filled[:, :, z] = inpaint_biharmonic(np.ascontiguousarray(volume[:, :, z]), np.ascontiguousarray(mask[:, :, z]))
+    return filled, (time.perf_counter() - started) / len(SLICES)
+
+
+def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, args) -> tuple[np.ndarray, np.ndarray, float]:
+    """The CLI's path on a mask file; returns (filled volume, uncertainty volume, seconds per slice)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mask_path, out, spread = Path(tmp) / "mask.nii.gz", Path(tmp) / "out.nii.gz", Path(tmp) / "spread.nii.gz"
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), str(mask_path))
+        started = time.perf_counter()
+        inpaint_file(
+            volume_path,
+            str(mask_path),
+            out,
+            checkpoint=args.checkpoint,
+            search=SearchConfig(iterations=args.iterations, restarts=args.restarts, seed=args.seed),
+            grid=args.grid,
+            estimate=args.estimate,
+            windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
+            uncertainty_output=spread,
+            progress=False,
+        )
+        seconds = (time.perf_counter() - started) / len(SLICES)
+        return np.asarray(nib.load(str(out)).dataobj, np.float32), np.asarray(nib.load(str(spread)).dataobj), seconds
+
+
+def scores(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray, span: float) -> dict[str, float]:
+    """Hole PSNR, MAE and SSIM over the benchmark slices (see the module docstring)."""
+    errors, ssim_values = [], []
+    for z in SLICES:
+        hole = mask[:, :, z]
+        errors.append(filled[:, :, z][hole] - truth[:, :, z][hole])
+        _, ssim_map = structural_similarity(truth[:, :, z], filled[:, :, z], data_range=span, full=True)
+        ssim_values.append(ssim_map[hole])
+    error = np.concatenate(errors).astype(np.float64)
+    return {
+        "psnr": float(10 * np.log10(span**2 / np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "ssim": float(np.mean(np.concatenate(ssim_values))),
+    }
+
+
+def crops_figure(path: Path, rows: list[tuple[str, list[np.ndarray]]], span: float) -> None:
+    """One row per hole: input | medinpaint | biharmonic | truth | uncertainty, native resolution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = ["input (hole black)", "medinpaint", "biharmonic", "truth", "uncertainty"]
+    figure, axes = plt.subplots(len(rows), 5, figsize=(10, 2.1 * len(rows)), squeeze=False)
+    for r, (label, crops) in enumerate(rows):
+        for c, crop in enumerate(crops):
+            ax = axes[r, c]
+            limit = (0, max(float(crop.max()), 1e-6)) if c == 4 else (0, span)
+            ax.imshow(crop.T[::-1], cmap="magma" if c == 4 else "gray", vmin=limit[0], vmax=limit[1], interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=9)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/native_quality"))
+    parser.add_argument("--radii", type=int, nargs="+", default=list(RADII))
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped brain_mri model")
+    parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--restarts", type=int, default=4)
+    parser.add_argument("--grid", default="auto")
+    parser.add_argument("--estimate", default="mean")
+    parser.add_argument("--min-side", type=int, default=WindowConfig.min_side)
+    parser.add_argument("--max-share", type=float, default=WindowConfig.max_share)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", default="medinpaint", help="method name in the table")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    image = nib.load(str(sample_path()))
+    truth = np.asarray(image.dataobj, np.float32)
+    low, high = np.percentile(truth, [0.5, 99.5])
+    span = float(high - low)
+    rows, crops = [], []
+    for radius in args.radii:
+        mask = lesion_mask(truth, radius, args.seed)
+        ours, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
+        assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
+        classic, classic_seconds = biharmonic(truth, mask)
+        for method, filled, seconds in ((args.label, ours, ours_seconds), ("biharmonic", classic, classic_seconds)):
+            rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask, span), "seconds_per_slice": seconds})
+            print(json.dumps(rows[-1]))
+        z = SLICES[len(SLICES) // 2]
+        x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
+        half = max(3 * radius, 16)
+        box = (slice(int(x) - half, int(x) + half), slice(int(y) - half, int(y) + half), z)
+        hole_input = np.where(mask, 0, truth)
+        crops.append((f"r = {radius} mm, z = {z}", [a[box] for a in (hole_input, ours, classic, truth, spread)]))
+    write_results(args.out, rows, args)
+    crops_figure(args.out / "crops.png", crops, span)
+
+
+def write_results(out: Path, rows: list[dict], args) -> None:
+    """metrics.csv, metrics.json (with the run's settings) and table.md."""
+    header = list(rows[0])
+    (out / "metrics.csv").write_text("\n".join([",".join(header)] + [",".join(str(r[k]) for k in header) for r in rows]) + "\n")
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (out / "metrics.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    lines = ["| r (mm) | method | hole PSNR (dB) | hole MAE | hole SSIM | s / slice |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {r['radius_mm']} | {r['method']} | {r['psnr']:.2f} | {r['mae']:.2f} | {r['ssim']:.3f} | {r['seconds_per_slice']:.2f} |"
+        for r in rows
+    ]
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
