@@ -21,7 +21,9 @@ MASK_HELP = (
     "lesion-filling tools; or a generated kind on the 64×64 grid: quarter (centred box, 25 % of the "
     "image), box:SIZE (centred), centre[:MAX] (random centred box up to 12×12), random-box[:MAX], "
     "dropout:RATE (fraction of pixels removed), half:left|right|top|bottom, pattern[:PERIOD]. "
-    "Inside medinpaint a mask is float with 1 = known, 0 = missing."
+    "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
+    "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
+    "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
 )
 
 CHECKPOINT_HELP = (
@@ -119,16 +121,27 @@ def inpaint(
     axis: int = typer.Option(2, help="NIfTI slicing axis."),
     volume_index: int = typer.Option(0, help="Volume of a 4-D NIfTI."),
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
-    restarts: int = typer.Option(4, help="Random restarts of the latent search per slice; the best is kept."),
+    restarts: int = typer.Option(4, help="Random restarts of the latent search per hole window (or slice); --estimate says how they give the fill."),
     grid: str = typer.Option("auto", help=GRID_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
-    panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel: input | mask | raw | blended."),
+    panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel: input | mask | raw | blended | uncertainty."),
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda."),
     overwrite: bool = typer.Option(False, help="Replace outputs that exist (inputs are never replaced)."),
+    label: Optional[str] = typer.Option(
+        None,
+        help="Which regions of the mask file to fill, comma-separated: DICOM-SEG segments and RTSTRUCT ROIs "
+        "by number or name (e.g. 1,3 or lesion); label values of NIfTI, DICOM and PNG label maps (e.g. 2,5). "
+        "Default: every segment / ROI, every nonzero value.",
+    ),
+    dilate: float = typer.Option(
+        0.0,
+        help="Grow the region to fill by this distance in millimetres (Euclidean, using the image's voxel "
+        "spacing: NIfTI affine, DICOM PixelSpacing and slice spacing; 3-D for volumes). 0 = no dilation.",
+    ),
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
     from medinpaint.file_inpainting import inpaint_file
@@ -136,17 +149,27 @@ def inpaint(
     options = file_options(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
+        label=label, dilate=dilate,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)
 
 
-def file_options(slices: Optional[str], iterations: int, restarts: int, seed: int, blend: str, **same_named) -> dict:
+def file_options(
+    slices: Optional[str], iterations: int, restarts: int, seed: int, blend: str, label: Optional[str], dilate: float, **same_named
+) -> dict:
     """``inpaint``'s options for every pair -> keyword arguments of ``inpaint_file`` (same-named ones pass as they are)."""
     from medinpaint.inpainting import SearchConfig
 
     search = SearchConfig(iterations=iterations, restarts=restarts, seed=seed)
-    return {"slices": parse_slices(slices), "search": search, "blend_method": blend, **same_named}
+    return {
+        "slices": parse_slices(slices),
+        "search": search,
+        "blend_method": blend,
+        "mask_label": label,
+        "dilate_mm": dilate,
+        **same_named,
+    }
 
 
 PER_PAIR_OPTIONS = ("input", "mask", "output", "raw", "uncertainty", "panel")

@@ -24,6 +24,7 @@ from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
 from medinpaint.io.nifti import NiftiSource, nifti_shape, slice_from_display
+from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
 from medinpaint.pipeline import LoadedSlices, load_mask, load_slices, save_like
@@ -32,7 +33,7 @@ from medinpaint.windows import WindowConfig
 
 __all__ = ["FileInpaintReport", "inpaint_file", "native_known_mask"]
 
-MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz")
+MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".dcm")
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,19 @@ def _is_mask_file(spec: str) -> bool:
     return spec.lower().endswith(MASK_FILE_SUFFIXES) or os.path.sep in spec or Path(spec).exists()
 
 
-def native_known_mask(spec: str, loaded: LoadedSlices, seed: int = 0) -> torch.Tensor:
+def native_known_mask(
+    spec: str, loaded: LoadedSlices, seed: int = 0, *, label: Label = None, dilate_mm: float = 0.0
+) -> torch.Tensor:
     """The known mask (N, 1, H, W) of ``loaded``'s native slices, 1 = known, 0 = missing.
 
     Args:
-        spec: a mask file (nonzero = fill) or a generated kind on the 64×64 grid (see
-            :func:`medinpaint.masks.make_mask`), mapped to native resolution with the image's geometry.
+        spec: a mask file (nonzero / the segment = fill; PNG, NIfTI, DICOM-SEG, RTSTRUCT, label
+            maps) or a generated kind on the 64×64 grid (see :func:`medinpaint.masks.make_mask`),
+            mapped to native resolution with the image's geometry.
         loaded: the slices the mask belongs to.
         seed: seed of random mask kinds (the same mask for every slice).
+        label: segments / ROIs (number or name) or label values of a mask file; None = all.
+        dilate_mm: grow the region to fill by this distance in mm (spacing-aware; 0 = none).
 
     Example:
         >>> from pydicom.data import get_testdata_file
@@ -91,10 +97,12 @@ def native_known_mask(spec: str, loaded: LoadedSlices, seed: int = 0) -> torch.T
         ((1, 1, 128, 128), 0.25)
     """
     if _is_mask_file(spec):
-        return load_mask(spec, loaded)
+        return load_mask(spec, loaded, label=label, dilate_mm=dilate_mm)
+    if label is not None:
+        raise MedinpaintError(f"--label {label} picks regions of a mask file, but {spec!r} is a generated mask: drop --label")
     grid = make_mask(spec, generator=torch.Generator().manual_seed(seed), size=loaded.record.size)
     native = SquareResize(loaded.record.size).inverse(grid, loaded.record.native_size)
-    known = (native > 0.5).float()
+    known = dilate_known((native > 0.5).float(), loaded, dilate_mm)
     return known.expand(loaded.native.shape[0], -1, -1, -1).contiguous()
 
 
@@ -193,6 +201,8 @@ def inpaint_file(
     overwrite: bool = False,
     progress: bool = True,
     models: LoadedModels | None = None,
+    mask_label: Label = None,
+    dilate_mm: float = 0.0,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
 
@@ -219,6 +229,8 @@ def inpaint_file(
         progress: show the search's progress bar.
         models: already loaded networks (then ``checkpoint`` and ``device`` are not used), to
             load a model once for many files.
+        mask_label: segments / ROIs (number or name) or label values of the mask file; None = all.
+        dilate_mm: grow the region to fill by this distance in mm (spacing-aware; 0 = none).
 
     Returns:
         :class:`FileInpaintReport`.
@@ -247,7 +259,7 @@ def inpaint_file(
         check_output_path(path, overwrite)
     models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
-    known = native_known_mask(mask, loaded, seed=search.seed)
+    known = native_known_mask(mask, loaded, seed=search.seed, label=mask_label, dilate_mm=dilate_mm)
     check_mask(known)
     todo = (known < 0.5).flatten(1).any(dim=1)
     description = f"medinpaint {__version__}: nothing filled (empty mask), copy of the input"

@@ -168,53 +168,30 @@ def load_slices(
     return LoadedSlices(images, native, domain, tuple(indices), to_grid.record(native[0]), source)
 
 
-def _mask_stack(path: Path, like: LoadedSlices) -> np.ndarray:
-    """Mask file -> (M, 1, H, W) with M = N or 1 (file convention: nonzero = fill)."""
-    if _kind(path) == "nifti":
-        volume, mask_source = read_nifti(path)
-        image_shape = like.source.shape if isinstance(like.source, NiftiSource) else ()
-        if len(image_shape) >= 3 and mask_source.shape[:3] == image_shape[:3]:
-            if not np.allclose(mask_source.affine, like.source.affine, atol=1e-3):
-                raise MedinpaintError(
-                    f"mask {path.name} has another affine than {like.path.name}: "
-                    "resample the mask onto the image"
-                )
-            return extract_slices(volume, like.source.axis, like.slice_indices)[0]
-        if volume.shape[2] == 1:
-            return extract_slices(volume, 2, [0])[0]
-        raise MedinpaintError(
-            f"mask {path.name} has shape {mask_source.shape} but the image {like.path.name} has shape "
-            f"{getattr(like.source, 'shape', tuple(like.native.shape))}: "
-            "give a mask volume of the same shape or a 2-D mask"
-        )
-    if _kind(path) == "image":
-        image, _ = read_image(path)
-        return image.max(axis=0, keepdims=True)[None]
-    raise MedinpaintError(f"mask {path.name} must be a PNG/JPG or NIfTI file")
+def load_mask(
+    path: str | os.PathLike,
+    like: LoadedSlices,
+    *,
+    label: str | int | Sequence[int | str] | None = None,
+    dilate_mm: float = 0.0,
+) -> torch.Tensor:
+    """Load a mask FILE (nonzero / the segment = region to fill) as a known mask for ``like``'s native slices.
 
-
-def load_mask(path: str | os.PathLike, like: LoadedSlices) -> torch.Tensor:
-    """Load a mask FILE (nonzero = region to fill) as a known mask for ``like``'s native slices.
-
-    A PNG/JPG or 2-D NIfTI mask applies to every slice; a 3-D NIfTI mask must have the image
-    volume's shape and affine and is sliced like the image.
+    PNG/JPG or 2-D NIfTI masks apply to every slice; a 3-D NIfTI mask must have the image
+    volume's shape and affine; DICOM inputs also take DICOM-SEG, RTSTRUCT and label-map DICOM
+    masks of the same images. ``label`` picks segments / ROIs (number or name) or label values,
+    ``dilate_mm`` grows the region in millimetres; see :func:`medinpaint.mask_files.load_mask_file`.
 
     Returns:
         (N, 1, H, W) float32, 1 = known, 0 = missing.
 
     Raises:
-        MedinpaintError: missing or unreadable file, shape or affine mismatch (names both shapes).
+        MedinpaintError: missing or unreadable file, a mask of other images or another geometry
+            (names both), an unknown label, a negative dilation.
     """
-    path = _existing(path)
-    stack = _mask_stack(path, like)
-    native_hw = tuple(like.native.shape[-2:])
-    if tuple(stack.shape[-2:]) != native_hw:
-        raise MedinpaintError(
-            f"mask {path.name} is {tuple(stack.shape[-2:])} (H, W) but the image slices are {native_hw}: "
-            "give a mask of the image's size"
-        )
-    known = torch.from_numpy(np.ascontiguousarray(stack == 0)).float()
-    return known.expand(like.native.shape[0], -1, -1, -1).contiguous()
+    from medinpaint.mask_files import load_mask_file  # mask_files builds on this module
+
+    return load_mask_file(path, like, label=label, dilate_mm=dilate_mm)
 
 
 def save_like(
