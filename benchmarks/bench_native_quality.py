@@ -10,9 +10,10 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
 * medinpaint: ``inpaint_file`` (the CLI's path and defaults unless flags say otherwise) on the
   NIfTI volume with a NIfTI mask volume (nonzero = fill), one call per radius;
 * biharmonic: ``skimage.restoration.inpaint_biharmonic`` on each 2-D slice, same holes;
-* scores over hole voxels, pooled over the slices of a radius: PSNR with data range = the
-  volume's 0.5..99.5 percentile span, MAE in native units, SSIM = the mean over hole voxels of
-  scikit-image's SSIM map of the slice (7×7 window, same data range); and seconds per slice.
+* scores over hole voxels, pooled over the slices of a radius, with ``medinpaint score
+  --protocol hole`` (``medinpaint.metrics.scoring``): PSNR with data range = the volume's
+  0.5..99.5 percentile span, MAE in native units, SSIM = the mean over hole voxels of the SSIM
+  map (torchmetrics, 11×11 Gaussian) of each axial slice; and seconds per slice.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_native_quality.py``
 Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png.
@@ -29,12 +30,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
-from skimage.metrics import structural_similarity
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import sample_path
+from medinpaint.figures import HoleCrops, save_hole_crops
+from medinpaint.metrics.scoring import score_volumes
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
+from medinpaint.masks import lesion_disks
 from medinpaint.windows import WindowConfig
 
 SLICES = tuple(range(100, 131, 6))
@@ -46,17 +49,9 @@ def lesion_mask(volume: np.ndarray, radius: int, seed: int) -> np.ndarray:
     """(X, Y, Z) bool, True = hole: ``PER_SLICE`` disks of ``radius`` voxels on each slice of ``SLICES``."""
     rng = np.random.default_rng(seed + radius)
     brain = volume > 0.1 * np.percentile(volume, 99.5)
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    disk = xx**2 + yy**2 <= radius**2
     mask = np.zeros(volume.shape, bool)
     for z in SLICES:
-        allowed = ndimage.binary_erosion(brain[:, :, z], iterations=radius + 2)
-        taken = np.zeros(allowed.shape, bool)
-        for _ in range(PER_SLICE):
-            free = np.argwhere(allowed & ~ndimage.binary_dilation(taken, iterations=radius + 2))
-            x, y = free[rng.integers(len(free))]
-            taken[x - radius : x + radius + 1, y - radius : y + radius + 1] |= disk
-        mask[:, :, z] = taken
+        mask[:, :, z] = lesion_disks(brain[:, :, z], radius, PER_SLICE, rng)
     return mask
 
 
@@ -84,6 +79,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             grid=args.grid,
             estimate=args.estimate,
             windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
+            blend_method=args.blend,
             uncertainty_output=spread,
             progress=False,
         )
@@ -91,43 +87,11 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
         return np.asarray(nib.load(str(out)).dataobj, np.float32), np.asarray(nib.load(str(spread)).dataobj), seconds
 
 
-def scores(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray, span: float) -> dict[str, float]:
-    """Hole PSNR, MAE and SSIM over the benchmark slices (see the module docstring)."""
-    errors, ssim_values = [], []
-    for z in SLICES:
-        hole = mask[:, :, z]
-        errors.append(filled[:, :, z][hole] - truth[:, :, z][hole])
-        _, ssim_map = structural_similarity(truth[:, :, z], filled[:, :, z], data_range=span, full=True)
-        ssim_values.append(ssim_map[hole])
-    error = np.concatenate(errors).astype(np.float64)
-    return {
-        "psnr": float(10 * np.log10(span**2 / np.mean(error**2))),
-        "mae": float(np.mean(np.abs(error))),
-        "ssim": float(np.mean(np.concatenate(ssim_values))),
-    }
-
-
-def crops_figure(path: Path, rows: list[tuple[str, list[np.ndarray]]], span: float) -> None:
-    """One row per hole: input | medinpaint | biharmonic | truth | uncertainty, native resolution."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    titles = ["input (hole black)", "medinpaint", "biharmonic", "truth", "uncertainty"]
-    figure, axes = plt.subplots(len(rows), 5, figsize=(10, 2.1 * len(rows)), squeeze=False)
-    for r, (label, crops) in enumerate(rows):
-        for c, crop in enumerate(crops):
-            ax = axes[r, c]
-            limit = (0, max(float(crop.max()), 1e-6)) if c == 4 else (0, span)
-            ax.imshow(crop.T[::-1], cmap="magma" if c == 4 else "gray", vmin=limit[0], vmax=limit[1], interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(titles[c], fontsize=9)
-        axes[r, 0].set_ylabel(label, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+def scores(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Hole PSNR, MAE, SSIM: ``medinpaint score --protocol hole``, SSIM maps in the axial planes."""
+    axial = [np.moveaxis(v, 2, 0) for v in (filled, truth, mask)]
+    values = score_volumes(axial[0], axial[1], None, axial[2], protocol="hole")
+    return {"psnr": values["psnr"], "mae": values["mae"], "ssim": values["ssim"]}
 
 
 def main() -> None:
@@ -139,6 +103,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=4)
     parser.add_argument("--grid", default="auto")
     parser.add_argument("--estimate", default="mean")
+    parser.add_argument("--blend", default="poisson")
     parser.add_argument("--min-side", type=int, default=WindowConfig.min_side)
     parser.add_argument("--max-share", type=float, default=WindowConfig.max_share)
     parser.add_argument("--seed", type=int, default=0)
@@ -157,16 +122,15 @@ def main() -> None:
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
         classic, classic_seconds = biharmonic(truth, mask)
         for method, filled, seconds in ((args.label, ours, ours_seconds), ("biharmonic", classic, classic_seconds)):
-            rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask, span), "seconds_per_slice": seconds})
+            rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask), "seconds_per_slice": seconds})
             print(json.dumps(rows[-1]))
         z = SLICES[len(SLICES) // 2]
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
         half = max(3 * radius, 16)
-        box = (slice(int(x) - half, int(x) + half), slice(int(y) - half, int(y) + half), z)
-        hole_input = np.where(mask, 0, truth)
-        crops.append((f"r = {radius} mm, z = {z}", [a[box] for a in (hole_input, ours, classic, truth, spread)]))
+        box = (slice(max(int(x) - half, 0), int(x) + half), slice(max(int(y) - half, 0), int(y) + half), z)
+        crops.append(HoleCrops(f"r = {radius} mm, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1]}, spread[box].T[::-1]))
     write_results(args.out, rows, args)
-    crops_figure(args.out / "crops.png", crops, span)
+    save_hole_crops(args.out / "crops.png", crops, (float(low), float(high)), title="Held-out slab of the MNI152 T1, native 1 mm voxels")
 
 
 def write_results(out: Path, rows: list[dict], args) -> None:

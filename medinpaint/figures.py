@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from medinpaint.experiments.results import write_atomic
 
-__all__ = ["to_rgb", "mask_to_rgb", "save_panel_grid", "save_comparison_grid", "save_metric_plot"]
+__all__ = ["HoleCrops", "to_rgb", "mask_to_rgb", "save_hole_crops", "save_panel_grid", "save_comparison_grid", "save_metric_plot"]
 
 MISSING_COLOUR = np.array([0.85, 0.1, 0.1])
 
@@ -108,6 +109,50 @@ def save_panel_grid(
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return _save_figure(figure, Path(path), dpi)
+
+
+@dataclass(frozen=True)
+class HoleCrops:
+    """Native-resolution crops (H, W) around one hole, for :func:`save_hole_crops`.
+
+    Attributes:
+        label: row label.
+        truth: the true image. hole: True = filled. fills: method name -> filled crop.
+        uncertainty: the spread of medinpaint's fill (None = no column).
+    """
+
+    label: str
+    truth: np.ndarray
+    hole: np.ndarray
+    fills: dict[str, np.ndarray]
+    uncertainty: np.ndarray | None = None
+
+
+def save_hole_crops(path: str | Path, rows: Sequence[HoleCrops], window: tuple[float, float], *, title: str) -> Path:
+    """Rows of input (hole red) | each fill | truth | uncertainty, grey levels ``window`` (native units).
+
+    Example:
+        >>> import tempfile
+        >>> crop = np.zeros((8, 8)); hole = np.zeros((8, 8), bool); hole[2:4, 2:4] = True
+        >>> rows = [HoleCrops("r", crop, hole, {"a": crop}, crop)]
+        >>> save_hole_crops(Path(tempfile.mkdtemp()) / "c.png", rows, (0.0, 1.0), title="t").exists()
+        True
+    """
+    low, high = window
+
+    def shown(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].sub(low).div(high - low).mul(2).sub(1)
+
+    panels = []
+    for row in rows:
+        known = torch.from_numpy(~np.ascontiguousarray(row.hole))[None].float()
+        cells = [to_rgb(shown(row.truth), known)] + [to_rgb(shown(fill)) for fill in row.fills.values()] + [to_rgb(shown(row.truth))]
+        if row.uncertainty is not None:
+            spread = np.asarray(row.uncertainty, dtype=np.float32)
+            cells.append(to_rgb(torch.from_numpy(spread / max(float(spread.max()), 1e-8) * 2 - 1)[None]))
+        panels.append(cells)
+    columns = ["input (hole red)", *rows[0].fills, "truth"] + (["uncertainty (max white)"] if rows[0].uncertainty is not None else [])
+    return save_panel_grid(path, panels, row_labels=[r.label for r in rows], col_labels=columns, title=title, cell_inches=2.0)
 
 
 def save_comparison_grid(

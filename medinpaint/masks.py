@@ -13,9 +13,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Hashable, Mapping
 
+import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable, RandomizableTransform
+from scipy import ndimage
 
 from medinpaint.errors import MedinpaintError
 
@@ -27,6 +29,7 @@ __all__ = [
     "pixel_dropout",
     "half",
     "pattern",
+    "lesion_disks",
     "make_mask",
     "check_mask",
     "RandMask",
@@ -156,6 +159,33 @@ def pattern(period: int = 8, width: int = 2, size: int = 64) -> torch.Tensor:
 
 MASK_KINDS = ("box", "centre", "quarter", "random-box", "dropout", "half", "pattern")
 _ALIASES = {"center": "centre"}
+
+
+def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` disks of ``radius`` pixels inside ``tissue`` (H, W) bool: True = the region to fill.
+
+    Each whole disk, grown by 2 pixels, lies in the tissue, and disks stay at least 2 pixels
+    apart; centres are drawn from ``rng``, so the same seed gives the same lesions.
+
+    Raises:
+        MedinpaintError: the tissue has no room left for another disk.
+
+    Example:
+        >>> holes = lesion_disks(np.ones((60, 60), bool), 3, 2, np.random.default_rng(0))
+        >>> int(holes.sum())
+        58
+    """
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = xx**2 + yy**2 <= radius**2
+    allowed = ndimage.binary_erosion(tissue, iterations=radius + 2)
+    holes = np.zeros(tissue.shape, bool)
+    for _ in range(count):
+        free = np.argwhere(allowed & ~ndimage.binary_dilation(holes, iterations=2 * radius + 3))
+        if not len(free):
+            raise MedinpaintError(f"no room for {count} disks of radius {radius} in this tissue: use fewer or smaller ones")
+        row, col = free[rng.integers(len(free))]
+        holes[row - radius : row + radius + 1, col - radius : col + radius + 1] |= disk
+    return holes
 
 
 def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int = 64) -> torch.Tensor:
