@@ -169,5 +169,5 @@ def test_undecodable_transfer_syntax_names_the_packages(tmp_path):
 
 def test_damaged_compressed_pixels_are_reported():
     path = dicom_test_file("JPEG-lossy.dcm")  # pydicom's own example of a stream libjpeg rejects
-    with pytest.raises(MedinpaintError, match="JPEG-lossy.dcm has damaged compressed pixel data"):
+    with pytest.raises(MedinpaintError, match=r"pixel data of DICOM JPEG-lossy.dcm \(JPEG Extended .*could not be decoded \(.*libjpeg error"):
         load_slices(path, domain="ct")
