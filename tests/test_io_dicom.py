@@ -154,7 +154,7 @@ def test_unknown_modality_asks_for_domain(tmp_path):
     ds = pydicom.dcmread(dicom_test_file("CT_small.dcm"))
     ds.Modality = "CR"
     ds.save_as(tmp_path / "cr.dcm")
-    with pytest.raises(MedinpaintError, match="modality 'CR': pass --domain"):
+    with pytest.raises(MedinpaintError, match="modality 'CR': pass domain='ct', 'mri' or 'photo'"):
         load_slices(tmp_path / "cr.dcm")
     assert load_slices(tmp_path / "cr.dcm", domain="ct").domain == "ct"
 

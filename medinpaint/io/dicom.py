@@ -200,14 +200,17 @@ def dicom_domain(ds: Dataset) -> str:
         >>> dicom_domain(Dataset())
         Traceback (most recent call last):
         ...
-        medinpaint.errors.MedinpaintError: cannot guess the domain of DICOM modality '?': pass --domain ct, mri or photo
+        medinpaint.errors.MedinpaintError: cannot guess the domain of DICOM modality '?': pass domain='ct', 'mri' or 'photo' (`medinpaint inpaint` takes its --checkpoint's domain)
     """
     modality = str(ds.get("Modality", "?"))
     if int(ds.get("SamplesPerPixel", 1)) == 3:
         return "photo"
     if modality in ("CT", "MR"):
         return {"CT": "ct", "MR": "mri"}[modality]
-    raise MedinpaintError(f"cannot guess the domain of DICOM modality {modality!r}: pass --domain ct, mri or photo")
+    raise MedinpaintError(
+        f"cannot guess the domain of DICOM modality {modality!r}: pass domain='ct', 'mri' or 'photo' "
+        "(`medinpaint inpaint` takes its --checkpoint's domain)"
+    )
 
 
 def _pydicom_layout(ds: Dataset, frames: np.ndarray) -> np.ndarray:
