@@ -160,9 +160,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint as data only (``weights_only=True``) and check its layout.
 
     Raises:
-        MedinpaintError: missing, unreadable, not a medinpaint checkpoint, or an unsupported one.
+        MedinpaintError: missing, a folder, unreadable, not a medinpaint checkpoint, or an unsupported one.
     """
     path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.pt")) or sorted(path.glob("checkpoints/*.pt"))
+        hint = f", e.g. {found[-1]}" if found else ""
+        raise MedinpaintError(f"checkpoint {path} is a folder: give one .pt file{hint}")
     if not path.is_file():
         raise MedinpaintError(f"checkpoint {path} does not exist: train one with `medinpaint train` or fix the path")
     try:

@@ -6,6 +6,7 @@ bad input ends as one line ``error: ...`` on stderr and exit status 2.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from pathlib import Path
@@ -18,9 +19,12 @@ from medinpaint.errors import MedinpaintError
 
 MASK_HELP = (
     "Mask: a file (PNG, or NIfTI for a volume) in which NONZERO marks the region to fill, as in "
-    "lesion-filling tools; or a generated kind on the 64×64 grid: quarter (centred box, 25 % of the "
-    "image), box:SIZE (centred), centre[:MAX] (random centred box up to 12×12), random-box[:MAX], "
-    "dropout:RATE (fraction of pixels removed), half:left|right|top|bottom, pattern[:PERIOD]. "
+    "lesion-filling tools; or a generated kind on the 64×64 grid ([...] is optional): quarter (centred "
+    "box, 25 % of the image); box:SIZE (centred SIZE×SIZE box); centre[:MAX] (centred box, height and "
+    "width drawn from 1..MAX, default 12); random-box[:MAX] (box anywhere, height and width drawn "
+    "from 8..MAX, default 32); dropout[:RATE] (random pixels removed, fraction RATE, default 0.8); "
+    "half[:left|right|top|bottom] (default left); pattern[:PERIOD] (2-pixel-wide lines every PERIOD "
+    "pixels in both directions, default 8). Random kinds follow --seed. "
     "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
     "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
     "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
@@ -35,6 +39,14 @@ GRID_HELP = (
     "at native resolution or coarser), slices (each whole slice squeezed onto the grid, the paper's protocol), "
     "or auto (what the checkpoint was trained for)."
 )
+
+
+def config_keys_help() -> str:
+    """The keys of :class:`~medinpaint.config.TrainConfig`, for the ``--set`` help (generated, never stale)."""
+    from medinpaint.config import TrainConfig
+
+    return "Keys: " + ", ".join(field.name for field in dataclasses.fields(TrainConfig)) + "."
+
 
 app = typer.Typer(
     help="Semantic inpainting of medical slices and photographs with per-domain DCGANs "
@@ -94,7 +106,9 @@ def main(
 @user_errors_exit
 def train(
     config: str = typer.Option("brain_mri", help="A config name in configs/ (brain_mri, celeba, ct, folder) or a YAML path."),
-    set_: List[str] = typer.Option([], "--set", help="Override a config key, KEY=VALUE (value read as YAML); repeatable."),
+    set_: List[str] = typer.Option(
+        [], "--set", help="Override a config key, KEY=VALUE (value read as YAML); repeatable. " + config_keys_help()
+    ),
     out_dir: Path = typer.Option(Path("runs/train"), help="Run folder: checkpoints, sample grids, losses.csv, config.yaml."),
     resume: Optional[Path] = typer.Option(None, help="Resume from this checkpoint."),
     progress: bool = typer.Option(True, help="Show a progress bar with losses and ETA."),
@@ -117,7 +131,11 @@ def inpaint(
     mask: str = typer.Option(..., "--mask", "-m", help=MASK_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Output in the input's format (a folder for a DICOM series)."),
     checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
-    slices: Optional[str] = typer.Option(None, help="NIfTI slices to fill, e.g. 3,4,10-12; default: every slice the mask touches."),
+    slices: Optional[str] = typer.Option(
+        None,
+        help="NIfTI slices (along --axis) or DICOM frames to fill, e.g. 3,4,10-12; default: every slice or frame the "
+        "mask file touches; with a generated mask, every NIfTI slice holding tissue and every DICOM frame.",
+    ),
     axis: int = typer.Option(2, help="NIfTI slicing axis."),
     volume_index: int = typer.Option(0, help="Volume of a 4-D NIfTI."),
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
@@ -127,9 +145,9 @@ def inpaint(
     blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
-    panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel: input | mask | raw | blended | uncertainty."),
+    panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw | blended | uncertainty."),
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),
-    device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, help="Replace outputs that exist (inputs are never replaced)."),
     label: Optional[str] = typer.Option(
         None,
@@ -267,12 +285,15 @@ def demo(
     out_dir: Path = typer.Option(Path("results/demo"), help=RUNS_HELP),
     n_slices: Optional[int] = typer.Option(None, help="Held-out slices to use (default: all nine)."),
     checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
+    iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
     seed: int = typer.Option(0, help="Seed of masks and search."),
 ) -> None:
     """Corrupt held-out slices of the embedded brain MRI, inpaint them, compare with baselines."""
     from medinpaint.experiments.demo import run_demo
+    from medinpaint.inpainting import SearchConfig
 
-    run_demo(out_dir, n_slices=n_slices, checkpoint=checkpoint, seed=seed)  # prints the table and the folder
+    search = SearchConfig(iterations=iterations, seed=seed)
+    run_demo(out_dir, n_slices=n_slices, search=search, checkpoint=checkpoint, seed=seed)  # prints the table and the folder
 
 
 @experiment_app.command("dropout")
@@ -304,7 +325,7 @@ def reproduce_celeba(
     data: Path = typer.Option(..., help="CelebA folder holding img_align_celeba/ (and list_eval_partition.txt)."),
     out_dir: Path = typer.Option(Path("results/celeba"), help=RUNS_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="Use this CelebA checkpoint instead of training one."),
-    set_: List[str] = typer.Option([], "--set", help="Override a key of configs/celeba.yaml for the training, KEY=VALUE; repeatable."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key of configs/celeba.yaml for the training, KEY=VALUE; repeatable. " + config_keys_help()),
     n_images: int = typer.Option(64, help="Test images to inpaint per mask."),
     iterations: int = typer.Option(1500, help="Latent-search iterations."),
     nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),

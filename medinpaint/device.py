@@ -16,7 +16,7 @@ def pick_device(name: str | None = None) -> torch.device:
         name: ``"cuda"``, ``"cuda:1"``, ``"cpu"`` or ``None``/``"auto"`` for CUDA when available.
 
     Raises:
-        MedinpaintError: CUDA was asked for but is not available.
+        MedinpaintError: not a CPU or CUDA device, or CUDA was asked for but is not available.
 
     Example:
         >>> pick_device("cpu")
@@ -24,7 +24,12 @@ def pick_device(name: str | None = None) -> torch.device:
     """
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise MedinpaintError(f"unknown device {name!r}: use --device auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MedinpaintError(f"device {name!r} asked for but CUDA is not available: use --device cpu")
     return device

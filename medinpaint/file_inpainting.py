@@ -27,7 +27,7 @@ from medinpaint.io.nifti import NiftiSource, nifti_shape, slice_from_display
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
-from medinpaint.pipeline import LoadedSlices, load_mask, load_slices, save_like
+from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.windows import WindowConfig
 
@@ -257,6 +257,9 @@ def inpaint_file(
         if input_path.exists() and path.resolve() == input_path.resolve():
             raise MedinpaintError(f"--{role} {path} is the input: results never replace inputs, choose another path")
         check_output_path(path, overwrite)
+    for role in ("output", "raw"):
+        if role in outputs:
+            check_output_suffix(input_path, outputs[role])
     models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
     known = native_known_mask(mask, loaded, seed=search.seed, label=mask_label, dilate_mm=dilate_mm)

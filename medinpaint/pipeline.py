@@ -23,7 +23,7 @@ from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_
 from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
 from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
 
-__all__ = ["DOMAINS", "LoadedSlices", "load_slices", "load_mask", "save_like"]
+__all__ = ["DOMAINS", "LoadedSlices", "check_output_suffix", "load_slices", "load_mask", "save_like"]
 
 DOMAINS = ("ct", "mri", "photo")
 Source = DicomSource | NiftiSource | ImageSource
@@ -194,6 +194,39 @@ def load_mask(
     return load_mask_file(path, like, label=label, dilate_mm=dilate_mm)
 
 
+def _check_suffix(kind: str, out_path: Path) -> None:
+    name = out_path.name.lower()
+    if kind == "nifti" and not name.endswith(NIFTI_SUFFIXES):
+        raise MedinpaintError(f"output {out_path.name} must end in .nii or .nii.gz for a NIfTI input")
+    if kind == "image" and out_path.suffix.lower() != ".png":
+        raise MedinpaintError(f"output {out_path.name} must end in .png (results of PNG/JPG inputs are written as PNG)")
+    if kind == "dicom" and name.endswith(NIFTI_SUFFIXES + IMAGE_SUFFIXES):
+        raise MedinpaintError(
+            f"output {out_path.name} names another format but results of a DICOM input are DICOM: "
+            f"name it e.g. {name.split('.')[0]}.dcm"
+        )
+
+
+def check_output_suffix(input_path: str | os.PathLike, out_path: str | os.PathLike) -> None:
+    """Refuse an output name whose suffix says another format than the one :func:`save_like` writes.
+
+    Call it before any work: results come in the input's format (DICOM -> DICOM, NIfTI -> NIfTI,
+    PNG/JPG -> PNG).
+
+    Raises:
+        MedinpaintError: a missing input, or an output suffix of another format.
+
+    Example:
+        >>> from pydicom.data import get_testdata_file
+        >>> check_output_suffix(get_testdata_file("CT_small.dcm"), "filled.dcm")
+        >>> check_output_suffix(get_testdata_file("CT_small.dcm"), "filled.png")
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: output filled.png names another format but results of a DICOM input are DICOM: name it e.g. filled.dcm
+    """
+    _check_suffix(_kind(_existing(input_path)), Path(out_path))
+
+
 def save_like(
     loaded: LoadedSlices,
     native_result: torch.Tensor,
@@ -219,15 +252,10 @@ def save_like(
         )
     result = native_result.detach().cpu().numpy()
     source = loaded.source
+    kind = "nifti" if isinstance(source, NiftiSource) else "image" if isinstance(source, ImageSource) else "dicom"
+    _check_suffix(kind, out_path)
     if isinstance(source, NiftiSource):
-        if not out_path.name.lower().endswith(NIFTI_SUFFIXES):
-            raise MedinpaintError(f"output {out_path.name} must end in .nii or .nii.gz for a NIfTI input")
         return write_nifti_like(source, result, loaded.slice_indices, out_path, overwrite)
     if isinstance(source, ImageSource):
-        if out_path.suffix.lower() != ".png":
-            raise MedinpaintError(
-                f"output {out_path.name} must end in .png "
-                "(results of PNG/JPG inputs are written as PNG)"
-            )
         return write_png(source, result[0], out_path, overwrite)
     return write_dicom_like(source, loaded.slice_indices, result, out_path, description, overwrite)

@@ -154,7 +154,7 @@ def test_unknown_modality_asks_for_domain(tmp_path):
     ds = pydicom.dcmread(dicom_test_file("CT_small.dcm"))
     ds.Modality = "CR"
     ds.save_as(tmp_path / "cr.dcm")
-    with pytest.raises(MedinpaintError, match="modality 'CR': pass --domain"):
+    with pytest.raises(MedinpaintError, match="modality 'CR': pass domain='ct', 'mri' or 'photo'"):
         load_slices(tmp_path / "cr.dcm")
     assert load_slices(tmp_path / "cr.dcm", domain="ct").domain == "ct"
 
@@ -169,5 +169,5 @@ def test_undecodable_transfer_syntax_names_the_packages(tmp_path):
 
 def test_damaged_compressed_pixels_are_reported():
     path = dicom_test_file("JPEG-lossy.dcm")  # pydicom's own example of a stream libjpeg rejects
-    with pytest.raises(MedinpaintError, match="JPEG-lossy.dcm has damaged compressed pixel data"):
+    with pytest.raises(MedinpaintError, match=r"pixel data of DICOM JPEG-lossy.dcm \(JPEG Extended .*could not be decoded \(.*libjpeg error"):
         load_slices(path, domain="ct")

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
 from medinpaint.figures import save_comparison_grid
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
-from medinpaint.experiments.setting import run_record
+from medinpaint.experiments.setting import rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
 from medinpaint.metrics.niqe import fit_niqe
@@ -138,6 +139,8 @@ def run_celeba_reproduction(
         MedinpaintError: a bad folder, checkpoint or override.
     """
     data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise MedinpaintError(f"CelebA folder {data_dir} does not exist: fix --data (the folder holding img_align_celeba/)")
     run_dir = new_run_dir(out_dir, "celeba")
     overrides = {"data": str(data_dir), "seed": seed, "device": device or "auto"} | dict(train_overrides or {})
     trained_here = checkpoint is None
@@ -160,7 +163,11 @@ def run_celeba_reproduction(
     rows += _paper_rows()
     config = run_record(
         "celeba",
-        f"medinpaint reproduce celeba --data {data_dir} --out-dir {Path(out_dir)} --checkpoint {checkpoint} --seed {seed}",
+        rerun_command(
+            "reproduce celeba", data=data_dir, out_dir=Path(out_dir), checkpoint=None if trained_here else checkpoint,
+            set_=[f"{key}={json.dumps(value)}" for key, value in (train_overrides or {}).items()] if trained_here else None,
+            n_images=n_images, iterations=search.iterations, nrqm_model=nrqm_model, seed=seed,
+        ),
         models,
         search,
         data_dir=str(data_dir),

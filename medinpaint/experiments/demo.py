@@ -20,7 +20,7 @@ import torch
 
 from medinpaint.figures import save_comparison_grid
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
-from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
+from medinpaint.experiments.setting import evaluate_embedded_mri, rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
 
@@ -85,7 +85,9 @@ def run_demo(
     run_dir = new_run_dir(out_dir, "demo")
     config = run_record(
         "demo",
-        f"medinpaint demo --out-dir {Path(out_dir)} --seed {seed}",
+        rerun_command(
+            "demo", out_dir=Path(out_dir), n_slices=n_slices, checkpoint=checkpoint, iterations=search.iterations, seed=seed
+        ),
         setting.models,
         search,
         masks=list(masks),

@@ -19,7 +19,7 @@ import torch
 from medinpaint.errors import MedinpaintError
 from medinpaint.figures import save_comparison_grid, save_metric_plot
 from medinpaint.experiments.results import new_run_dir, save_results, save_table
-from medinpaint.experiments.setting import evaluate_embedded_mri, run_record
+from medinpaint.experiments.setting import evaluate_embedded_mri, rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import pixel_dropout
 
@@ -79,9 +79,9 @@ def run_dropout(
         progress=progress,
     )
     run_dir = new_run_dir(out_dir, "dropout")
-    command = (
-        f"medinpaint experiment dropout --out-dir {Path(out_dir)} --rates {','.join(map(str, rates))} "
-        f"--iterations {search.iterations} --seed {seed}" + (f" --checkpoint {checkpoint}" if checkpoint else "")
+    command = rerun_command(
+        "experiment dropout", out_dir=Path(out_dir), rates=",".join(map(str, rates)), checkpoint=checkpoint,
+        n_images=n_images, iterations=search.iterations, nrqm_model=nrqm_model, seed=seed,
     )
     config = run_record(
         "dropout",

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import platform
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from medinpaint.experiments.evaluation import Evaluation, corrupt_batch, evaluat
 from medinpaint.inpainting import SearchConfig
 from medinpaint.metrics.niqe import NiqeModel, fit_niqe
 
-__all__ = ["EmbeddedMri", "embedded_mri", "evaluate_embedded_mri", "run_record"]
+__all__ = ["EmbeddedMri", "embedded_mri", "evaluate_embedded_mri", "rerun_command", "run_record"]
 
 NIQE_FITTED_ON = "MNI152 T1 sample, training axial slices, 64x64"
 
@@ -80,7 +81,10 @@ def embedded_mri(
     from medinpaint.data.sample import sample_split
 
     if n_images is not None and n_images < 1:
-        raise MedinpaintError(f"n_images={n_images} must be at least 1 (or None for every held-out slice)")
+        raise MedinpaintError(
+            f"{n_images} held-out slices asked for: give at least 1 (demo --n-slices, experiment dropout --n-images) "
+            "or leave the option out for all of them"
+        )
     models = load_models(checkpoint, device=device, expect_domain="mri", expect_channels=1)
     heldout = sample_split().heldout
     count = len(heldout) if n_images is None else min(n_images, len(heldout))
@@ -134,6 +138,27 @@ def evaluate_embedded_mri(
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def rerun_command(command: str, **options: Any) -> str:
+    """The shell command ``medinpaint <command> --<option> <value> ...`` that re-runs an experiment.
+
+    Args:
+        command: the subcommand words, e.g. ``"experiment dropout"``.
+        **options: option name (underscores for dashes) -> value; None is left out (the option's
+            default), a list or tuple repeats the option once per item.
+
+    Example:
+        >>> rerun_command("demo", out_dir=Path("results/demo"), n_slices=2, checkpoint=None, set_=["a=1", "b=[1, 2]"])
+        "medinpaint demo --out-dir results/demo --n-slices 2 --set a=1 --set 'b=[1, 2]'"
+    """
+    words = ["medinpaint", *command.split()]
+    for name, value in options.items():
+        flag = "--" + name.strip("_").replace("_", "-")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                words += [flag, str(item)]
+    return shlex.join(words)
 
 
 def run_record(experiment: str, command: str, models: LoadedModels, search: SearchConfig, **settings) -> dict:

@@ -10,6 +10,8 @@ and always stores pixels uncompressed (Explicit VR Little Endian), whatever the 
 from __future__ import annotations
 
 import copy
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,9 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import pack_bits
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import VR
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
@@ -26,6 +30,10 @@ from medinpaint.io.atomic import atomic_write
 __all__ = ["DicomSource", "read_dicom", "dicom_domain", "write_dicom_like"]
 
 DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"
+PIXEL_DATA_TAG = 0x7FE00010
+EXTENDED_OFFSET_TAGS = (0x7FE00001, 0x7FE00002)  # only meaningful for encapsulated pixel data
+FUNCTIONAL_GROUPS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+SWAPPED_VR_ITEMSIZE = {VR.OW: 2, VR.OL: 4, VR.OF: 4, VR.OD: 8, VR.OV: 8}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,25 +64,40 @@ def _rescale(ds: Dataset) -> tuple[float, float]:
     return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
 
 
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (pydicom lists one reason per decoder plugin)."""
+    return re.sub(r"\s*\n\s*", "; ", re.sub(r":\s*\n\s*", ": ", str(err).strip()))
+
+
 def _pixels(ds: Dataset, name: str) -> np.ndarray:
     """Frames (F, C, H, W) float32 in native units."""
-    if not any(tag in ds for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+    if any(tag in ds for tag in ("FloatPixelData", "DoubleFloatPixelData")):
+        raise MedinpaintError(
+            f"DICOM {name} stores float pixel data ({getattr(ds.get('SOPClassUID'), 'name', '?')}), "
+            "which medinpaint cannot write back: convert it to NIfTI and inpaint that"
+        )
+    if "PixelData" not in ds:
         raise MedinpaintError(
             f"DICOM {name} holds no pixel data (SOP class {ds.get('SOPClassUID', '?')}): "
             "give an image file"
         )
+    syntax = ds.file_meta.get("TransferSyntaxUID", "?")
     try:
         raw = ds.pixel_array
     except (NotImplementedError, ImportError, RuntimeError) as err:
-        if not isinstance(err, (NotImplementedError, ImportError)) and "missing dependencies" not in str(err):
-            raise MedinpaintError(f"DICOM {name} has damaged compressed pixel data: check the file") from err
-        syntax = ds.file_meta.get("TransferSyntaxUID", "?")
+        if isinstance(err, (NotImplementedError, ImportError)) or "missing dependencies" in str(err):
+            raise MedinpaintError(
+                f"no decoder for DICOM {name} ({getattr(syntax, 'name', syntax)}): {DECODER_HINT}"
+            ) from err
         raise MedinpaintError(
-            f"no decoder for DICOM {name} ({getattr(syntax, 'name', syntax)}): "
-            f"{DECODER_HINT}"
+            f"the pixel data of DICOM {name} ({getattr(syntax, 'name', syntax)}) could not be decoded "
+            f"({_one_line(err)}): the file may be damaged; export it again from its source"
         ) from err
     except (ValueError, AttributeError) as err:
-        raise MedinpaintError(f"DICOM {name} has damaged pixel data ({err}): the file may be truncated") from err
+        raise MedinpaintError(
+            f"the pixel data of DICOM {name} could not be decoded ({_one_line(err)}): "
+            "the file may be truncated or damaged; export it again from its source"
+        ) from err
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     channels = int(ds.get("SamplesPerPixel", 1))
     arr = raw.reshape(frames, *raw.shape[-3 if channels > 1 else -2 :])
@@ -90,13 +113,25 @@ def _pixels(ds: Dataset, name: str) -> np.ndarray:
     return (values * slope + intercept).astype(np.float32)
 
 
-def _read_one(path: Path, stop_before_pixels: bool = False) -> Dataset:
+def _read_one(path: Path) -> Dataset:
+    """Read one DICOM file; a file that pydicom reads as empty (cut short inside its data) is an error."""
     try:
-        return pydicom.dcmread(str(path), stop_before_pixels=stop_before_pixels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(str(path))
     except InvalidDicomError as err:
-        raise MedinpaintError(f"{path} is not a DICOM file: give a DICOM, NIfTI, PNG or JPG image") from err
+        raise MedinpaintError(
+            f"{path} is not a DICOM file (no 'DICM' file meta header): give a DICOM, NIfTI, PNG or JPG image"
+        ) from err
     except Exception as err:  # pydicom raises many types on damaged files
-        raise MedinpaintError(f"cannot read DICOM {path}: {err}; the file may be truncated") from err
+        raise MedinpaintError(f"cannot read DICOM {path}: {_one_line(err)}; the file may be truncated") from err
+    if len(ds) == 0:  # pydicom drops every element when encapsulated pixel data ends early
+        reason = "; ".join(str(w.message) for w in caught) or "no data element after the file meta header"
+        raise MedinpaintError(
+            f"the pixel data of DICOM {path.name} could not be decoded ({reason}): "
+            "the file is truncated; copy it again from its source"
+        )
+    return ds
 
 
 def _slice_order(datasets: Sequence[Dataset]) -> list[int]:
@@ -165,14 +200,23 @@ def dicom_domain(ds: Dataset) -> str:
         >>> dicom_domain(Dataset())
         Traceback (most recent call last):
         ...
-        medinpaint.errors.MedinpaintError: cannot guess the domain of DICOM modality '?': pass --domain ct, mri or photo
+        medinpaint.errors.MedinpaintError: cannot guess the domain of DICOM modality '?': pass domain='ct', 'mri' or 'photo' (`medinpaint inpaint` takes its --checkpoint's domain)
     """
     modality = str(ds.get("Modality", "?"))
     if int(ds.get("SamplesPerPixel", 1)) == 3:
         return "photo"
     if modality in ("CT", "MR"):
         return {"CT": "ct", "MR": "mri"}[modality]
-    raise MedinpaintError(f"cannot guess the domain of DICOM modality {modality!r}: pass --domain ct, mri or photo")
+    raise MedinpaintError(
+        f"cannot guess the domain of DICOM modality {modality!r}: pass domain='ct', 'mri' or 'photo' "
+        "(`medinpaint inpaint` takes its --checkpoint's domain)"
+    )
+
+
+def _pydicom_layout(ds: Dataset, frames: np.ndarray) -> np.ndarray:
+    """Frames (F, C, H, W) -> the layout of ``ds.pixel_array``: (H, W[, C]) or (F, H, W[, C])."""
+    arr = np.moveaxis(frames, 1, -1) if frames.shape[1] > 1 else frames[:, 0]
+    return arr[0] if int(ds.get("NumberOfFrames", 1) or 1) == 1 else arr
 
 
 def _to_stored(ds: Dataset, native: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -183,22 +227,78 @@ def _to_stored(ds: Dataset, native: np.ndarray, dtype: np.dtype) -> np.ndarray:
     values = np.clip(values, low, high)
     if ds.get("PhotometricInterpretation") == "MONOCHROME1":
         values = (low + high) - values
-    values = np.moveaxis(values, 1, -1) if values.shape[1] > 1 else values[:, 0]
-    return values[0].astype(dtype) if int(ds.get("NumberOfFrames", 1) or 1) == 1 else values.astype(dtype)
+    return _pydicom_layout(ds, values).astype(dtype)
 
 
-def _derived(ds: Dataset, frames: np.ndarray, series_uid: str, description: str) -> Dataset:
+def _native_pixel_bytes(ds: Dataset, stored: np.ndarray) -> bytes:
+    """Stored values -> uncompressed little-endian Pixel Data (bit-packed for BitsAllocated 1), even length."""
+    if int(ds.BitsAllocated) == 1:
+        return pack_bits(stored)
+    data = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("<")).tobytes()
+    return data + b"\0" * (len(data) % 2)
+
+
+def _to_little_endian(ds: Dataset) -> None:
+    """Byte-swap the binary values (OW, OL, OF, OD, OV) of a dataset read big-endian, sequences included.
+
+    pydicom re-encodes numbers (US, FL, ...) itself when the transfer syntax changes; values of
+    these VRs are kept as raw bytes and would otherwise be written in the wrong byte order.
+    """
+    for elem in ds:
+        if elem.VR == VR.SQ:
+            for item in elem.value:
+                _to_little_endian(item)
+        elif elem.VR in SWAPPED_VR_ITEMSIZE and isinstance(elem.value, bytes):
+            elem.value = np.frombuffer(elem.value, f">u{SWAPPED_VR_ITEMSIZE[elem.VR]}").astype("<u" + str(SWAPPED_VR_ITEMSIZE[elem.VR])).tobytes()
+
+
+def _set_native_pixels(out: Dataset, stored: np.ndarray, source: Dataset) -> None:
+    """Store ``stored`` as uncompressed Explicit VR Little Endian Pixel Data of ``out``.
+
+    Rows, Columns, frames, BitsAllocated/Stored and PixelRepresentation keep their values (the
+    array has the source's shape and dtype); only what the encoding changes is updated.
+    """
+    if not source.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian).is_little_endian:
+        _to_little_endian(out)
+    for tag in EXTENDED_OFFSET_TAGS:
+        out.pop(tag, None)
+    if int(source.get("SamplesPerPixel", 1)) == 3:  # decoded colour is interleaved RGB
+        out.PhotometricInterpretation = "RGB"
+        out.PlanarConfiguration = 0
+    out.add_new(PIXEL_DATA_TAG, "OB" if int(source.BitsAllocated) <= 8 else "OW", _native_pixel_bytes(source, stored))
+    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+
+
+def _derived_image_type(ds: Dataset) -> list[str]:
+    """ImageType DERIVED; value 2 SECONDARY, except in enhanced multi-frame IODs, which allow only PRIMARY."""
+    old = list(ds.ImageType) if "ImageType" in ds else []
+    sop_class = getattr(ds.get("SOPClassUID"), "name", "")
+    enhanced = any(key in ds for key in FUNCTIONAL_GROUPS) or "Enhanced" in sop_class or sop_class == "Segmentation Storage"
+    return ["DERIVED", old[1] if enhanced and len(old) > 1 else "SECONDARY", *old[2:]]
+
+
+def _mark_frames_derived(ds: Dataset) -> None:
+    """FrameType value 1 DERIVED in every functional group of an enhanced multi-frame dataset."""
+    groups = [item for key in FUNCTIONAL_GROUPS for item in ds.get(key, [])]
+    for group in groups:
+        for elem in group:
+            if elem.VR == VR.SQ:
+                for item in elem.value:
+                    if "FrameType" in item:
+                        item.FrameType = ["DERIVED", *list(item.FrameType)[1:]]
+
+
+def _derived(ds: Dataset, frames: np.ndarray, changed: np.ndarray, series_uid: str, description: str) -> Dataset:
+    """A derived copy of ``ds`` holding ``frames`` (F, C, H, W); pixels not ``changed`` keep their stored bits."""
     out = copy.deepcopy(ds)
     original = ds.pixel_array
-    stored = _to_stored(ds, frames, original.dtype)
-    photometric = "RGB" if int(ds.get("SamplesPerPixel", 1)) == 3 else str(ds.PhotometricInterpretation)
-    out.set_pixel_data(stored, photometric, int(ds.get("BitsStored", ds.BitsAllocated)), generate_instance_uid=False)
-    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    stored = np.where(_pydicom_layout(ds, changed), _to_stored(ds, frames, original.dtype), original)
+    _set_native_pixels(out, stored.astype(original.dtype), ds)
     out.SOPInstanceUID = generate_uid()
     out.file_meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
     out.SeriesInstanceUID = series_uid
-    tail = list(ds.ImageType)[2:] if "ImageType" in ds else []
-    out.ImageType = ["DERIVED", "SECONDARY", *tail]
+    out.ImageType = _derived_image_type(ds)
+    _mark_frames_derived(out)
     out.DerivationDescription = description[:1024]
     return out
 
@@ -224,21 +324,26 @@ def write_dicom_like(
     Raises:
         MedinpaintError: the output exists (and not ``overwrite``).
     """
-    updated = np.concatenate([_pixels(ds, name) for ds, name in zip(source.datasets, source.files)])
+    original = np.concatenate([_pixels(ds, name) for ds, name in zip(source.datasets, source.files)])
+    updated = original.copy()
     updated[list(indices)] = native
+    changed = updated != original
     series_uid = generate_uid()
     if source.layout == "series":
-        outputs = [_derived(ds, updated[i : i + 1], series_uid, description) for i, ds in enumerate(source.datasets)]
+        outputs = [
+            _derived(ds, updated[i : i + 1], changed[i : i + 1], series_uid, description)
+            for i, ds in enumerate(source.datasets)
+        ]
 
         def write(tmp: Path) -> None:
             tmp.mkdir()
             for name, ds in zip(source.files, outputs):
-                ds.save_as(tmp / name, enforce_file_format=True)
+                pydicom.dcmwrite(tmp / name, ds, enforce_file_format=True)
 
     else:
-        output = _derived(source.datasets[0], updated, series_uid, description)
+        output = _derived(source.datasets[0], updated, changed, series_uid, description)
 
         def write(tmp: Path) -> None:
-            output.save_as(tmp, enforce_file_format=True)
+            pydicom.dcmwrite(tmp, output, enforce_file_format=True)
 
     return atomic_write(out_path, write, overwrite)

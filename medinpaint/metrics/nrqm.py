@@ -65,7 +65,8 @@ class NrqmModel:
         """Read the reference ``model.mat`` or a converted ``.npz``.
 
         Raises:
-            MedinpaintError: missing file, unknown suffix, or a file without the expected fields.
+            MedinpaintError: missing, empty or damaged file, unknown suffix, or a file without the
+                expected fields.
         """
         path = Path(path)
         if path.suffix == ".npz":
@@ -81,7 +82,13 @@ class NrqmModel:
         if not path.is_file():
             raise MedinpaintError(f"NRQM model file {path} not found: give the path of model.mat")
         try:
-            model = scipy.io.loadmat(path, simplify_cells=True)["model"]
+            contents = scipy.io.loadmat(path, simplify_cells=True)
+        except (scipy.io.matlab.MatReadError, OSError, ValueError) as err:  # empty, truncated, not MATLAB
+            raise MedinpaintError(
+                f"NRQM model {path} cannot be read as a MATLAB file ({err}): download model.mat again"
+            ) from err
+        try:
+            model = contents["model"]
             forests = [RegressionForest.from_tables(model["rf"][g]) for g in range(3)]
             linear = np.asarray(model["linear"], dtype=np.float64).reshape(-1)
         except (KeyError, IndexError, TypeError, ValueError) as err:

@@ -44,7 +44,10 @@ def ct_window_range(level: float = 0.0, width: float = 2000.0) -> tuple[float, f
         (-1000.0, 1000.0)
     """
     if not width > 0:
-        raise MedinpaintError(f"CT window width must be positive, got {width}: pass e.g. --ct-window 40,400")
+        raise MedinpaintError(
+            f"CT window width must be positive, got {width}: set the config key ct_window to (level, width), "
+            "e.g. `medinpaint train --set ct_window=[40,400]`"
+        )
     return (float(level) - float(width) / 2, float(level) + float(width) / 2)
 
 
@@ -70,7 +73,7 @@ def percentile_range(volume: np.ndarray | torch.Tensor, lower: float = 0.5, uppe
     if not high > low:
         raise MedinpaintError(
             f"intensity percentiles {lower}/{upper} are equal ({low:g}): the image is (almost) constant; "
-            "pass wider --mr-percentiles"
+            "check the image, or train with wider percentiles (`medinpaint train --set mr_percentiles=[0,100]`)"
         )
     return (float(low), float(high))
 
