@@ -34,6 +34,10 @@ CHECKPOINT_HELP = (
     "DCGAN checkpoint file, or a shipped model by name: brain_mri (default: the window prior trained on "
     "the embedded MNI152 T1) or brain_mri_slices (the 0.1.0 whole-slice model)."
 )
+GRID_CHECKPOINT_HELP = (
+    "DCGAN checkpoint file or shipped model name for the 64×64 slice-grid experiments; default: brain_mri_slices "
+    "(the whole-slice model trained for that grid)."
+)
 GRID_HELP = (
     "How slices reach the 64×64 generator: windows (a square window around each hole, sized to the hole, "
     "at native resolution or coarser), slices (each whole slice squeezed onto the grid, the paper's protocol), "
@@ -284,7 +288,7 @@ RUNS_HELP = "Parent folder: each run writes a new, timestamped results folder in
 def demo(
     out_dir: Path = typer.Option(Path("results/demo"), help=RUNS_HELP),
     n_slices: Optional[int] = typer.Option(None, help="Held-out slices to use (default: all nine)."),
-    checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
+    checkpoint: Optional[Path] = typer.Option(None, help=GRID_CHECKPOINT_HELP),
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
     seed: int = typer.Option(0, help="Seed of masks and search."),
 ) -> None:
@@ -301,7 +305,7 @@ def demo(
 def experiment_dropout(
     out_dir: Path = typer.Option(Path("results/dropout"), help=RUNS_HELP),
     rates: str = typer.Option("0.1,0.3,0.5,0.7,0.8,0.9,0.95", help="Comma-separated dropout rates (fraction of pixels removed)."),
-    checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),
+    checkpoint: Optional[Path] = typer.Option(None, help=GRID_CHECKPOINT_HELP),
     n_images: Optional[int] = typer.Option(None, help="Held-out images to use (default: all)."),
     iterations: int = typer.Option(1500, help="Latent-search iterations."),
     nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),

@@ -68,7 +68,8 @@ def embedded_mri(
     """Load the embedded setting: held-out slices, the MRI model and the NIQE model.
 
     Args:
-        checkpoint: a 1-channel MRI DCGAN checkpoint; None → the shipped model.
+        checkpoint: a 1-channel MRI DCGAN checkpoint; None → the shipped whole-slice model
+            ``brain_mri_slices`` (these experiments run on the 64×64 slice grid it was trained for).
         n_images: use ``n_images`` held-out slices evenly spread over the volume (None → all).
         device: where the networks run (None → CUDA when available, else CPU).
 
@@ -85,7 +86,7 @@ def embedded_mri(
             f"{n_images} held-out slices asked for: give at least 1 (demo --n-slices, experiment dropout --n-images) "
             "or leave the option out for all of them"
         )
-    models = load_models(checkpoint, device=device, expect_domain="mri", expect_channels=1)
+    models = load_models(checkpoint or "brain_mri_slices", device=device, expect_domain="mri", expect_channels=1)
     heldout = sample_split().heldout
     count = len(heldout) if n_images is None else min(n_images, len(heldout))
     chosen = [round(i) for i in np.linspace(0, len(heldout) - 1, count)]
