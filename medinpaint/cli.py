@@ -33,6 +33,13 @@ GRID_HELP = (
     "or auto (what the checkpoint was trained for)."
 )
 
+FILL_HELP = (
+    "How a volume's holes are filled: 3d (fill the slices the hole touches along all three axes, average the three "
+    "fills, blend them with one exact 3-D Poisson solve: continuous through-plane; 3-D NIfTI with a mask file), "
+    "slices (each slice along --axis on its own with a 2-D blend, the 0.1.0 behaviour), or auto (3d when a "
+    "hole of a 3-D NIfTI mask file spans neighbouring slices, slices otherwise)."
+)
+
 app = typer.Typer(
     help="Semantic inpainting of medical slices and photographs with per-domain DCGANs "
     "(Yeh et al., CVPR 2017). " + MASK_HELP,
@@ -120,6 +127,7 @@ def inpaint(
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
     restarts: int = typer.Option(4, help="Random restarts of the latent search per slice; the best is kept."),
     grid: str = typer.Option("auto", help=GRID_HELP),
+    fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
@@ -143,6 +151,7 @@ def inpaint(
         volume_index=volume_index,
         search=SearchConfig(iterations=iterations, restarts=restarts, seed=seed),
         grid=grid,
+        fill=fill,
         estimate=estimate,
         blend_method=blend,
         raw_output=raw,
