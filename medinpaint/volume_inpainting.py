@@ -31,15 +31,16 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
-from medinpaint.inpainting.poisson3d import poisson_blend_3d
+from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
 from medinpaint.native_inpainting import NativeFill, inpaint_native
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = ["FILLS", "VolumeFill", "fill_mode", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+__all__ = ["FILLS", "FUSIONS", "VolumeFill", "fill_mode", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
 
 FILLS = ("auto", "3d", "slices")
+FUSIONS = ("in-plane", "mean")
 AXES = (0, 1, 2)
 
 
@@ -87,6 +88,22 @@ def _coverage(known: torch.Tensor, grid: str, windowing: WindowConfig) -> torch.
     return paste_windows(ones, windows, torch.zeros_like(known))
 
 
+def _in_plane_blend(axis_raw: dict[int, np.ndarray], volume: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """3-D Poisson fill whose guidance along each axis d is the mean difference of the fills of the OTHER axes.
+
+    Each orientation's fill is coherent within its slices (one search per slice) but not across
+    them (separate searches), so its differences along its own slicing axis are left out.
+    """
+    box = hole_box(known < 0.5)
+    differences = []
+    for d in AXES:
+        sources = [a for a in axis_raw if a != d] or list(axis_raw)
+        differences.append(np.mean([np.diff(axis_raw[a][box].astype(np.float64), axis=d) for a in sources], axis=0))
+    filled = volume.copy()
+    filled[box] = gradient_blend_3d(tuple(differences), volume[box], known[box])
+    return filled
+
+
 def inpaint_volume(
     volume: np.ndarray,
     known: np.ndarray,
@@ -98,6 +115,7 @@ def inpaint_volume(
     grid: str = "windows",
     windowing: WindowConfig = WindowConfig(),
     estimate: str = "mean",
+    fusion: str = "in-plane",
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -112,13 +130,16 @@ def inpaint_volume(
         grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`inpaint_native`).
         windowing: window settings.
         estimate: ``"mean"`` of the restarts or the ``"best"`` restart.
+        fusion: the Poisson guidance: ``"in-plane"`` (along each axis, the mean difference of the
+            fills of the other orientations, in whose slices that axis lies) or ``"mean"`` (the
+            Laplacian of the mean of the fills).
         progress: show the searches' progress bars.
 
     Returns:
         :class:`VolumeFill`.
 
     Raises:
-        MedinpaintError: arrays that are not 3-D of one shape, a bad axis, or nothing known.
+        MedinpaintError: arrays that are not 3-D of one shape, a bad axis or fusion, or nothing known.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -133,6 +154,8 @@ def inpaint_volume(
         raise MedinpaintError(f"volume and known mask must be (X, Y, Z) of one shape, got {volume.shape} and {known.shape}")
     if not axes or any(axis not in AXES for axis in axes):
         raise MedinpaintError(f"axes {axes} must be a non-empty subset of 0, 1, 2 (sagittal, coronal, axial)")
+    if fusion not in FUSIONS:
+        raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
     hole = known < 0.5
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
@@ -154,7 +177,7 @@ def inpaint_volume(
         spread += _to_volume(fill.uncertainty, axis, indices, np.zeros_like(volume))
         axis_fills[axis], axis_slices[axis] = fill, indices
     raw = np.where(count > 0, total / np.maximum(count, 1), volume).astype(np.float32)
-    filled = poisson_blend_3d(raw, volume, known)
+    filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else _in_plane_blend(axis_raw, volume, known)
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 

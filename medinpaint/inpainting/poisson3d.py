@@ -26,7 +26,7 @@ import scipy.sparse.linalg
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["hole_box", "laplacian_system_3d", "poisson_blend_3d"]
+__all__ = ["gradient_blend_3d", "hole_box", "laplacian_system_3d", "poisson_blend_3d"]
 
 SOLVE_TOLERANCE = 1e-10
 
@@ -90,8 +90,57 @@ def laplacian_system_3d(hole: np.ndarray) -> scipy.sparse.csc_matrix:
     return scipy.sparse.csc_matrix((values, (np.concatenate(rows), np.concatenate(cols))), shape=(count, count))
 
 
+def gradient_blend_3d(differences: tuple[np.ndarray, np.ndarray, np.ndarray], target: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Exact 3-D Poisson fill of the hole of ``target`` from guidance DIFFERENCES between neighbours.
+
+    The general form: for every hole voxel p, ``Σ_q (x_p − x_q) = Σ_q g_pq`` with
+    ``g_pq = −differences[d][p]`` for ``q = p + e_d`` and ``differences[d][q]`` for ``q = p − e_d``.
+    Differences of one volume, ``np.diff(s, axis=d)``, give :func:`poisson_blend_3d`; differences
+    taken from several fills (each direction from the fills that are coherent along it) fuse them.
+
+    Args:
+        differences: for axis d = 0, 1, 2, ``s(p + e_d) − s(p)``: shapes (X−1, Y, Z), (X, Y−1, Z), (X, Y, Z−1).
+        target: (X, Y, Z); known voxels are kept, hole voxels are not read.
+        known: (X, Y, Z), known where > 0.5.
+
+    Returns:
+        (X, Y, Z), dtype of ``target``; known voxels bit-identical.
+
+    Raises:
+        MedinpaintError: nothing is known.
+
+    Example:
+        >>> target = np.zeros((3, 3, 3), np.float32); known = np.ones((3, 3, 3)); known[1, 1, 1] = 0
+        >>> ramp = np.zeros((2, 3, 3)), np.zeros((3, 2, 3)), np.ones((3, 3, 2))  # guidance s = z
+        >>> float(gradient_blend_3d(ramp, target, known)[1, 1, 1])  # the mean of z - 1 and z + 1 about 0
+        0.0
+    """
+    hole = np.asarray(known) <= 0.5
+    result = np.array(target, copy=True)
+    if not hole.any():
+        return result
+    if hole.all():
+        raise MedinpaintError("the mask covers the whole volume: leave some voxels known to blend into")
+    guided = np.zeros(hole.shape)
+    for axis, difference in enumerate(differences):
+        head = [slice(None)] * 3
+        tail = [slice(None)] * 3
+        head[axis], tail[axis] = slice(1, None), slice(None, -1)
+        guided[tuple(head)] += difference
+        guided[tuple(tail)] -= difference
+    rhs = (guided + _neighbour_sum(np.where(hole, 0.0, np.asarray(target, np.float64))))[hole]
+    system = laplacian_system_3d(hole)
+    solution, info = scipy.sparse.linalg.cg(system, rhs, rtol=SOLVE_TOLERANCE, atol=0.0)
+    if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
+        solution = scipy.sparse.linalg.splu(system, permc_spec="COLAMD").solve(rhs)
+    result[hole] = solution.astype(result.dtype)
+    return np.where(hole, result, target)
+
+
 def poisson_blend_3d(guidance: np.ndarray, target: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Exact 3-D Poisson blend of ``guidance`` into the hole of ``target``.
+
+    Solves on the hole's bounding box + 1 voxel only (:func:`hole_box`).
 
     Args:
         guidance: (X, Y, Z) the fill whose Laplacian the hole takes (e.g. the fused G(ẑ) fills).
@@ -117,22 +166,10 @@ def poisson_blend_3d(guidance: np.ndarray, target: np.ndarray, known: np.ndarray
             f"{target.shape} and {known.shape}: pass (X, Y, Z) arrays on one voxel grid"
         )
     hole = np.asarray(known) <= 0.5
-    result = np.array(target, copy=True)
     if not hole.any():
-        return result
-    if hole.all():
-        raise MedinpaintError("the mask covers the whole volume: leave some voxels known to blend into")
+        return np.array(target, copy=True)
     box = hole_box(hole)
-    hole_in, source = hole[box], np.asarray(guidance, np.float64)[box]
-    boundary = np.where(hole_in, 0.0, np.asarray(target, np.float64)[box])
-    # Σ_q (s_p − s_q) + Σ_{q known} t_q  =  deg_p·s_p − Σ_q (s_q − [q known]·t_q); deg in the box = in the volume
-    degree = _neighbour_sum(np.ones(hole_in.shape))
-    rhs = (degree * source - _neighbour_sum(source - boundary))[hole_in]
-    system = laplacian_system_3d(hole_in)
-    solution, info = scipy.sparse.linalg.cg(system, rhs, x0=source[hole_in], rtol=SOLVE_TOLERANCE, atol=0.0)
-    if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
-        solution = scipy.sparse.linalg.splu(system, permc_spec="COLAMD").solve(rhs)
-    inside = result[box]
-    inside[hole_in] = solution.astype(result.dtype)
-    result[box] = inside
-    return np.where(np.asarray(known) > 0.5, target, result)
+    source = np.asarray(guidance, np.float64)[box]
+    result = np.array(target, copy=True)
+    result[box] = gradient_blend_3d(tuple(np.diff(source, axis=axis) for axis in range(3)), target[box], np.asarray(known)[box])
+    return result
