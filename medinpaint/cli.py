@@ -34,8 +34,9 @@ GRID_HELP = (
 )
 
 FILL_HELP = (
-    "How a volume's holes are filled: 3d (fill the slices the hole touches along all three axes, average the three "
-    "fills, blend them with one exact 3-D Poisson solve: continuous through-plane; 3-D NIfTI with a mask file), "
+    "How a volume's holes are filled: 3d (fill the slices the hole touches along all three axes, fuse them (each "
+    "direction's gradients from the fills whose slices contain it) in one exact 3-D Poisson solve: continuous "
+    "through-plane; 3-D NIfTI with a mask file), "
     "slices (each slice along --axis on its own with a 2-D blend, the 0.1.0 behaviour), or auto (3d when a "
     "hole of a 3-D NIfTI mask file spans neighbouring slices, slices otherwise)."
 )
