@@ -44,6 +44,13 @@ GRID_HELP = (
     "or auto (what the checkpoint was trained for)."
 )
 
+FILL_HELP = (
+    "How a volume's holes are filled: 3d (fill the slices the hole touches along all three axes, fuse them (each "
+    "direction's gradients from the fills whose slices contain it) in one exact 3-D Poisson solve: continuous "
+    "through-plane; 3-D NIfTI with a mask file), "
+    "slices (each slice along --axis on its own with a 2-D blend, the 0.1.0 behaviour), or auto (3d when a "
+    "hole of a 3-D NIfTI mask file spans neighbouring slices, slices otherwise)."
+)
 
 def config_keys_help() -> str:
     """The keys of :class:`~medinpaint.config.TrainConfig`, for the ``--set`` help (generated, never stale)."""
@@ -145,6 +152,7 @@ def inpaint(
     iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
     restarts: int = typer.Option(4, help="Random restarts of the latent search per hole window (or slice); --estimate says how they give the fill."),
     grid: str = typer.Option("auto", help=GRID_HELP),
+    fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
@@ -171,7 +179,7 @@ def inpaint(
     options = file_options(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
-        label=label, dilate=dilate,
+        label=label, dilate=dilate, fill=fill,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)

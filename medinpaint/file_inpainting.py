@@ -29,6 +29,7 @@ from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
+from medinpaint.volume_inpainting import fill_mode, inpaint_stack_3d, spans_slices
 from medinpaint.windows import WindowConfig
 
 __all__ = ["FileInpaintReport", "inpaint_file", "native_known_mask"]
@@ -191,6 +192,7 @@ def inpaint_file(
     volume_index: int = 0,
     search: SearchConfig = SearchConfig(),
     grid: str = "auto",
+    fill: str = "auto",
     estimate: str = "mean",
     windowing: WindowConfig = WindowConfig(),
     blend_method: str = "poisson",
@@ -219,6 +221,10 @@ def inpaint_file(
         grid: ``"windows"`` (square windows at each hole's scale), ``"slices"`` (each whole slice
             on the 64×64 grid, the paper's protocol) or ``"auto"`` (what the checkpoint was
             trained for: windows for the default brain model).
+        fill: ``"3d"`` (fill along all three axes, fuse, one exact 3-D Poisson blend; a 3-D NIfTI
+            volume with a mask file), ``"slices"`` (each slice along ``axis`` on its own, 2-D
+            blend) or ``"auto"`` (3d when a hole of a 3-D NIfTI mask file spans neighbouring
+            slices, else slices). ``blend_method`` applies to slice-wise fills.
         estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
             ``"best"`` restart.
         windowing: window settings (``grid="windows"``).
@@ -248,6 +254,7 @@ def inpaint_file(
     for name, value, choices in (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES)):
         if value not in choices:
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
+    mode = fill_mode(fill, input_path, _is_mask_file(mask), slices)
     outputs = {
         role: Path(path)
         for role, path in (("output", output_path), ("raw", raw_output), ("uncertainty", uncertainty_output), ("panel", panel_output))
@@ -270,18 +277,13 @@ def inpaint_file(
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
-    fill = inpaint_native(
-        loaded.native[todo],
-        known[todo],
-        models,
-        IntensityToUnit(loaded.record.low, loaded.record.high),
-        search,
-        grid=default_grid(models) if grid == "auto" else grid,
-        windowing=windowing,
-        estimate=estimate,
-        blend_method=blend_method,
-        progress=progress,
-    )
+    intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
+    chosen_grid = default_grid(models) if grid == "auto" else grid
+    options = {"grid": chosen_grid, "windowing": windowing, "estimate": estimate, "progress": progress}
+    if mode == "3d" or (mode == "auto" and spans_slices(known)):
+        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, search, **options)
+    else:
+        fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
     raw_native, blended_native = fill.raw, fill.filled
     todo_known = known[todo]
     spread = fill.uncertainty[:, 0].numpy()

@@ -1,0 +1,239 @@
+"""Benchmark: tumour-sized 3-D holes in the held-out slab, scored with the BraTS-Inpainting protocol.
+
+Protocol (issue 10; the numbers go to docs/results.md):
+
+* data: the embedded MNI152 T1 (1 mm). Holes lie wholly inside the held-out axial slab
+  z = 96..135 (no training window of any orientation touches z = 91..140);
+* holes: per case, the union of 2–3 randomly rotated ellipsoids, each 12–36 mm across along
+  every axis, the later ones centred inside the first so that the union is one region; the
+  union lies in healthy tissue (the brain, T1 > 10 % of its 99.5th percentile, eroded by 3
+  voxels) and inside the slab; seeded (``--seed``), the same holes for every method;
+* files as a user has them: the voided input (the hole set to 0, as BraTS ships it), the mask
+  (nonzero = hole) and the truth, NIfTI;
+* methods: ``medinpaint`` = ``medinpaint inpaint`` as a subprocess with the CLI's defaults
+  (a 3-D hole: ``--fill auto`` = 3d); ``medinpaint-slices`` = the same with ``--fill slices``;
+  ``biharmonic-2d`` = scikit-image ``inpaint_biharmonic`` on each axial slice;
+  ``biharmonic-3d`` = ``inpaint_biharmonic`` on the 3-D crop around the hole (+ 8 voxels);
+* scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
+  the through-plane jump = mean |x(z+1) − x(z)| over the voxel pairs of neighbouring axial
+  slices that touch the hole, for each method and for the truth; seconds per case (wall time of
+  the method, the CLI's start-up and model loading included).
+
+Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_brats_protocol.py``
+Writes ``--out`` (default results/brats_protocol/): metrics.csv, metrics.json, table.md, views.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+from skimage.restoration import inpaint_biharmonic
+
+from medinpaint.data.sample import heldout_slab, sample_volume
+
+METHODS = ("medinpaint", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
+CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
+DIAMETERS = (12.0, 36.0)
+CROP_MARGIN = 8
+TISSUE_EROSION = 3
+
+
+def tumour_hole(volume: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids in healthy tissue inside the held-out slab."""
+    slab = heldout_slab()
+    brain = ndimage.binary_fill_holes(volume > 0.1 * np.percentile(volume, 99.5))
+    allowed = ndimage.binary_erosion(brain, iterations=TISSUE_EROSION)
+    allowed[:, :, : slab.start] = allowed[:, :, slab.stop :] = False
+    half = int(np.ceil(DIAMETERS[1] / 2)) + 1
+    offsets = np.stack(np.mgrid[-half : half + 1, -half : half + 1, -half : half + 1], axis=-1).astype(float)
+    candidates = np.argwhere(allowed)
+    while True:
+        centre = candidates[rng.integers(len(candidates))]
+        local = np.zeros(offsets.shape[:3], bool)
+        shift = np.zeros(3)
+        for _ in range(rng.integers(2, 4)):
+            radii = rng.uniform(*DIAMETERS, size=3) / 2
+            rotated = offsets @ Rotation.random(random_state=rng).as_matrix()
+            local |= (((rotated - shift) / radii) ** 2).sum(axis=-1) <= 1
+            shift = rng.uniform(-0.5, 0.5, size=3) * radii  # the next one starts inside this one
+        hole = np.zeros(volume.shape, bool)
+        box = tuple(slice(c - half, c + half + 1) for c in centre)
+        if any(b.start < 0 or b.stop > s for b, s in zip(box, volume.shape)):
+            continue
+        hole[box] = local
+        if ndimage.label(local)[1] == 1 and not (hole & ~allowed).any():
+            return hole
+
+
+def hole_crop(hole: np.ndarray, margin: int = CROP_MARGIN) -> tuple[slice, ...]:
+    """The hole's bounding box grown by ``margin`` voxels, clipped to the volume."""
+    found = np.argwhere(hole)
+    return tuple(slice(max(int(lo) - margin, 0), min(int(hi) + 1 + margin, n)) for lo, hi, n in zip(found.min(0), found.max(0), hole.shape))
+
+
+def biharmonic_2d(voided: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """scikit-image biharmonic inpainting of each axial slice that the hole touches."""
+    filled = voided.copy()
+    for z in np.flatnonzero(hole.any(axis=(0, 1))):
+        filled[:, :, z] = inpaint_biharmonic(np.ascontiguousarray(voided[:, :, z]), np.ascontiguousarray(hole[:, :, z]))
+    return filled
+
+
+def biharmonic_3d(voided: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """scikit-image biharmonic inpainting of the 3-D crop around the hole (+ ``CROP_MARGIN`` voxels)."""
+    filled, box = voided.copy(), hole_crop(hole)
+    filled[box] = inpaint_biharmonic(np.ascontiguousarray(voided[box]), np.ascontiguousarray(hole[box]))
+    return filled
+
+
+def through_plane_jump(volume: np.ndarray, hole: np.ndarray) -> float:
+    """Mean |x(z+1) − x(z)| over neighbouring axial voxel pairs of which at least one is in the hole."""
+    pairs = hole[:, :, 1:] | hole[:, :, :-1]
+    return float(np.abs(np.diff(volume.astype(np.float64), axis=2))[pairs].mean())
+
+
+def run_cli(arguments: list[str]) -> str:
+    """Run the medinpaint CLI as a user would; its stdout (a failure stops the benchmark with its stderr)."""
+    done = subprocess.run([*CLI, *arguments], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"medinpaint {' '.join(arguments[:1])} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def run_method(method: str, files: dict[str, Path], voided: np.ndarray, hole: np.ndarray, affine, extra: list[str]) -> tuple[Path, float]:
+    """Fill with ``method``; returns the prediction file and the seconds it took."""
+    prediction = files["voided"].with_name(f"{method}.nii.gz")
+    started = time.perf_counter()
+    if method.startswith("medinpaint"):
+        fill = ["--fill", "slices"] if method == "medinpaint-slices" else []
+        run_cli(["inpaint", "-i", str(files["voided"]), "-m", str(files["mask"]), "-o", str(prediction), *fill, *extra])
+    else:
+        filled = (biharmonic_3d if method == "biharmonic-3d" else biharmonic_2d)(voided, hole)
+        nib.save(nib.Nifti1Image(filled.astype(np.float32), affine), str(prediction))
+    return prediction, time.perf_counter() - started
+
+
+def views_figure(path: Path, volumes: dict[str, np.ndarray], hole: np.ndarray) -> None:
+    """Axial, coronal and sagittal views through the hole's centre: input, medinpaint, biharmonic 3-D, truth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centre = np.argwhere(hole).mean(axis=0).round().astype(int)
+    box = hole_crop(hole, margin=24)
+    span = np.percentile(volumes["truth"], 99.5)
+    cuts = {"axial": 2, "coronal": 1, "sagittal": 0}
+    figure, axes = plt.subplots(len(cuts), len(volumes), figsize=(2.6 * len(volumes), 2.7 * len(cuts)), squeeze=False)
+    for row, (name, axis) in enumerate(cuts.items()):
+        index = [box[0], box[1], box[2]]
+        index[axis] = int(centre[axis])
+        for col, (label, volume) in enumerate(volumes.items()):
+            plane = volume[tuple(index)]
+            outline = hole[tuple(index)]
+            ax = axes[row, col]
+            ax.imshow(np.rot90(plane), cmap="gray", vmin=0, vmax=span)
+            ax.contour(np.rot90(outline), levels=[0.5], colors="red", linewidths=0.6)
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(label, fontsize=9)
+            if col == 0:
+                ax.set_ylabel(f"{name} {'xyz'[axis]}={centre[axis]}", fontsize=9)
+    figure.suptitle("3-D hole in the held-out slab (red: hole outline)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+
+
+def mean_rows(rows: list[dict]) -> list[dict]:
+    """Mean of every numeric column per method (seconds: the median)."""
+    means = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        mean = {"case": "mean", "method": method}
+        for key in ("ssim", "psnr", "mse", "mae", "jump", "truth_jump"):
+            mean[key] = float(np.mean([r[key] for r in mine]))
+        mean["seconds"] = float(np.median([r["seconds"] for r in mine]))
+        means.append(mean)
+    return means
+
+
+def table(rows: list[dict]) -> str:
+    header = "| case | method | SSIM | PSNR (dB) | MSE | MAE | jump | truth jump | s/case |\n|---|---|---|---|---|---|---|---|---|"
+    lines = [
+        f"| {r['case']} | {r['method']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['mse']:.5f} | {r['mae']:.4f} | "
+        f"{r['jump']:.2f} | {r['truth_jump']:.2f} | {r['seconds']:.1f} |"
+        for r in rows
+    ]
+    return "\n".join([header, *lines])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {', '.join(METHODS)}")
+    parser.add_argument("--iterations", type=int, default=None, help="pass --iterations to medinpaint (default: the CLI's)")
+    parser.add_argument("--restarts", type=int, default=None, help="pass --restarts to medinpaint (default: the CLI's)")
+    parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
+    parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
+    args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
+    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint)) if value is not None]
+    truth, affine = sample_volume()
+    rng = np.random.default_rng(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in range(args.cases):
+            hole = tumour_hole(truth, rng)
+            voided = np.where(hole, 0, truth).astype(np.float32)
+            folder = Path(tmp) / f"case{case}"
+            folder.mkdir()
+            files = {"voided": folder / "voided.nii.gz", "mask": folder / "mask.nii.gz", "truth": folder / "truth.nii.gz"}
+            for role, array in (("voided", voided), ("mask", hole.astype(np.uint8)), ("truth", truth)):
+                nib.save(nib.Nifti1Image(array, affine), str(files[role]))
+            found = np.argwhere(hole)
+            print(f"case {case}: {int(hole.sum())} voxels, z {found[:, 2].min()}..{found[:, 2].max()}", flush=True)
+            predictions = {}
+            for method in methods:
+                prediction, seconds = run_method(method, files, voided, hole, affine, extra)
+                scores = json.loads(run_cli([
+                    "score", "--protocol", "brats", "--json", "--prediction", str(prediction), "--truth", str(files["truth"]),
+                    "--voided", str(files["voided"]), "--mask", str(files["mask"]),
+                ]))
+                predictions[method] = np.asarray(nib.load(str(prediction)).dataobj, np.float32)
+                row = {"case": case, "method": method, **scores, "jump": through_plane_jump(predictions[method], hole),
+                       "truth_jump": through_plane_jump(truth, hole), "seconds": seconds}
+                rows.append(row)
+                print(table([row]).splitlines()[-1], flush=True)
+            if case == 0:
+                shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
+                views_figure(args.out / "views.png", shown, hole)
+    rows += mean_rows(rows)
+    with open(args.out / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args) | {"out": str(args.out)}, "rows": rows}, indent=2))
+    (args.out / "table.md").write_text(table(rows) + "\n")
+    print(table(rows))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Fill 3-D holes of a volume along all three axes, fuse the fills, blend them with one 3-D Poisson solve.
+
+A tumour or a resection spans tens of slices. Filled slice by slice, neighbouring slices
+disagree and the fill jumps through-plane. The 3-D fill:
+
+1. runs :func:`medinpaint.native_inpainting.inpaint_native` on the slices of each orientation
+   (sagittal, coronal, axial: slicing axes 0, 1, 2) that the hole touches, all slices of one
+   orientation in ONE batched search, in display orientation (as the window prior was trained);
+2. fuses the three raw fills G(ẑ) through their gradients (``fusion="in-plane"``, the default):
+   an orientation's fill is coherent WITHIN its slices (each slice is one search) but not
+   ACROSS them (separate searches: neighbouring slices' fills disagree). So the guidance
+   difference between two neighbouring voxels along axis d is the mean of that difference in
+   the fills of the two other orientations, whose slices contain axis d; no orientation's
+   differences across its own slices are used;
+3. solves one exact 3-D Poisson equation with these guidance differences
+   (:func:`medinpaint.inpainting.poisson3d.gradient_blend_3d`, 6-neighbourhood, on the hole's
+   bounding box + 1 voxel, known voxels as the Dirichlet boundary), so the result is continuous
+   in all three directions. Known voxels are copied bit for bit.
+
+``fusion="mean"`` is the plain alternative: the Laplacian of the mean of the three fills (at
+each voxel, the mean over the orientations whose search generated it: inside a searched window
+or slice). It carries each orientation's slice-to-slice disagreement into the guidance and
+leaves streaks; measured on the benchmark's tumour-sized holes it scored lower in SSIM and PSNR
+and jumped more through-plane (docs/method.md, "3-D fill").
+
+:func:`fill_mode` chooses between this fill (``"3d"``) and slice-wise filling (``"slices"``)
+for :func:`medinpaint.file_inpainting.inpaint_file`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from medinpaint.checkpoint import LoadedModels
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
+from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
+from medinpaint.native_inpainting import NativeFill, inpaint_native
+from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.windows import WindowConfig, hole_windows, paste_windows
+
+__all__ = ["FILLS", "FUSIONS", "VolumeFill", "fill_mode", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+
+FILLS = ("auto", "3d", "slices")
+FUSIONS = ("in-plane", "mean")
+AXES = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class VolumeFill:
+    """The result of :func:`inpaint_volume` for one (X, Y, Z) volume, native units.
+
+    Attributes:
+        filled: the blended volume; known voxels bit-identical to the input.
+        raw: the fused generator fill (the Poisson guidance); the input where no search generated.
+        axis_raw: each orientation's raw fill, by slicing axis.
+        uncertainty: mean over the orientations of the fill's spread over the restarts, zero on known voxels.
+        axis_fills: each orientation's :class:`NativeFill` (slices in display orientation).
+        axis_slices: the slice indices searched along each axis.
+    """
+
+    filled: np.ndarray
+    raw: np.ndarray
+    axis_raw: dict[int, np.ndarray]
+    uncertainty: np.ndarray
+    axis_fills: dict[int, NativeFill]
+    axis_slices: dict[int, tuple[int, ...]]
+
+    @property
+    def windows(self) -> int:
+        """Grid images searched, over all orientations."""
+        return sum(fill.windows for fill in self.axis_fills.values())
+
+
+def _to_volume(stack: torch.Tensor | np.ndarray, axis: int, indices, base: np.ndarray) -> np.ndarray:
+    """Put display-oriented slices (N, 1, H, W) back into a copy of ``base`` (X, Y, Z) at ``indices`` along ``axis``."""
+    volume = np.array(base, dtype=np.float32, copy=True)
+    planes = np.moveaxis(volume, axis, 0)
+    for plane, index in zip(np.asarray(stack, dtype=np.float32)[:, 0], indices):
+        planes[index] = slice_from_display(plane)
+    return volume
+
+
+def _coverage(known: torch.Tensor, grid: str, windowing: WindowConfig) -> torch.Tensor:
+    """(N, 1, H, W) 1 where the search of these slices generates a value (inside a window, or the whole slice)."""
+    if grid == "slices":
+        return torch.ones_like(known)
+    windows = hole_windows(known, windowing)
+    ones = torch.ones((len(windows), 1, windowing.size, windowing.size))
+    return paste_windows(ones, windows, torch.zeros_like(known))
+
+
+def _in_plane_blend(axis_raw: dict[int, np.ndarray], volume: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """3-D Poisson fill whose guidance along each axis d is the mean difference of the fills of the OTHER axes.
+
+    Each orientation's fill is coherent within its slices (one search per slice) but not across
+    them (separate searches), so its differences along its own slicing axis are left out.
+    """
+    box = hole_box(known < 0.5)
+    differences = []
+    for d in AXES:
+        sources = [a for a in axis_raw if a != d] or list(axis_raw)
+        differences.append(np.mean([np.diff(axis_raw[a][box].astype(np.float64), axis=d) for a in sources], axis=0))
+    filled = volume.copy()
+    filled[box] = gradient_blend_3d(tuple(differences), volume[box], known[box])
+    return filled
+
+
+def inpaint_volume(
+    volume: np.ndarray,
+    known: np.ndarray,
+    models: LoadedModels,
+    intensity: IntensityToUnit,
+    search: SearchConfig = SearchConfig(),
+    *,
+    axes: tuple[int, ...] = AXES,
+    grid: str = "windows",
+    windowing: WindowConfig = WindowConfig(),
+    estimate: str = "mean",
+    fusion: str = "in-plane",
+    progress: bool = False,
+) -> VolumeFill:
+    """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
+
+    Args:
+        volume: (X, Y, Z) native units; values in the hole are ignored.
+        known: (X, Y, Z), 1 = known, 0 = missing.
+        models: G and D (:func:`medinpaint.checkpoint.load_models`).
+        intensity: the native -> [-1, 1] map of the model's domain.
+        search: latent-search settings (one batched search per orientation).
+        axes: the slicing axes to fill along and fuse (all three by default).
+        grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`inpaint_native`).
+        windowing: window settings.
+        estimate: ``"mean"`` of the restarts or the ``"best"`` restart.
+        fusion: the Poisson guidance: ``"in-plane"`` (along each axis, the mean difference of the
+            fills of the other orientations, in whose slices that axis lies) or ``"mean"`` (the
+            Laplacian of the mean of the fills).
+        progress: show the searches' progress bars.
+
+    Returns:
+        :class:`VolumeFill`.
+
+    Raises:
+        MedinpaintError: arrays that are not 3-D of one shape, a bad axis or fusion, or nothing known.
+
+    Example:
+        >>> from medinpaint.checkpoint import load_models
+        >>> volume = np.random.default_rng(0).random((40, 44, 36), dtype=np.float32) * 100
+        >>> known = np.ones(volume.shape); known[18:22, 20:25, 16:20] = 0
+        >>> fill = inpaint_volume(volume, known, load_models(device="cpu"), IntensityToUnit(0, 100), SearchConfig(iterations=2))
+        >>> bool((fill.filled[known > 0] == volume[known > 0]).all()), sorted(fill.axis_raw), len(fill.axis_slices[2])
+        (True, [0, 1, 2], 4)
+    """
+    volume, known = np.asarray(volume, np.float32), np.asarray(known, np.float32)
+    if volume.ndim != 3 or known.shape != volume.shape:
+        raise MedinpaintError(f"volume and known mask must be (X, Y, Z) of one shape, got {volume.shape} and {known.shape}")
+    if not axes or any(axis not in AXES for axis in axes):
+        raise MedinpaintError(f"axes {axes} must be a non-empty subset of 0, 1, 2 (sagittal, coronal, axial)")
+    if fusion not in FUSIONS:
+        raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+    hole = known < 0.5
+    if not hole.any():
+        return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
+    total, count, spread = (np.zeros_like(volume) for _ in range(3))
+    axis_raw, axis_fills, axis_slices = {}, {}, {}
+    for axis in axes:
+        others = tuple(a for a in AXES if a != axis)
+        indices = tuple(int(i) for i in np.flatnonzero(hole.any(axis=others)))
+        native = torch.from_numpy(extract_slices(volume, axis, indices)[0])
+        known_slices = torch.from_numpy(extract_slices(known, axis, indices)[0])
+        fill = inpaint_native(
+            native, known_slices, models, intensity, search,
+            grid=grid, windowing=windowing, estimate=estimate, progress=progress,
+        )
+        covered = _to_volume(_coverage(known_slices, grid, windowing), axis, indices, np.zeros_like(volume))
+        axis_raw[axis] = _to_volume(fill.raw, axis, indices, volume)
+        total += covered * axis_raw[axis]
+        count += covered
+        spread += _to_volume(fill.uncertainty, axis, indices, np.zeros_like(volume))
+        axis_fills[axis], axis_slices[axis] = fill, indices
+    raw = np.where(count > 0, total / np.maximum(count, 1), volume).astype(np.float32)
+    filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else _in_plane_blend(axis_raw, volume, known)
+    return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
+
+
+def inpaint_stack_3d(
+    native: torch.Tensor, known: torch.Tensor, axis: int, models: LoadedModels, intensity: IntensityToUnit, search: SearchConfig, **options
+) -> NativeFill:
+    """The 3-D fill of a volume given as ALL its display-oriented slices along ``axis``.
+
+    The bridge for :func:`medinpaint.file_inpainting.inpaint_file`, which holds a NIfTI volume
+    as slices: rebuilds the volume, runs :func:`inpaint_volume` (``options`` are its keywords),
+    and returns a :class:`NativeFill` of the slices along ``axis`` that the hole touches
+    (loss and iterations of that orientation's search; ``windows`` counts all three).
+
+    Args:
+        native: (N, 1, H, W) every slice along ``axis``, native units.
+        known: (N, 1, H, W), 1 = known.
+        axis: the slicing axis of the stack.
+
+    Example:
+        >>> from medinpaint.checkpoint import load_models
+        >>> native = torch.rand(30, 1, 36, 32) * 100
+        >>> known = torch.ones_like(native); known[12:16, :, 14:20, 10:15] = 0
+        >>> fill = inpaint_stack_3d(native, known, 2, load_models(device="cpu"), IntensityToUnit(0, 100), SearchConfig(iterations=2))
+        >>> tuple(fill.filled.shape), bool(torch.equal(fill.filled[known[12:16] > 0], native[12:16][known[12:16] > 0]))
+        ((4, 1, 36, 32), True)
+    """
+    def volume_of(stack: torch.Tensor) -> np.ndarray:
+        return np.moveaxis(np.stack([slice_from_display(plane) for plane in stack[:, 0].cpu().numpy()]), 0, axis)
+
+    volume, known_volume = volume_of(native), volume_of(known)
+    result = inpaint_volume(volume, known_volume, models, intensity, search, **options)
+    todo, own = result.axis_slices[axis], result.axis_fills[axis]
+    filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
+    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows)
+
+
+def spans_slices(known: torch.Tensor) -> bool:
+    """Whether a hole of the slices (N, 1, H, W), 1 = known, continues from one slice into the next.
+
+    Example:
+        >>> known = torch.ones(3, 1, 4, 4); known[0, 0, 1, 1] = 0; known[2, 0, 1, 1] = 0
+        >>> spans_slices(known), spans_slices(torch.cat([known[:1], known[:1]]))
+        (False, True)
+    """
+    hole = known < 0.5
+    return bool((hole[1:] & hole[:-1]).any())
+
+
+def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
+    """Check ``fill`` before any work; resolve ``"auto"`` as far as the input's header allows.
+
+    Args:
+        fill: ``"3d"``, ``"slices"`` or ``"auto"``.
+        input_path: the image file.
+        mask_is_file: the mask is a file (not a generated kind).
+        slices: the slices the user asked for (None = all the mask touches).
+
+    Returns:
+        ``"slices"``; ``"3d"``; or ``"auto"`` for a 3-D NIfTI volume with a mask file, which the
+        caller makes ``"3d"`` when a hole spans neighbouring slices (:func:`spans_slices`).
+
+    Raises:
+        MedinpaintError: an unknown value, or ``"3d"`` for an input that is not a 3-D NIfTI
+            volume with a mask file and all its slices.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> fill_mode("auto", sample_path(), True, None), fill_mode("auto", sample_path(), False, None)
+        ('auto', 'slices')
+    """
+    if fill not in FILLS:
+        raise MedinpaintError(f"--fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
+    if fill == "slices":
+        return fill
+    name = str(input_path).lower()
+    volume = name.endswith((".nii", ".nii.gz")) and sum(s > 1 for s in nifti_shape(input_path)[:3]) == 3
+    if volume and mask_is_file and slices is None:
+        return fill
+    if fill == "3d":
+        raise MedinpaintError(
+            f"--fill 3d needs a 3-D NIfTI volume, a mask file and no --slices, got {input_path}: "
+            "use --fill slices for 2-D images, series, generated masks or chosen slices"
+        )
+    return "slices"

@@ -1,0 +1,171 @@
+"""The 3-D fill: an exact 3-D Poisson solve, and inpaint_file's --fill 3d / slices on a NIfTI crop of the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from medinpaint.cli import app
+from medinpaint.data.sample import sample_volume
+from medinpaint.errors import MedinpaintError
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting import SearchConfig
+from medinpaint.checkpoint import load_models
+from medinpaint.inpainting.poisson3d import gradient_blend_3d, poisson_blend_3d
+from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.volume_inpainting import inpaint_volume
+from test_file_inpainting import tiny_checkpoint
+
+FAST = SearchConfig(iterations=5, restarts=1, seed=0)
+
+
+def poisson_residual(result: np.ndarray, hole: np.ndarray, guidance=None, differences=None) -> np.ndarray:
+    """Σ_q (x_p − x_q) − Σ_q g_pq over the in-volume 6-neighbours q of every hole voxel p, by explicit loops.
+
+    ``g_pq = s_p − s_q`` for a guidance volume ``s``, or from per-axis ``differences[d][p] = g(p + e_d) − g(p)``.
+    """
+    if differences is None:
+        differences = [np.diff(guidance, axis=d) for d in range(3)]
+    residual = []
+    for p in map(tuple, np.argwhere(hole)):
+        total = 0.0
+        for axis in range(3):
+            for step in (-1, 1):
+                q = list(p)
+                q[axis] += step
+                if 0 <= q[axis] < hole.shape[axis]:
+                    lower = tuple(p) if step == 1 else tuple(q)  # the difference is stored at the lower voxel
+                    towards_q = float(differences[axis][lower]) * step  # g(q) − g(p)
+                    total += (float(result[p]) - float(result[tuple(q)])) + towards_q
+        residual.append(total)
+    return np.array(residual)
+
+
+@pytest.fixture()
+def random_hole() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded random blob hole (it touches the volume border), a target and a guidance field."""
+    rng = np.random.default_rng(3)
+    hole = rng.random((9, 11, 8)) < 0.35
+    hole[:, :, 0] = False  # keep known voxels in every part's reach
+    hole[0, 4:7, 3:6] = True  # a part on the border: the zero-flux side
+    target = rng.normal(50, 10, hole.shape).astype(np.float32)
+    guidance = rng.normal(0, 20, hole.shape)
+    return hole, target, guidance
+
+
+def test_poisson_3d_solves_the_discrete_equation(random_hole):
+    hole, target, guidance = random_hole
+    result = poisson_blend_3d(guidance, target, (~hole).astype(np.float32))
+    scale = np.abs(guidance).max()
+    assert np.abs(poisson_residual(result.astype(np.float64), hole, guidance)).max() < 1e-6 * scale
+    assert result.dtype == target.dtype
+    assert np.array_equal(result[~hole], target[~hole])  # bit-identical
+    assert not np.allclose(result[hole], target[hole])
+
+
+def test_poisson_3d_with_the_truth_as_guidance_gives_the_truth(random_hole):
+    hole, truth, _ = random_hole
+    voided = np.where(hole, 0, truth).astype(np.float32)
+    result = poisson_blend_3d(truth.astype(np.float64), voided, (~hole).astype(np.float32))
+    assert np.abs(result[hole] - truth[hole]).max() < 1e-3  # float32 output of values ~50
+    assert np.array_equal(result[~hole], voided[~hole])
+
+
+def test_gradient_blend_3d_solves_the_equation_of_arbitrary_differences(random_hole):
+    hole, target, guidance = random_hole
+    rng = np.random.default_rng(4)
+    differences = tuple(rng.normal(0, 5, tuple(n - (a == d) for a, n in enumerate(hole.shape))) for d in range(3))
+    result = gradient_blend_3d(differences, target, (~hole).astype(np.float32))
+    assert np.abs(poisson_residual(result.astype(np.float64), hole, differences=differences)).max() < 1e-4
+    assert np.array_equal(result[~hole], target[~hole])
+
+
+def test_poisson_3d_refuses_mismatched_shapes():
+    with pytest.raises(MedinpaintError, match=r"one shape.*\(4, 4, 4\).*\(4, 4, 5\)"):
+        poisson_blend_3d(np.zeros((4, 4, 4)), np.zeros((4, 4, 5)), np.ones((4, 4, 5)))
+
+
+@pytest.fixture(scope="module")
+def crop_files(tmp_path_factory) -> tuple[Path, Path, np.ndarray, np.ndarray, np.ndarray]:
+    """A 40×44×30 crop of the sample (held-out slab) with a 3-D ellipsoid hole, as NIfTI files."""
+    folder = tmp_path_factory.mktemp("crop")
+    volume, affine = sample_volume()
+    start = (78, 96, 100)
+    crop = np.ascontiguousarray(volume[78:118, 96:140, 100:130])
+    shifted = affine.copy()
+    shifted[:3, 3] += affine[:3, :3] @ np.array(start)
+    grid = np.mgrid[: crop.shape[0], : crop.shape[1], : crop.shape[2]]
+    radii, centre = (7, 6, 5), (20, 22, 15)
+    hole = sum(((grid[i] - centre[i]) / radii[i]) ** 2 for i in range(3)) <= 1
+    nib.save(nib.Nifti1Image(crop, shifted), folder / "crop.nii.gz")
+    nib.save(nib.Nifti1Image(hole.astype(np.uint8), shifted), folder / "hole.nii.gz")
+    return folder / "crop.nii.gz", folder / "hole.nii.gz", crop, hole, shifted
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "mri.pt", "brain_mri", 1)
+
+
+def test_fill_3d_keeps_known_voxels_and_geometry_and_blends_in_3d(tmp_path, crop_files, checkpoint):
+    image, mask, crop, hole, affine = crop_files
+    report = inpaint_file(
+        image, str(mask), tmp_path / "out.nii.gz", checkpoint=checkpoint, search=FAST, fill="3d",
+        raw_output=tmp_path / "raw.nii.gz", progress=False,
+    )
+    out = nib.load(tmp_path / "out.nii.gz")
+    result = np.asanyarray(out.dataobj)
+    assert out.shape == crop.shape and np.allclose(out.affine, affine) and result.dtype == crop.dtype
+    assert np.array_equal(result[~hole], crop[~hole])
+    assert report.slices == tuple(int(z) for z in np.flatnonzero(hole.any(axis=(0, 1))))
+    assert np.abs(result[hole] - crop[hole]).mean() > 0
+    assert np.asanyarray(nib.load(tmp_path / "raw.nii.gz").dataobj)[hole].std() > 0
+
+
+def test_inpaint_volume_fuses_in_plane_differences_of_the_other_orientations(crop_files, checkpoint):
+    _, _, crop, hole, _ = crop_files
+    known = (~hole).astype(np.float32)
+    models = load_models(checkpoint, device="cpu")
+    fill = inpaint_volume(crop, known, models, IntensityToUnit.for_mr(crop, 0.5, 99.5), FAST, grid="windows")
+    assert sorted(fill.axis_raw) == [0, 1, 2] and fill.windows == sum(len(v) for v in fill.axis_slices.values())
+    assert np.array_equal(fill.filled[~hole], crop[~hole])
+    # along axis d, the guidance is the mean difference of the two other orientations' fills
+    differences = [np.mean([np.diff(fill.axis_raw[a].astype(np.float64), axis=d) for a in range(3) if a != d], axis=0) for d in range(3)]
+    residual = poisson_residual(fill.filled.astype(np.float64), hole, differences=differences)
+    assert np.abs(residual).max() < 1e-3
+    mean = inpaint_volume(crop, known, models, IntensityToUnit.for_mr(crop, 0.5, 99.5), FAST, grid="windows", fusion="mean")
+    assert np.abs(poisson_residual(mean.filled.astype(np.float64), hole, mean.raw.astype(np.float64))).max() < 1e-3
+
+
+def test_fill_auto_is_3d_for_a_volume_hole_and_slices_still_work(tmp_path, crop_files, checkpoint):
+    image, mask, crop, hole, _ = crop_files
+    results = {}
+    for fill in ("auto", "3d", "slices"):
+        inpaint_file(image, str(mask), tmp_path / f"{fill}.nii.gz", checkpoint=checkpoint, search=FAST, fill=fill, progress=False)
+        results[fill] = np.asanyarray(nib.load(tmp_path / f"{fill}.nii.gz").dataobj)
+        assert np.array_equal(results[fill][~hole], crop[~hole])
+    assert np.array_equal(results["auto"], results["3d"])
+    assert not np.allclose(results["slices"][hole], results["3d"][hole])
+
+
+def test_bad_fill_is_one_error_line_before_any_work(tmp_path, crop_files):
+    image, mask, *_ = crop_files
+    runner = CliRunner()
+    missing_checkpoint = tmp_path / "no-such.pt"  # were the model loaded first, the error would name it
+    base = ["inpaint", "-i", str(image), "-m", str(mask), "-o", str(tmp_path / "out.nii.gz"), "--checkpoint", str(missing_checkpoint)]
+    bad = runner.invoke(app, [*base, "--fill", "cube"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: --fill 'cube' is not one of auto, 3d, slices: pick one of them"
+    generated = runner.invoke(app, [*base[:4], "box:8", *base[5:], "--fill", "3d"])
+    assert generated.exit_code == 2 and "--fill 3d needs a 3-D NIfTI volume, a mask file" in generated.stderr
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_fill_3d_refuses_chosen_slices(tmp_path, crop_files, checkpoint):
+    image, mask, *_ = crop_files
+    with pytest.raises(MedinpaintError, match="use --fill slices"):
+        inpaint_file(image, str(mask), tmp_path / "out.nii.gz", checkpoint=checkpoint, slices=[14, 15], fill="3d")
