@@ -23,7 +23,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
-from medinpaint.io.nifti import NiftiSource, nifti_shape, slice_from_display
+from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
@@ -147,12 +147,7 @@ def _write_uncertainty(path: Path, spread: np.ndarray, loaded: LoadedSlices, sli
     source = loaded.source
     if not (path.name.lower().endswith((".nii", ".nii.gz")) and isinstance(source, NiftiSource) and len(source.shape) >= 3):
         raise MedinpaintError(f"--uncertainty {path.name}: use .npy (or .nii.gz when the input is a NIfTI volume)")
-    import nibabel as nib
-
-    volume = np.zeros(source.shape[:3], np.float32)
-    for plane, index in zip(spread, slices):
-        np.moveaxis(volume, source.axis, 0)[index] = slice_from_display(plane)
-    return atomic_write(path, lambda tmp: nib.save(nib.Nifti1Image(volume, source.affine), str(tmp)), overwrite)
+    return write_nifti_map(source, spread, slices, path, overwrite)
 
 
 def _write_panel(

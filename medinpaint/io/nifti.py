@@ -205,3 +205,14 @@ def write_nifti_like(
         nib.save(out, str(tmp))
 
     return atomic_write(out_path, write, overwrite)
+
+
+def write_nifti_map(source: NiftiSource, planes: np.ndarray, slices: Sequence[int], out_path: Path, overwrite: bool) -> Path:
+    """Write per-slice maps (N, H, W) in display orientation as a float32 volume on ``source``'s grid.
+
+    Slices not listed are zero (e.g. the uncertainty of a fill is zero where nothing was filled).
+    """
+    volume = np.zeros(source.shape[:3], np.float32)
+    for plane, index in zip(planes, slices):
+        np.moveaxis(volume, source.axis, 0)[index] = slice_from_display(plane)
+    return atomic_write(Path(out_path), lambda tmp: nib.save(nib.Nifti1Image(volume, source.affine), str(tmp)), overwrite)
