@@ -19,7 +19,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pydicom
-import pytest
 import torch
 from pydicom.data import get_testdata_file
 

@@ -123,10 +123,9 @@ def _is_celeba(folder: Path) -> bool:
 
 def _celeba_dataset(folder: Path) -> Dataset:
     """CelebA through the io loader (its training partition when the partition file is there)."""
-    from medinpaint.io.images import celeba_items, celeba_transforms
+    from medinpaint.io.images import celeba_items, celeba_partition_file, celeba_transforms
 
-    partition = [p / "list_eval_partition.txt" for p in (folder, folder.parent, folder / "img_align_celeba")]
-    items = celeba_items(folder, split="train" if any(p.is_file() for p in partition) else "all")
+    items = celeba_items(folder, split="all" if celeba_partition_file(folder) is None else "train")
     return Dataset(data=items, transform=Compose([celeba_transforms(), Lambda(itemgetter("image"))]))
 
 
