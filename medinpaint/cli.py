@@ -113,7 +113,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Resume from this checkpoint."),
     progress: bool = typer.Option(True, help="Show a progress bar with losses and ETA."),
 ) -> None:
-    """Train a DCGAN for one domain; under torchrun (python -m medinpaint.training) it runs distributed."""
+    """Train a DCGAN for one domain; under torchrun (torchrun -m medinpaint train ...) it runs distributed."""
     import logging
 
     from medinpaint.config import parse_override

@@ -37,7 +37,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.figures import save_loss_plot
 from medinpaint.networks.dcgan import Discriminator, Generator, init_dcgan_weights
 from medinpaint.training.data import training_augmentation, training_dataset
-from medinpaint.training.distributed import DistributedContext, distributed_context
+from medinpaint.distributed import DistributedContext, distributed_context
 from medinpaint.training.outputs import LossLog, read_losses, save_sample_grid
 
 __all__ = ["build_networks", "parameter_digest", "train"]
