@@ -27,8 +27,13 @@ def test_ct_small_is_in_plausible_hu():
 
 
 def test_ct_window_is_configurable():
-    loaded = load_slices(dicom_test_file("CT_small.dcm"), ct_window=(40, 400))
+    from medinpaint.normalisation import Normalisation
+
+    loaded = load_slices(dicom_test_file("CT_small.dcm"), normalisation=Normalisation("ct_window", (40, 400)))
     assert (loaded.record.low, loaded.record.high) == (-160.0, 240.0)
+    # the old keyword (file_inpainting until phase 2 of issue 12) gives the same mapping
+    legacy = load_slices(dicom_test_file("CT_small.dcm"), ct_window=(40, 400))
+    assert (legacy.record.low, legacy.record.high) == (-160.0, 240.0)
 
 
 def test_mr_small_and_multiframe():

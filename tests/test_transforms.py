@@ -14,7 +14,7 @@ from medinpaint.transforms import functional as fn
 
 def test_intensity_inverse_is_exact_on_unclipped_values():
     native = torch.linspace(-1000, 1000, 101).view(1, 1, 101)
-    ct = IntensityToUnit.for_ct()
+    ct = IntensityToUnit.for_ct(0.0, 2000.0)
     assert torch.allclose(ct.inverse(ct(native)), native, atol=1e-3)
     assert torch.equal(ct(torch.tensor([[[-3000.0, 3000.0]]])), torch.tensor([[[-1.0, 1.0]]]))
 
@@ -22,7 +22,7 @@ def test_intensity_inverse_is_exact_on_unclipped_values():
 def test_photo_and_mr_ranges():
     assert torch.equal(IntensityToUnit.for_photo()(torch.tensor([[[0.0, 255.0]]])), torch.tensor([[[-1.0, 1.0]]]))
     volume = np.concatenate([np.zeros(1000), np.linspace(0, 500, 1000), [np.nan]])
-    mr = IntensityToUnit.for_mr(volume)
+    mr = IntensityToUnit.for_mr(volume, 0.5, 99.5)
     finite = volume[np.isfinite(volume)]
     assert (mr.low, mr.high) == pytest.approx(tuple(np.percentile(finite, [0.5, 99.5])))
 
@@ -31,7 +31,7 @@ def test_bad_intensity_parameters():
     with pytest.raises(MedinpaintError, match="CT window width must be positive"):
         IntensityToUnit.for_ct(40, 0)
     with pytest.raises(MedinpaintError, match="image is \\(almost\\) constant"):
-        IntensityToUnit.for_mr(np.ones(100))
+        IntensityToUnit.for_mr(np.ones(100), 0.5, 99.5)
     with pytest.raises(MedinpaintError, match="0 <= lower < upper <= 100"):
         fn.percentile_range(np.arange(10.0), 60, 40)
 

@@ -33,14 +33,14 @@ PHOTO_RANGE = (0.0, 255.0)
 """Native range of 8-bit photographs: ``x / 127.5 - 1`` maps it onto [-1, 1]."""
 
 
-def ct_window_range(level: float = 0.0, width: float = 2000.0) -> tuple[float, float]:
+def ct_window_range(level: float, width: float) -> tuple[float, float]:
     """Return the HU range ``(level - width/2, level + width/2)`` of a CT window.
 
     Raises:
         MedinpaintError: width is not positive.
 
     Example:
-        >>> ct_window_range()
+        >>> ct_window_range(0, 2000)
         (-1000.0, 1000.0)
     """
     if not width > 0:
@@ -51,7 +51,7 @@ def ct_window_range(level: float = 0.0, width: float = 2000.0) -> tuple[float, f
     return (float(level) - float(width) / 2, float(level) + float(width) / 2)
 
 
-def percentile_range(volume: np.ndarray | torch.Tensor, lower: float = 0.5, upper: float = 99.5) -> tuple[float, float]:
+def percentile_range(volume: np.ndarray | torch.Tensor, lower: float, upper: float) -> tuple[float, float]:
     """Return the (lower, upper) percentiles of the finite values of a whole volume.
 
     All slices of a volume then share one intensity scale.
