@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.transforms import Compose
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.transforms import GridRecord, IntensityToUnit, IntensityToUnitd, SquareResize, SquareResized, ToGrid, ToGridd
+from medinpaint.transforms import GridRecord, IntensityToUnit, SquareResize, ToGrid
 from medinpaint.transforms import functional as fn
 
 
@@ -94,17 +93,3 @@ def test_known_threshold_is_half():
     assert grid_known[0, :, 0].eq(1).all()
     assert grid_known[0, 0, 1] == 0 and grid_known[0, 1, 2] == 0
     assert grid_known.sum() == 64 * 64 - 2
-
-
-def test_dict_twins_carry_the_mask_and_invert(smooth_native):
-    data = {"image": torch.from_numpy(smooth_native), "mask": torch.ones(1, 90, 70)}
-    data["mask"][:, 10:40, 10:40] = 0
-    to_gridd = ToGridd("image", IntensityToUnit.for_photo(), mask_key="mask")
-    out = to_gridd(data)
-    assert out["image"].shape == (1, 64, 64) and out["mask"].shape == (1, 64, 64)
-    assert 0 < out["mask"].mean() < 1
-    back = to_gridd.inverse(out)
-    assert back["image"].shape == (1, 90, 70) and torch.equal(back["mask"], data["mask"])
-    chain = Compose([IntensityToUnitd("image", IntensityToUnit.for_photo()), SquareResized(["image", "mask"])])
-    chained = chain(data)
-    assert torch.allclose(chained["image"], ToGrid(IntensityToUnit.for_photo())(data["image"]), atol=1e-6)
