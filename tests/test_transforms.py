@@ -93,3 +93,16 @@ def test_known_threshold_is_half():
     assert grid_known[0, :, 0].eq(1).all()
     assert grid_known[0, 0, 1] == 0 and grid_known[0, 1, 2] == 0
     assert grid_known.sum() == 64 * 64 - 2
+
+
+def test_area_resize_is_monai_resize_and_to_unit_is_scale_intensity_range_within_one_ulp():
+    """resize_area is MONAI's Resize(mode="area") bit for bit; to_unit stays ours: MONAI's
+    ScaleIntensityRange computes in float32 and differs by up to one ulp (to_unit uses float64),
+    which would change every known-pixel round trip."""
+    from monai.transforms import Resize, ScaleIntensityRange
+
+    images = torch.rand(3, 2, 181, 181, generator=torch.Generator().manual_seed(0)) * 900
+    monai = torch.stack([torch.as_tensor(Resize((64, 64), mode="area")(image)).as_subclass(torch.Tensor) for image in images])
+    assert torch.equal(fn.resize_area(images, 64), monai)
+    scaled = torch.as_tensor(ScaleIntensityRange(a_min=10.0, a_max=800.0, b_min=-1.0, b_max=1.0, clip=True)(images))
+    assert torch.allclose(scaled.as_subclass(torch.Tensor), fn.to_unit(images, 10.0, 800.0), atol=1.2e-7, rtol=0)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from monai.utils.type_conversion import convert_to_tensor
 
 from medinpaint.errors import MedinpaintError
 
@@ -145,14 +146,21 @@ def crop_padding(img: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def resize_area(img: torch.Tensor, size: int) -> torch.Tensor:
     """Resize square (N, C, S, S) to (N, C, size, size) by area averaging (antialiased when shrinking).
 
+    MONAI's ``Resize(mode="area")`` on every (channel, image) plane at once (each plane is
+    averaged on its own, so folding N into the channels changes nothing).
+
     Example:
         >>> resize_area(torch.arange(16.0).view(1, 1, 4, 4), 2)
         tensor([[[[ 2.5000,  4.5000],
                   [10.5000, 12.5000]]]])
     """
+    from monai.transforms import Resize
+
     if img.shape[-1] == size and img.shape[-2] == size:
         return img
-    return F.interpolate(img, size=(size, size), mode="area")
+    planes = img.reshape(-1, *img.shape[-2:])
+    resized = Resize((size, size), mode="area", dtype=img.dtype)(planes)
+    return convert_to_tensor(resized, track_meta=False).reshape(*img.shape[:-2], size, size)
 
 
 def resize_smooth(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -165,7 +173,7 @@ def resize_smooth(img: torch.Tensor, side: int) -> torch.Tensor:
     if img.shape[-1] == side:
         return img
     if side < img.shape[-1]:
-        return F.interpolate(img, size=(side, side), mode="area")
+        return resize_area(img, side)
     return F.interpolate(img, size=(side, side), mode="bicubic", align_corners=False)
 
 
