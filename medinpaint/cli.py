@@ -331,7 +331,7 @@ def reproduce_celeba(
     nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),
     seed: int = typer.Option(0, help="Seed."),
 ) -> None:
-    """Train (or use) a CelebA DCGAN, run the seed's and the paper's protocols next to the baselines."""
+    """Train (or use) a CelebA DCGAN, run the reference implementation's and the paper's protocols next to the baselines."""
     from medinpaint.config import parse_override
     from medinpaint.experiments.celeba import run_celeba_reproduction
     from medinpaint.inpainting import SearchConfig

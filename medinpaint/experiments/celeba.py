@@ -1,4 +1,5 @@
-"""``medinpaint reproduce celeba``: the CelebA experiment of Yeh et al. (2017) and of the seed code.
+"""``medinpaint reproduce celeba``: the CelebA experiment of Yeh et al. (2017) and of the
+reference implementation.
 
 1. Model: the given CelebA checkpoint, else a DCGAN trained with the shipped ``celeba`` config
    on the folder's training partition (``medinpaint.training.run_training``).
@@ -7,8 +8,8 @@
    108×108 → 64×64.
 3. Masks, each drawn per image from one seeded generator:
 
-   * the seed's protocol: a centred box of random size up to 12×12 (``random-centre-box``), then
-     the seed's Sobel–Adam blend (500 steps, method ``medinpaint-sobel-adam``) next to the exact
+   * the reference protocol: a centred box of random size up to 12×12 (``random-centre-box``), then
+     the reference implementation's Sobel–Adam blend (500 steps, method ``medinpaint-sobel-adam``) next to the exact
      Poisson blend (method ``medinpaint``) on the same ẑ;
    * the paper's four masks: ``centre`` (the 32×32 centre box, 25 % of the image), ``pattern``,
      ``random`` (80 % pixel dropout) and ``half`` (left half).
@@ -43,7 +44,7 @@ __all__ = ["CELEBA_PROTOCOLS", "PAPER_TABLE1_PSNR", "run_celeba_reproduction", "
 
 # protocol -> ({row label: mask spec of medinpaint.masks.make_mask}, extra blends on the same ẑ)
 CELEBA_PROTOCOLS = {
-    "seed": ({"random-centre-box": "centre:12"}, ("sobel-adam",)),
+    "reference": ({"random-centre-box": "centre:12"}, ("sobel-adam",)),
     "paper": ({"centre": "quarter", "pattern": "pattern", "random": "dropout:0.8", "half": "half:left"}, ()),
 }
 PAPER_TABLE1_PSNR = {"centre": 19.4, "pattern": 17.4, "random": 22.8, "half": 13.7}
@@ -109,7 +110,7 @@ def run_celeba_reproduction(
     device: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Reproduce the CelebA experiment (seed protocol and the paper's four masks).
+    """Reproduce the CelebA experiment (reference protocol and the paper's four masks).
 
     Args:
         data_dir: CelebA folder (``img_align_celeba/`` or its parent, ideally with

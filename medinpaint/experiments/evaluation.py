@@ -4,7 +4,7 @@ Protocol (every row says it; see :mod:`medinpaint.experiments.results` for the r
 
 * corrupted input ``y = truth · known`` (missing pixels zeroed; no method reads them);
 * ``medinpaint``: latent search + exact Poisson blend (output ``blended``) and G(ẑ) itself
-  (output ``raw``); optional extra blends (e.g. the seed's ``sobel-adam``) are extra methods
+  (output ``raw``); optional extra blends (e.g. the reference implementation's ``sobel-adam``) are extra methods
   ``medinpaint-<blend>`` on the same ẑ (no second search);
 * baselines (biharmonic, telea, navier-stokes) on the same ``y`` and mask, output ``blended``
   (known pixels kept);

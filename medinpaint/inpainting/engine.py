@@ -98,7 +98,7 @@ def inpaint_grid(
         generator: G (with an ``nz`` attribute), producing C channels.
         discriminator: D returning logits (M,).
         config: latent-search settings.
-        blend: ``"poisson"`` (exact, default) or ``"sobel-adam"`` (the seed's, for reproduction).
+        blend: ``"poisson"`` (exact, default) or ``"sobel-adam"`` (the reference implementation's, for reproduction).
         progress: show a tqdm bar during the search.
 
     Returns:
