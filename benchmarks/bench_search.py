@@ -1,4 +1,4 @@
-"""Benchmark: medinpaint's latent search vs the seed's loop, same G and D, same process.
+"""Benchmark: medinpaint's latent search vs the reference loop, same G and D, same process.
 
 Protocol (also in docs/performance.md, "## Inpainting"):
 
@@ -10,8 +10,8 @@ Protocol (also in docs/performance.md, "## Inpainting"):
   and the script says so;
 * ours: ``latent_search`` with the default ``SearchConfig`` (1500 iterations max, early stopping)
   on the batch of 64;
-* seed: ``benchmarks/seed_reference.py`` on 128 rows = the 64 images repeated twice (the seed's
-  batch size); quality is measured on the first copy; with ``--seed-iterations`` below 1500 its
+* reference: ``benchmarks/reference_loop.py`` on 128 rows = the 64 images repeated twice (the reference
+  loop's batch size); quality is measured on the first copy; with ``--reference-iterations`` below 1500 its
   time is extrapolated linearly to 1500 iterations (and its PSNR is that of the shorter run);
 * quality: PSNR over the hole pixels of the raw G(ẑ) against the ground truth, on [-1, 1] (data
   range 2), averaged over the 64 images; for ours also of the Poisson-blended output.
@@ -32,9 +32,9 @@ from medinpaint.inpainting import SearchConfig, latent_search, poisson_blend
 from medinpaint.networks import Discriminator, Generator, init_dcgan_weights
 
 try:  # run as a script from the repository root or as a module
-    from benchmarks.seed_reference import SEED_BATCH, seed_latent_search
+    from benchmarks.reference_loop import REFERENCE_BATCH, reference_latent_search
 except ImportError:
-    from seed_reference import SEED_BATCH, seed_latent_search
+    from reference_loop import REFERENCE_BATCH, reference_latent_search
 
 BATCH = 64
 
@@ -104,10 +104,10 @@ def hole_psnr(output: torch.Tensor, truth: torch.Tensor, known: torch.Tensor) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed-iterations", type=int, default=1500)
+    parser.add_argument("--reference-iterations", type=int, default=1500)
     parser.add_argument("--fallback-seconds", type=float, default=180.0)
     parser.add_argument("--lr", type=float, default=None, help="override SearchConfig.lr")
-    parser.add_argument("--skip-seed", action="store_true", help="time only medinpaint's search")
+    parser.add_argument("--skip-reference", action="store_true", help="time only medinpaint's search")
     args = parser.parse_args()
     generator, discriminator, model_line = load_benchmark_models(args.fallback_seconds)
     truth, heldout_count = benchmark_images()
@@ -130,24 +130,24 @@ def main() -> None:
         f"{ours_raw.mean():.2f} dB (held-out {ours_raw[:heldout_count].mean():.2f}), blended "
         f"{ours_blended.mean():.2f} dB (held-out {ours_blended[:heldout_count].mean():.2f})"
     )
-    if args.skip_seed:
+    if args.skip_reference:
         return
 
-    seed_images = truth.repeat(SEED_BATCH // BATCH, 1, 1, 1)
-    seed_known = known.repeat(SEED_BATCH // BATCH, 1, 1, 1)
+    reference_images = truth.repeat(REFERENCE_BATCH // BATCH, 1, 1, 1)
+    reference_known = known.repeat(REFERENCE_BATCH // BATCH, 1, 1, 1)
     start = time.perf_counter()
-    seed_raw = seed_latent_search(
-        seed_images * seed_known, seed_known, generator, discriminator, iterations=args.seed_iterations
+    reference_raw = reference_latent_search(
+        reference_images * reference_known, reference_known, generator, discriminator, iterations=args.reference_iterations
     )
-    seed_seconds = (time.perf_counter() - start) * 1500 / args.seed_iterations
-    seed_psnr = hole_psnr(seed_raw[:BATCH], truth, known)
-    note = "" if args.seed_iterations == 1500 else f" (extrapolated from {args.seed_iterations} iterations)"
+    reference_seconds = (time.perf_counter() - start) * 1500 / args.reference_iterations
+    reference_psnr = hole_psnr(reference_raw[:BATCH], truth, known)
+    note = "" if args.reference_iterations == 1500 else f" (extrapolated from {args.reference_iterations} iterations)"
     print(
-        f"seed: {seed_seconds:.1f} s for 1500 iterations{note}; hole PSNR raw {seed_psnr.mean():.2f} dB "
-        f"(held-out {seed_psnr[:heldout_count].mean():.2f})"
+        f"reference: {reference_seconds:.1f} s for 1500 iterations{note}; hole PSNR raw {reference_psnr.mean():.2f} dB "
+        f"(held-out {reference_psnr[:heldout_count].mean():.2f})"
     )
-    print(f"speed-up: {seed_seconds / ours_seconds:.2f}x (target >= 5x); "
-          f"PSNR raw ours - seed: {ours_raw.mean() - seed_psnr.mean():+.2f} dB (target >= 0)")
+    print(f"speed-up: {reference_seconds / ours_seconds:.2f}x (target >= 5x); "
+          f"PSNR raw ours - reference: {ours_raw.mean() - reference_psnr.mean():+.2f} dB (target >= 0)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ A checkpoint is written with ``torch.save`` and read back ONLY with
 ``config``                the :class:`~medinpaint.config.TrainConfig` as a dict
 ``domain``, ``channels``  ``"mri"``/``"ct"``/``"photo"``, 1 or 3
 ``image_size``, ``nz``    64, latent size
-``normalisation``         intensity mapping used for training data
+``normalisation``         intensity mapping of the training data (``Normalisation.to_dict``)
 ``package_version``       medinpaint version that wrote it
 ========================  ==============================================================
 """
@@ -32,6 +32,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 from medinpaint.networks.dcgan import Discriminator, Generator
+from medinpaint.normalisation import Normalisation
 
 __all__ = [
     "LoadedModels",
@@ -61,7 +62,7 @@ class LoadedModels:
         config: how the model was trained.
         domain: ``"mri"``, ``"ct"`` or ``"photo"``.
         channels: 1 or 3.
-        normalisation: the intensity mapping of the training data (see ``TrainConfig.normalisation``).
+        normalisation: the intensity mapping of the training data.
         nz: latent size.
         path: the file it came from.
     """
@@ -71,7 +72,7 @@ class LoadedModels:
     config: TrainConfig
     domain: str
     channels: int
-    normalisation: dict
+    normalisation: Normalisation
     nz: int
     path: Path
 
@@ -135,7 +136,7 @@ def make_checkpoint(
         "channels": config.channels,
         "image_size": config.image_size,
         "nz": config.nz,
-        "normalisation": config.normalisation,
+        "normalisation": config.normalisation.to_dict(),
     }
     if optimizers is not None:
         state["optimizer_g"] = optimizers[0].state_dict()
@@ -249,7 +250,7 @@ def load_models(
         config=config,
         domain=state["domain"],
         channels=state["channels"],
-        normalisation=dict(state.get("normalisation", config.normalisation)),
+        normalisation=Normalisation.from_dict(state["normalisation"]) if "normalisation" in state else config.normalisation,
         nz=state["nz"],
         path=path,
     )

@@ -124,7 +124,7 @@ def train(
     resume: Optional[Path] = typer.Option(None, help="Resume from this checkpoint."),
     progress: bool = typer.Option(True, help="Show a progress bar with losses and ETA."),
 ) -> None:
-    """Train a DCGAN for one domain; under torchrun (python -m medinpaint.training) it runs distributed."""
+    """Train a DCGAN for one domain; under torchrun (torchrun -m medinpaint train ...) it runs distributed."""
     import logging
 
     from medinpaint.config import parse_override
@@ -154,7 +154,7 @@ def inpaint(
     grid: str = typer.Option("auto", help=GRID_HELP),
     fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
-    blend: str = typer.Option("poisson", help="poisson (exact solve) or sobel-adam (the seed's approximate blend)."),
+    blend: str = typer.Option("poisson", help="poisson (the exact Poisson solve, the method's), biharmonic (the fill plus a biharmonic correction: smooth across the hole's edge) or sobel-adam (the reference implementation's approximate blend)."),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw | blended | uncertainty."),
@@ -343,7 +343,7 @@ def reproduce_celeba(
     nrqm_model: Optional[Path] = typer.Option(None, help=NRQM_HELP),
     seed: int = typer.Option(0, help="Seed."),
 ) -> None:
-    """Train (or use) a CelebA DCGAN, run the seed's and the paper's protocols next to the baselines."""
+    """Train (or use) a CelebA DCGAN, run the reference implementation's and the paper's protocols next to the baselines."""
     from medinpaint.config import parse_override
     from medinpaint.experiments.celeba import run_celeba_reproduction
     from medinpaint.inpainting import SearchConfig

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from medinpaint.errors import MedinpaintError
+from medinpaint.normalisation import CT_WINDOW, MR_PERCENTILES, Normalisation
 
 __all__ = ["TrainConfig", "config_path", "named_configs", "parse_override"]
 
@@ -44,7 +45,7 @@ class TrainConfig:
             and fake (Sønderby et al., 2017); 0 is the plain DCGAN. It keeps D from winning at
             once on small sets such as the 76 brain slices.
         seed: seeds weights, data order, augmentation and noise.
-        ct_window: CT (level, width) in HU mapped to [-1, 1].
+        ct_window: CT (level, width) in HU mapped to [-1, 1] (see :mod:`medinpaint.normalisation`).
         mr_percentiles: MR (low, high) percentiles mapped to [-1, 1].
         axis: slicing axis for volumes.
         sampling: ``"slices"`` (whole slices padded to a square, the paper's and CelebA's grid) or
@@ -85,8 +86,8 @@ class TrainConfig:
     beta1: float = 0.5
     instance_noise: float = 0.0
     seed: int = 0
-    ct_window: tuple[float, float] = (0.0, 2000.0)
-    mr_percentiles: tuple[float, float] = (0.5, 99.5)
+    ct_window: tuple[float, float] = CT_WINDOW
+    mr_percentiles: tuple[float, float] = MR_PERCENTILES
     axis: int = 2
     sampling: str = "slices"
     window_sides: tuple[float, float] = (64.0, 128.0)
@@ -121,15 +122,12 @@ class TrainConfig:
             raise MedinpaintError(f"steps={self.steps} must be at least 1 (or null to run all epochs)")
         if not 0 < self.lr < 1 or not 0 <= self.beta1 < 1:
             raise MedinpaintError(f"lr={self.lr}, beta1={self.beta1} out of range: use 0<lr<1, 0<=beta1<1")
-        low, high = self.mr_percentiles
-        if not 0 <= low < high <= 100:
-            raise MedinpaintError(f"mr_percentiles={self.mr_percentiles}: need 0 <= low < high <= 100")
+        Normalisation("mr_percentiles", self.mr_percentiles)  # both checked, whatever the domain
+        Normalisation("ct_window", self.ct_window)
         if self.instance_noise < 0:
             raise MedinpaintError(f"instance_noise={self.instance_noise} must be >= 0")
         if not 0 <= self.affine_prob <= 1:
             raise MedinpaintError(f"affine_prob={self.affine_prob} must lie in [0, 1]")
-        if self.ct_window[1] <= 0:
-            raise MedinpaintError(f"ct_window width {self.ct_window[1]} must be positive")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
@@ -188,13 +186,9 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
     @property
-    def normalisation(self) -> dict[str, Any]:
+    def normalisation(self) -> Normalisation:
         """The intensity mapping of this domain, stored in checkpoints for inference."""
-        if self.domain == "ct":
-            return {"kind": "ct_window", "level": self.ct_window[0], "width": self.ct_window[1]}
-        if self.domain == "mri":
-            return {"kind": "mr_percentiles", "low": self.mr_percentiles[0], "high": self.mr_percentiles[1]}
-        return {"kind": "photo_255"}
+        return Normalisation.for_domain(self.domain, ct_window=self.ct_window, mr_percentiles=self.mr_percentiles)
 
 
 def named_configs() -> list[str]:

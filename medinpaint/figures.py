@@ -1,4 +1,6 @@
-"""PNG figures for experiment runs: image panels and metric-versus-parameter plots.
+"""PNG figures: image panels, metric-versus-parameter plots and training-loss curves.
+
+The one plotting module of medinpaint (experiments, training and ``inpaint --panel`` draw here).
 
 Matplotlib is used through ``matplotlib.figure.Figure`` with the Agg canvas only (no pyplot, no
 global backend switch), and every PNG is written atomically.
@@ -15,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medinpaint.experiments.results import write_atomic
+from medinpaint.io.atomic import atomic_write_bytes
 
-__all__ = ["HoleCrops", "to_rgb", "mask_to_rgb", "save_hole_crops", "save_panel_grid", "save_comparison_grid", "save_metric_plot"]
+__all__ = ["HoleCrops", "to_rgb", "mask_to_rgb", "save_hole_crops", "save_panel_grid", "save_loss_plot", "save_metric_plot"]
 
 MISSING_COLOUR = np.array([0.85, 0.1, 0.1])
 
@@ -56,7 +58,7 @@ def _save_figure(figure, path: Path, dpi: int) -> Path:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
-    return write_atomic(Path(path), buffer.getvalue())
+    return atomic_write_bytes(Path(path), buffer.getvalue(), overwrite=True)
 
 
 def save_panel_grid(
@@ -155,46 +157,6 @@ def save_hole_crops(path: str | Path, rows: Sequence[HoleCrops], window: tuple[f
     return save_panel_grid(path, panels, row_labels=[r.label for r in rows], col_labels=columns, title=title, cell_inches=2.0)
 
 
-def save_comparison_grid(
-    path: str | Path,
-    evaluation,
-    picks: Sequence[tuple[int, dict]],
-    *,
-    row_labels: Sequence[str],
-    extra_outputs: Sequence[tuple[str, str, str]] = (),
-    title: str | None = None,
-) -> Path:
-    """Save rows of input | mask | medinpaint | [extra outputs] | best baseline | truth.
-
-    Args:
-        path: output PNG path.
-        evaluation: a :class:`medinpaint.experiments.evaluation.Evaluation`.
-        picks: ``(image index, group)`` per row; the best baseline (highest hole PSNR) is chosen
-            within ``group``.
-        row_labels: one label per row.
-        extra_outputs: ``(method, output, column title)`` shown after medinpaint's blended output.
-        title: optional figure title.
-
-    Returns:
-        ``path``.
-    """
-    from medinpaint.experiments.evaluation import METHOD, best_baseline
-
-    panels, labels = [], []
-    for (index, group), label in zip(picks, row_labels):
-        baseline = best_baseline(evaluation.rows, group)
-        known = evaluation.known[index]
-        panels.append(
-            [to_rgb(evaluation.corrupted[index], known), mask_to_rgb(known), to_rgb(evaluation.outputs[(METHOD, "blended")][index])]
-            + [to_rgb(evaluation.outputs[(method, output)][index]) for method, output, _ in extra_outputs]
-            + [to_rgb(evaluation.outputs[(baseline, "blended")][index]), to_rgb(evaluation.truth[index])]
-        )
-        labels.append(f"{label}\nbest baseline: {baseline}")
-    columns = ["input (red = missing)", "mask (white = fill)", "medinpaint"]
-    columns += [column for _, _, column in extra_outputs] + ["best baseline", "truth"]
-    return save_panel_grid(path, panels, row_labels=labels, col_labels=columns, title=title)
-
-
 def save_metric_plot(
     path: str | Path,
     rows: Sequence[dict],
@@ -251,5 +213,44 @@ def save_metric_plot(
         axis.legend(fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return _save_figure(figure, Path(path), dpi)
+
+
+def save_loss_plot(rows: Sequence[dict], path: str | Path, *, smooth: int = 25, dpi: int = 110) -> Path:
+    """Plot training losses and D outputs per step (moving average over ``smooth`` steps).
+
+    Args:
+        rows: loss rows with ``step``, ``loss_d``, ``loss_g``, ``d_real``, ``d_fake``
+            (see :func:`medinpaint.training.outputs.read_losses`).
+        path: output PNG path (written atomically, replacing an older plot).
+        smooth: moving-average window in steps.
+        dpi: resolution.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"step": s, "loss_d": 1.0, "loss_g": 2.0, "d_real": 0.6, "d_fake": 0.4} for s in range(1, 5)]
+        >>> save_loss_plot(rows, Path(tempfile.mkdtemp()) / "losses.png").exists()
+        True
+    """
+    from matplotlib.figure import Figure
+
+    steps = np.array([row["step"] for row in rows])
+    window = max(1, min(smooth, len(rows)))
+    kernel = np.ones(window) / window
+    figure = Figure(figsize=(10, 3.6))
+    loss_axes, d_axes = figure.subplots(1, 2)
+    for axes, columns in ((loss_axes, ("loss_d", "loss_g")), (d_axes, ("d_real", "d_fake"))):
+        for column in columns:
+            values = np.array([row[column] for row in rows])
+            (smoothed,) = axes.plot(steps[window - 1 :], np.convolve(values, kernel, mode="valid"), label=column)
+            axes.plot(steps, values, alpha=0.2, linewidth=0.6, color=smoothed.get_color())
+        axes.set_xlabel("step")
+        axes.legend()
+    loss_axes.set_title("losses (BCE)")
+    d_axes.set_title("mean sigmoid(D) on real / fake")
     figure.tight_layout()
     return _save_figure(figure, Path(path), dpi)

@@ -19,7 +19,7 @@ from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
-from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
@@ -110,12 +110,7 @@ def native_known_mask(
 def _load_input(
     input_path: Path, mask: str, models: LoadedModels, slices, axis: int, volume_index: int
 ) -> LoadedSlices:
-    normalisation = models.normalisation
-    options = {"domain": models.domain, "axis": axis, "volume_index": volume_index}
-    if normalisation.get("kind") == "ct_window":
-        options["ct_window"] = (normalisation["level"], normalisation["width"])
-    if normalisation.get("kind") == "mr_percentiles":
-        options["mr_percentiles"] = (normalisation["low"], normalisation["high"])
+    options = {"domain": models.domain, "axis": axis, "volume_index": volume_index, "normalisation": models.normalisation}
     if slices is None and _is_mask_file(mask) and str(input_path).lower().endswith((".nii", ".nii.gz")):
         shape = nifti_shape(input_path)
         if len(shape) >= 3 and 0 <= axis < 3:
@@ -223,7 +218,7 @@ def inpaint_file(
         estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
             ``"best"`` restart.
         windowing: window settings (``grid="windows"``).
-        blend_method: ``"poisson"`` (exact) or ``"sobel-adam"`` (the seed's approximation).
+        blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"`` (the reference implementation's approximation).
         raw_output, uncertainty_output, panel_output: optional extra outputs.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         overwrite: replace existing outputs (an output may never be the input itself).
@@ -246,7 +241,8 @@ def inpaint_file(
         raise MedinpaintError(f"{input_path} does not exist: check the path")
     if not _is_mask_file(mask):
         make_mask(mask)  # a bad spec fails here, before any model is loaded
-    for name, value, choices in (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES)):
+    checked = (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES), ("blend", blend_method, BLEND_METHODS))
+    for name, value, choices in checked:
         if value not in choices:
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
     mode = fill_mode(fill, input_path, _is_mask_file(mask), slices)

@@ -27,7 +27,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import BLEND_METHODS
 from medinpaint.io.atomic import atomic_write
-from medinpaint.training.distributed import distributed_context
+from medinpaint.distributed import distributed_context
 
 __all__ = ["Pair", "PairResult", "REPORT_NAME", "STATUSES", "inpaint_many", "read_pairs"]
 

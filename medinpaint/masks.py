@@ -1,8 +1,8 @@
 """Known masks for experiments and the CLI: float (1, S, S) tensors, 1 = known, 0 = missing.
 
 Every generator is seeded through a ``torch.Generator`` (None = a fresh unseeded one), so a
-mask is reproducible from its spec and seed. ``make_mask`` parses CLI specs; ``RandMask`` /
-``RandMaskd`` are the MONAI random transforms (draw once per call, apply to every key).
+mask is reproducible from its spec and seed. ``make_mask`` parses CLI specs (the one way
+experiments and the CLI draw masks) and ``check_mask`` checks a batch.
 
 Mask FILES use the opposite, lesion-filling polarity (nonzero = fill); they are converted at the
 file boundary by :func:`medinpaint.pipeline.load_mask`.
@@ -11,12 +11,9 @@ file boundary by :func:`medinpaint.pipeline.load_mask`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Hashable, Mapping
 
 import numpy as np
 import torch
-from monai.config import KeysCollection
-from monai.transforms import MapTransform, Randomizable, RandomizableTransform
 from scipy import ndimage
 
 from medinpaint.errors import MedinpaintError
@@ -32,8 +29,6 @@ __all__ = [
     "lesion_disks",
     "make_mask",
     "check_mask",
-    "RandMask",
-    "RandMaskd",
     "MASK_KINDS",
 ]
 
@@ -236,18 +231,18 @@ def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int 
     return pattern(int(number or 8), size=size)
 
 
-def check_mask(known: torch.Tensor) -> torch.Tensor:
-    """Check known masks (N, 1, H, W) or (1, H, W), 1 = known; flag images with nothing to fill.
-
-    Returns:
-        bool tensor (N,): True where the mask is empty (no missing pixel), which the engine may skip.
+def check_mask(known: torch.Tensor) -> None:
+    """Check known masks (N, 1, H, W) or (1, H, W), 1 = known.
 
     Raises:
         MedinpaintError: wrong layout, values outside [0, 1], or a mask that covers a whole image.
 
     Example:
-        >>> check_mask(torch.stack([centre_box(8), torch.ones(1, 64, 64)])).tolist()
-        [False, True]
+        >>> check_mask(torch.stack([centre_box(8), torch.ones(1, 64, 64)]))
+        >>> check_mask(torch.zeros(1, 8, 8))
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: mask covers the whole image (image 0): leave some pixels known
     """
     batch = known[None] if known.ndim == 3 else known
     if batch.ndim != 4 or batch.shape[1] != 1:
@@ -258,78 +253,3 @@ def check_mask(known: torch.Tensor) -> torch.Tensor:
     covered = torch.nonzero(known_count == 0).flatten().tolist()
     if covered:
         raise MedinpaintError(f"mask covers the whole image (image {covered[0]}): leave some pixels known")
-    return known_count == batch[0].numel()
-
-
-class RandMask(RandomizableTransform):
-    """Draw a mask from ``spec`` and fill the missing pixels of a (C, H, W) image with ``fill_value``.
-
-    The last drawn known mask (1, H, W) is kept in ``self.known``. Seed with ``set_random_state``.
-
-    Args:
-        spec: a :func:`make_mask` spec.
-        fill_value: value put in missing pixels (0 = mid grey in [-1, 1]).
-
-    Example:
-        >>> t = RandMask("random-box").set_random_state(seed=0)
-        >>> out = t(torch.ones(1, 64, 64))
-        >>> bool((out == 1).eq(t.known.bool()).all())
-        True
-    """
-
-    def __init__(self, spec: str, fill_value: float = 0.0) -> None:
-        RandomizableTransform.__init__(self, prob=1.0)
-        make_mask(spec)  # fail early on a bad spec
-        self.spec, self.fill_value = spec, fill_value
-        self.known: torch.Tensor | None = None
-
-    def randomize(self, size: int) -> None:
-        """Draw the next mask for a size×size image."""
-        generator = torch.Generator().manual_seed(int(self.R.randint(0, 2**31 - 1)))
-        self.known = make_mask(self.spec, generator=generator, size=size)
-
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
-        """Fill the current mask's missing pixels of ``img``."""
-        assert self.known is not None
-        img = torch.as_tensor(img)
-        return torch.where(self.known.bool(), img, torch.full_like(img, self.fill_value))
-
-    def __call__(self, img: torch.Tensor, randomize: bool = True) -> torch.Tensor:
-        if img.shape[-1] != img.shape[-2]:
-            raise MedinpaintError(f"masks are square: image is {tuple(img.shape[-2:])}; put it on the grid first")
-        if randomize:
-            self.randomize(img.shape[-1])
-        return self.apply(img)
-
-
-class RandMaskd(Randomizable, MapTransform):
-    """Dict twin of :class:`RandMask`: one mask per call, applied to every key, stored under ``mask_key``.
-
-    Example:
-        >>> t = RandMaskd(["image", "target"], "dropout:0.5").set_random_state(seed=0)
-        >>> out = t({"image": torch.ones(1, 64, 64), "target": torch.ones(1, 64, 64)})
-        >>> bool(out["image"].eq(out["target"]).all()), out["mask"].shape
-        (True, torch.Size([1, 64, 64]))
-    """
-
-    def __init__(self, keys: KeysCollection, spec: str, mask_key: str = "mask", fill_value: float = 0.0) -> None:
-        MapTransform.__init__(self, keys)
-        self.masker = RandMask(spec, fill_value)
-        self.mask_key = mask_key
-
-    def set_random_state(self, seed: int | None = None, state=None) -> RandMaskd:
-        super().set_random_state(seed, state)
-        self.masker.set_random_state(seed, state)
-        return self
-
-    def randomize(self, data=None) -> None:
-        """Unused: the held :class:`RandMask` draws."""
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        first = d[self.keys[0]]
-        self.masker.randomize(first.shape[-1])
-        for key in self.key_iterator(d):
-            d[key] = self.masker.apply(d[key])
-        d[self.mask_key] = self.masker.known.clone()
-        return d

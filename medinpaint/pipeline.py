@@ -21,6 +21,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dicom_like
 from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_png
 from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
+from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
 
 __all__ = ["DOMAINS", "LoadedSlices", "check_output_suffix", "load_slices", "load_mask", "save_like"]
@@ -99,16 +100,6 @@ def _existing(path: str | os.PathLike) -> Path:
     return path
 
 
-def _intensity(
-    domain: str, whole: np.ndarray, ct_window: tuple[float, float], mr_percentiles: tuple[float, float]
-) -> IntensityToUnit:
-    if domain == "ct":
-        return IntensityToUnit.for_ct(*ct_window)
-    if domain == "mri":
-        return IntensityToUnit.for_mr(whole, *mr_percentiles)
-    return IntensityToUnit.for_photo()
-
-
 def load_slices(
     path: str | os.PathLike,
     *,
@@ -116,20 +107,20 @@ def load_slices(
     axis: int = 2,
     slices: Sequence[int] | None = None,
     volume_index: int = 0,
-    ct_window: tuple[float, float] = (0.0, 2000.0),
-    mr_percentiles: tuple[float, float] = (0.5, 99.5),
+    normalisation: Normalisation | None = None,
     size: int = 64,
 ) -> LoadedSlices:
     """Load slices of an image file onto the grid.
 
     Args:
         path: DICOM file or one-series folder, NIfTI (.nii/.nii.gz) or PNG/JPG.
-        domain: ``"ct"``, ``"mri"``, ``"photo"``; None guesses (DICOM Modality, NIfTI -> mri, PNG/JPG -> photo).
+        domain: ``"ct"``, ``"mri"``, ``"photo"``; None = that of ``normalisation``, else guessed
+            (DICOM Modality, NIfTI -> mri, PNG/JPG -> photo).
         axis: NIfTI slicing axis.
         slices: slice (NIfTI) or frame (DICOM) indices; None = NIfTI slices holding tissue, all DICOM frames.
         volume_index: volume of a 4-D NIfTI.
-        ct_window: (level, width) in HU.
-        mr_percentiles: (lower, upper) percentiles of the whole volume.
+        normalisation: how native units map onto [-1, 1] (a checkpoint's ``normalisation``);
+            None = the domain's default (:meth:`Normalisation.for_domain`).
         size: grid side.
 
     Raises:
@@ -157,12 +148,14 @@ def load_slices(
             raise MedinpaintError(f"frame indices {list(indices)} out of range: {path.name} has {len(whole)} frame(s)")
         stack, guessed = whole[list(indices)], None
     if domain is None:
-        domain = guessed or dicom_domain(source.datasets[0])
+        domain = normalisation.domain if normalisation is not None else guessed or dicom_domain(source.datasets[0])
     try:
         domain = look_up_option(domain, DOMAINS)
     except ValueError as err:
         raise MedinpaintError(f"unknown domain {domain!r}: use ct, mri or photo") from err
-    to_grid = ToGrid(_intensity(domain, whole, ct_window, mr_percentiles), size)
+    if normalisation is None:
+        normalisation = Normalisation.for_domain(domain)
+    to_grid = ToGrid(normalisation.intensity_for(whole), size)
     native = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))
     images = torch.stack([to_grid(s) for s in native])
     return LoadedSlices(images, native, domain, tuple(indices), to_grid.record(native[0]), source)

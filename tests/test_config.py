@@ -11,9 +11,9 @@ from medinpaint.errors import MedinpaintError
 
 
 def test_shipped_configs_load_with_their_domains():
-    assert named_configs() == ["brain_mri", "celeba", "ct", "folder"]
+    assert named_configs() == ["brain_mri", "brain_mri_slices", "celeba", "ct", "folder"]
     domains = {name: TrainConfig.from_yaml(name).domain for name in named_configs()}
-    assert domains == {"brain_mri": "mri", "celeba": "photo", "ct": "ct", "folder": "mri"}
+    assert domains == {"brain_mri": "mri", "brain_mri_slices": "mri", "celeba": "photo", "ct": "ct", "folder": "mri"}
     brain = TrainConfig.from_yaml("brain_mri")
     assert (brain.data, brain.ngf, brain.ndf, brain.channels) == ("embedded", 32, 32, 1)
     assert TrainConfig.from_yaml("celeba").channels == 3
@@ -32,8 +32,8 @@ def test_round_trip_through_dict_and_yaml(tmp_path: Path):
     cfg.to_yaml(tmp_path / "c.yaml")
     assert TrainConfig.from_yaml(tmp_path / "c.yaml") == cfg
     assert cfg.replace(ngf=8).ngf == 8 and cfg.ngf == 32
-    assert cfg.normalisation == {"kind": "mr_percentiles", "low": 0.5, "high": 99.5}
-    assert TrainConfig(domain="ct").normalisation == {"kind": "ct_window", "level": 0.0, "width": 2000.0}
+    assert cfg.normalisation.to_dict() == {"kind": "mr_percentiles", "low": 0.5, "high": 99.5}
+    assert TrainConfig(domain="ct").normalisation.to_dict() == {"kind": "ct_window", "level": 0.0, "width": 2000.0}
 
 
 def test_unknown_key_suggests_the_closest_one():
@@ -74,3 +74,22 @@ def test_parse_override():
     assert parse_override("augment_flip=false") == ("augment_flip", False)
     with pytest.raises(MedinpaintError, match="override 'epochs' is not key=value"):
         parse_override("epochs")
+
+
+def test_normalisation_reads_the_dict_form_of_the_shipped_checkpoints():
+    from medinpaint.checkpoint import load_checkpoint, resolve_checkpoint
+    from medinpaint.normalisation import Normalisation
+
+    for name in ("brain_mri", "brain_mri_slices"):
+        stored = load_checkpoint(resolve_checkpoint(name))["normalisation"]
+        assert Normalisation.from_dict(stored).to_dict() == stored
+    assert TrainConfig(domain="photo").normalisation == Normalisation("photo_255")
+
+
+def test_normalisation_refuses_unknown_kinds_and_missing_parameters():
+    from medinpaint.normalisation import Normalisation
+
+    with pytest.raises(MedinpaintError, match="unknown normalisation kind 'zscore'"):
+        Normalisation.from_dict({"kind": "zscore"})
+    with pytest.raises(MedinpaintError, match="lacks width"):
+        Normalisation.from_dict({"kind": "ct_window", "level": 40})

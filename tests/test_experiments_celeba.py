@@ -46,7 +46,7 @@ def test_celeba_reproduction_trains_then_evaluates(celeba_folder, tmp_path):
     run_dir = run_celeba_reproduction(
         celeba_folder, tmp_path, train_overrides=TINY_TRAINING, n_images=2, search=TINY_SEARCH, seed=0, progress=False
     )
-    files = {"config.json", "metrics.csv", "metrics.json", "table.md", "celeba_seed.png", "celeba_paper.png", "training"}
+    files = {"config.json", "metrics.csv", "metrics.json", "table.md", "celeba_reference.png", "celeba_paper.png", "training"}
     assert files == {p.name for p in run_dir.iterdir()}
     config = json.loads((run_dir / "config.json").read_text())
     assert config["trained_here"] and config["train_overrides"]["ngf"] == 8
@@ -58,7 +58,7 @@ def test_celeba_reproduction_trains_then_evaluates(celeba_folder, tmp_path):
     labels = {(protocol, label) for protocol, (masks, _) in CELEBA_PROTOCOLS.items() for label in masks}
     assert {(r["protocol"], r["mask"]) for r in rows} == labels
     methods = {"medinpaint", "biharmonic", "telea", "navier-stokes", "truth"}
-    assert {r["method"] for r in rows if r["protocol"] == "seed"} == methods | {"medinpaint-sobel-adam"}
+    assert {r["method"] for r in rows if r["protocol"] == "reference"} == methods | {"medinpaint-sobel-adam"}
     assert {r["method"] for r in rows if r["protocol"] == "paper"} == methods | {"yeh2017-paper"}
     paper = {r["mask"]: float(r["value"]) for r in rows if r["method"] == "yeh2017-paper"}
     assert paper == PAPER_TABLE1_PSNR

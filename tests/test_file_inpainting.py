@@ -146,3 +146,9 @@ def test_series_folder_gives_a_derived_series_folder(tmp_path, mr_series_dir, mr
         assert "DERIVED" in result.ImageType and changed.any()
         height, width = original.shape  # the 12-px grid box maps inside the middle half of the slice
         assert rows.min() >= height // 4 and rows.max() < 3 * height // 4 and cols.min() >= width // 4
+
+
+def test_bad_blend_fails_before_the_model_is_loaded(tmp_path):
+    with pytest.raises(MedinpaintError, match="--blend 'foo' is not one of poisson, biharmonic, sobel-adam"):
+        inpaint_file(dicom_test_file("MR_small.dcm"), "quarter", tmp_path / "out.dcm", checkpoint=tmp_path / "missing.pt", blend_method="foo")
+    assert not (tmp_path / "out.dcm").exists()

@@ -99,3 +99,20 @@ def test_unknown_method_is_refused(case):
     source, target, known = case
     with pytest.raises(MedinpaintError, match="unknown blend method 'pyramid'"):
         blend(source, target, known, method="pyramid")
+
+
+def test_sobel_matches_monai_sobel_gradients_to_float_tolerance_only():
+    """Why blend._sobel is kept: MONAI's SobelGradients (unnormalised kernels, zero padding) gives
+    the same responses only to float tolerance (separable kernels round differently) and in
+    another channel order, and its per-image MetaTensor call would sit inside the 500-step
+    autograd loop of the reference Sobel–Adam blend."""
+    from monai.transforms import SobelGradients
+
+    from medinpaint.inpainting.blend import _sobel
+
+    images = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(0))
+    ours = _sobel(images).reshape(2, 3, 2, 9, 11)  # (N, C, [d/dx, d/dy], H, W)
+    monai = torch.as_tensor(SobelGradients(kernel_size=3, normalize_kernels=False, padding_mode="zeros")(images.reshape(6, 9, 11)))
+    monai = monai.as_subclass(torch.Tensor).reshape(2, 2, 3, 9, 11)  # ([d/dH, d/dW], N, C, H, W)
+    as_ours = torch.stack([monai[1], monai[0]], dim=2)  # ours: d/dW (x) first, then d/dH (y)
+    assert torch.allclose(ours, as_ours, atol=1e-6)

@@ -27,7 +27,9 @@ def test_ct_small_is_in_plausible_hu():
 
 
 def test_ct_window_is_configurable():
-    loaded = load_slices(dicom_test_file("CT_small.dcm"), ct_window=(40, 400))
+    from medinpaint.normalisation import Normalisation
+
+    loaded = load_slices(dicom_test_file("CT_small.dcm"), normalisation=Normalisation("ct_window", (40, 400)))
     assert (loaded.record.low, loaded.record.high) == (-160.0, 240.0)
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.data import Dataset
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.masks import (
-    RandMask,
-    RandMaskd,
     centre_box,
     centre_quarter,
     check_mask,
@@ -96,7 +93,7 @@ def test_pattern_is_a_regular_lattice():
 def test_make_mask_specs(spec, fraction):
     known = make_mask(spec, generator=torch.Generator().manual_seed(0))
     assert known.shape == (1, 64, 64) and set(known.unique().tolist()) <= {0.0, 1.0}
-    assert check_mask(known).tolist() == [False]
+    check_mask(known)
     if fraction is not None:
         assert missing(known).float().mean() == pytest.approx(fraction)
 
@@ -119,19 +116,3 @@ def test_check_mask():
         check_mask(torch.full((1, 1, 8, 8), 255.0))
     with pytest.raises(MedinpaintError, match=r"mask must have shape \(N, 1, H, W\)"):
         check_mask(torch.ones(2, 3, 8, 8))
-
-
-def test_rand_mask_transforms_are_seeded_and_shared_across_keys():
-    images = [{"image": torch.ones(1, 64, 64), "target": torch.full((1, 64, 64), 0.5)} for _ in range(3)]
-    first = RandMaskd(["image", "target"], "random-box", fill_value=-1.0).set_random_state(seed=7)
-    second = RandMaskd(["image", "target"], "random-box", fill_value=-1.0).set_random_state(seed=7)
-    outs = [first(d) for d in images]
-    again = [second(d) for d in images]
-    for out, other in zip(outs, again):
-        assert torch.equal(out["mask"], other["mask"])
-        assert torch.equal(out["image"] == -1, out["mask"] == 0)
-        assert torch.equal(out["target"] == -1, out["mask"] == 0)
-    assert not torch.equal(outs[0]["mask"], outs[1]["mask"])
-    assert Dataset(images, transform=first)[0]["mask"].shape == (1, 64, 64)
-    masker = RandMask("quarter", fill_value=0.0)
-    assert torch.equal(masker(torch.ones(3, 64, 64))[0], centre_quarter()[0])

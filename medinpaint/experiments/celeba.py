@@ -1,4 +1,5 @@
-"""``medinpaint reproduce celeba``: the CelebA experiment of Yeh et al. (2017) and of the seed code.
+"""``medinpaint reproduce celeba``: the CelebA experiment of Yeh et al. (2017) and of the
+reference implementation.
 
 1. Model: the given CelebA checkpoint, else a DCGAN trained with the shipped ``celeba`` config
    on the folder's training partition (``medinpaint.training.run_training``).
@@ -7,8 +8,8 @@
    108×108 → 64×64.
 3. Masks, each drawn per image from one seeded generator:
 
-   * the seed's protocol: a centred box of random size up to 12×12 (``random-centre-box``), then
-     the seed's Sobel–Adam blend (500 steps, method ``medinpaint-sobel-adam``) next to the exact
+   * the reference protocol: a centred box of random size up to 12×12 (``random-centre-box``), then
+     the reference implementation's Sobel–Adam blend (500 steps, method ``medinpaint-sobel-adam``) next to the exact
      Poisson blend (method ``medinpaint``) on the same ẑ;
    * the paper's four masks: ``centre`` (the 32×32 centre box, 25 % of the image), ``pattern``,
      ``random`` (80 % pixel dropout) and ``half`` (left half).
@@ -31,19 +32,19 @@ import torch
 
 from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
+from medinpaint.io.images import celeba_partition_file
 from medinpaint.experiments.evaluation import corrupt_batch, evaluate_inpainting
-from medinpaint.figures import save_comparison_grid
-from medinpaint.experiments.results import new_run_dir, save_results, save_table
+from medinpaint.experiments.results import new_run_dir
+from medinpaint.experiments.run_folder import finish_run, save_comparison_grid
 from medinpaint.experiments.setting import rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
-from medinpaint.masks import make_mask
 from medinpaint.metrics.niqe import fit_niqe
 
 __all__ = ["CELEBA_PROTOCOLS", "PAPER_TABLE1_PSNR", "run_celeba_reproduction", "load_celeba_images"]
 
 # protocol -> ({row label: mask spec of medinpaint.masks.make_mask}, extra blends on the same ẑ)
 CELEBA_PROTOCOLS = {
-    "seed": ({"random-centre-box": "centre:12"}, ("sobel-adam",)),
+    "reference": ({"random-centre-box": "centre:12"}, ("sobel-adam",)),
     "paper": ({"centre": "quarter", "pattern": "pattern", "random": "dropout:0.8", "half": "half:left"}, ()),
 }
 PAPER_TABLE1_PSNR = {"centre": 19.4, "pattern": 17.4, "random": 22.8, "half": 13.7}
@@ -78,21 +79,14 @@ def _evaluation_images(data_dir: Path, n_images: int) -> tuple[torch.Tensor, tor
     With a partition file: the test partition, NIQE on training images. Without: the folder's
     last images for testing and its first ones for NIQE (flagged: they may overlap training).
     """
-    try:
-        test = load_celeba_images(data_dir, "test", n_images)
-    except MedinpaintError as err:
-        if "list_eval_partition" not in str(err):
-            raise
+    if celeba_partition_file(data_dir) is None:
         return (
             load_celeba_images(data_dir, "all", n_images, last=True),
             load_celeba_images(data_dir, "all", NIQE_FIT_IMAGES),
             "last images of the folder (no list_eval_partition.txt): they may have been trained on",
         )
+    test = load_celeba_images(data_dir, "test", n_images)
     return test, load_celeba_images(data_dir, "train", NIQE_FIT_IMAGES), "test partition of list_eval_partition.txt"
-
-
-def _mask(spec: str, generator: torch.Generator) -> torch.Tensor:
-    return make_mask(spec, generator=generator)
 
 
 def _paper_rows() -> list[dict]:
@@ -116,7 +110,7 @@ def run_celeba_reproduction(
     device: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Reproduce the CelebA experiment (seed protocol and the paper's four masks).
+    """Reproduce the CelebA experiment (reference protocol and the paper's four masks).
 
     Args:
         data_dir: CelebA folder (``img_align_celeba/`` or its parent, ideally with
@@ -153,7 +147,7 @@ def run_celeba_reproduction(
     niqe_model = fit_niqe(clean, fitted_on=f"CelebA {data_dir}: {len(clean)} training images, 64x64")
     rows, evaluations = [], {}
     for protocol, (masks, extra_blends) in CELEBA_PROTOCOLS.items():
-        truth, known, labels = corrupt_batch(images, {label: partial(_mask, spec) for label, spec in masks.items()}, seed=seed)
+        truth, known, labels = corrupt_batch(images, masks, seed=seed)
         evaluations[protocol] = evaluate_inpainting(
             truth, known, models.generator, models.discriminator, search,
             labels=[{"protocol": protocol} | label for label in labels], extra_blends=extra_blends,
@@ -180,17 +174,20 @@ def run_celeba_reproduction(
         nrqm_model=None if nrqm_model is None else str(nrqm_model),
         iterations_used_mean={protocol: float(e.iterations.float().mean()) for protocol, e in evaluations.items()},
     )
-    save_results(run_dir, config, rows)
     n = images.shape[0]
-    for protocol, (masks, extra_blends) in CELEBA_PROTOCOLS.items():
-        extra = [(f"medinpaint-{name}", "blended", f"{name} blend (seed)") for name in extra_blends]
-        save_comparison_grid(
-            run_dir / f"celeba_{protocol}.png",
-            evaluations[protocol],
-            [(k * n, {"mask": label}) for k, label in enumerate(masks)],
+    figures = {
+        f"celeba_{protocol}.png": partial(
+            save_comparison_grid,
+            evaluation=evaluations[protocol],
+            picks=[(k * n, {"mask": label}) for k, label in enumerate(masks)],
             row_labels=list(masks),
-            extra_outputs=[*extra, ("medinpaint", "raw", "raw G(z)")],
+            extra_outputs=[*[(f"medinpaint-{name}", "blended", f"{name} blend (reference)") for name in extra_blends],
+                           ("medinpaint", "raw", "raw G(z)")],
             title=f"CelebA test image, {protocol} protocol",
         )
-    save_table(run_dir, rows, ["protocol", "mask", "method"], TABLE_COLUMNS, echo=progress)
-    return run_dir
+        for protocol, (masks, extra_blends) in CELEBA_PROTOCOLS.items()
+    }
+    return finish_run(
+        run_dir, config, rows, figures=figures, table_keys=["protocol", "mask", "method"], table_columns=TABLE_COLUMNS,
+        echo=progress,
+    )

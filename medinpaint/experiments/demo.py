@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from medinpaint.figures import save_comparison_grid
-from medinpaint.experiments.results import new_run_dir, save_results, save_table
+from medinpaint.experiments.results import new_run_dir
+from medinpaint.experiments.run_folder import finish_run, save_comparison_grid
 from medinpaint.experiments.setting import evaluate_embedded_mri, rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
 from medinpaint.masks import make_mask
@@ -34,10 +34,6 @@ TABLE_COLUMNS = (
     ("blended", "whole", "psnr"),
     (("blended", "original"), "whole", "niqe"),
 )
-
-
-def _mask(spec: str, generator: torch.Generator) -> torch.Tensor:
-    return make_mask(spec, generator=generator)
 
 
 def run_demo(
@@ -73,7 +69,7 @@ def run_demo(
     for spec in masks:  # a bad spec fails before anything heavy runs
         make_mask(spec, generator=torch.Generator().manual_seed(seed))
     setting, evaluation = evaluate_embedded_mri(
-        {spec: partial(_mask, spec) for spec in masks},
+        {spec: spec for spec in masks},
         search,
         key="mask",
         checkpoint=checkpoint,
@@ -82,7 +78,6 @@ def run_demo(
         seed=seed,
         progress=progress,
     )
-    run_dir = new_run_dir(out_dir, "demo")
     config = run_record(
         "demo",
         rerun_command(
@@ -97,14 +92,15 @@ def run_demo(
         niqe_fitted_on=setting.niqe_model.fitted_on,
         iterations_used_mean=float(evaluation.iterations.float().mean()),
     )
-    save_results(run_dir, config, evaluation.rows)
     n, shown = setting.truth.shape[0], setting.display_index
-    save_comparison_grid(
-        run_dir / "demo.png",
-        evaluation,
-        [(k * n + shown, {"mask": spec}) for k, spec in enumerate(masks)],
+    figure = partial(
+        save_comparison_grid,
+        evaluation=evaluation,
+        picks=[(k * n + shown, {"mask": spec}) for k, spec in enumerate(masks)],
         row_labels=list(masks),
         title=f"Held-out MNI152 slice {setting.slice_indices[shown]} (64×64)",
     )
-    save_table(run_dir, evaluation.rows, ["mask", "method"], TABLE_COLUMNS, echo=progress)
-    return run_dir
+    return finish_run(
+        new_run_dir(out_dir, "demo"), config, evaluation.rows, figures={"demo.png": figure},
+        table_keys=["mask", "method"], table_columns=TABLE_COLUMNS, echo=progress,
+    )

@@ -14,23 +14,17 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-import torch
-
 from medinpaint.errors import MedinpaintError
-from medinpaint.figures import save_comparison_grid, save_metric_plot
-from medinpaint.experiments.results import new_run_dir, save_results, save_table
+from medinpaint.experiments.results import new_run_dir
+from medinpaint.experiments.run_folder import finish_run, save_comparison_grid
+from medinpaint.figures import save_metric_plot
 from medinpaint.experiments.setting import evaluate_embedded_mri, rerun_command, run_record
 from medinpaint.inpainting import SearchConfig
-from medinpaint.masks import pixel_dropout
 
 __all__ = ["DEFAULT_RATES", "run_dropout"]
 
 DEFAULT_RATES = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 TABLE_COLUMNS = (("blended", "hole", "psnr"), ("raw", "hole", "psnr"), ("blended", "hole", "ssim"), ("raw", "hole", "ssim"))
-
-
-def _dropout_mask(rate: float, generator: torch.Generator) -> torch.Tensor:
-    return pixel_dropout(rate, generator=generator)
 
 
 def run_dropout(
@@ -68,7 +62,7 @@ def run_dropout(
     if not rates or not all(0.0 < rate < 1.0 for rate in rates):
         raise MedinpaintError(f"dropout rates {rates} must be fractions in (0, 1): e.g. --rates 0.1,0.5,0.9")
     setting, evaluation = evaluate_embedded_mri(
-        {rate: partial(_dropout_mask, rate) for rate in rates},
+        {rate: f"dropout:{rate!r}" for rate in rates},
         search,
         key="rate",
         checkpoint=checkpoint,
@@ -78,7 +72,6 @@ def run_dropout(
         nrqm_model=nrqm_model,
         progress=progress,
     )
-    run_dir = new_run_dir(out_dir, "dropout")
     command = rerun_command(
         "experiment dropout", out_dir=Path(out_dir), rates=",".join(map(str, rates)), checkpoint=checkpoint,
         n_images=n_images, iterations=search.iterations, nrqm_model=nrqm_model, seed=seed,
@@ -95,20 +88,23 @@ def run_dropout(
         nrqm_model=None if nrqm_model is None else str(nrqm_model),
         iterations_used_mean=float(evaluation.iterations.float().mean()),
     )
-    save_results(run_dir, config, evaluation.rows)
-    save_metric_plot(
-        run_dir / "dropout_psnr_ssim.png",
-        evaluation.rows,
-        x_key="rate",
-        x_label="fraction of pixels removed",
-        title=f"Random pixel dropout, {len(setting.slice_indices)} held-out MNI152 slices (64×64)",
-    )
     n, shown = setting.truth.shape[0], setting.display_index
-    save_comparison_grid(
-        run_dir / "dropout_examples.png",
-        evaluation,
-        [(k * n + shown, {"rate": rate}) for k, rate in enumerate(rates)],
-        row_labels=[f"dropout {rate:.0%}" for rate in rates],
+    figures = {
+        "dropout_psnr_ssim.png": partial(
+            save_metric_plot,
+            rows=evaluation.rows,
+            x_key="rate",
+            x_label="fraction of pixels removed",
+            title=f"Random pixel dropout, {len(setting.slice_indices)} held-out MNI152 slices (64×64)",
+        ),
+        "dropout_examples.png": partial(
+            save_comparison_grid,
+            evaluation=evaluation,
+            picks=[(k * n + shown, {"rate": rate}) for k, rate in enumerate(rates)],
+            row_labels=[f"dropout {rate:.0%}" for rate in rates],
+        ),
+    }
+    return finish_run(
+        new_run_dir(out_dir, "dropout"), config, evaluation.rows, figures=figures,
+        table_keys=["rate", "method"], table_columns=TABLE_COLUMNS, echo=progress,
     )
-    save_table(run_dir, evaluation.rows, ["rate", "method"], TABLE_COLUMNS, echo=progress)
-    return run_dir

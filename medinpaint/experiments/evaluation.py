@@ -4,7 +4,7 @@ Protocol (every row says it; see :mod:`medinpaint.experiments.results` for the r
 
 * corrupted input ``y = truth · known`` (missing pixels zeroed; no method reads them);
 * ``medinpaint``: latent search + exact Poisson blend (output ``blended``) and G(ẑ) itself
-  (output ``raw``); optional extra blends (e.g. the seed's ``sobel-adam``) are extra methods
+  (output ``raw``); optional extra blends (e.g. the reference implementation's ``sobel-adam``) are extra methods
   ``medinpaint-<blend>`` on the same ẑ (no second search);
 * baselines (biharmonic, telea, navier-stokes) on the same ``y`` and mask, output ``blended``
   (known pixels kept);
@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from medinpaint.baselines import BASELINES, inpaint_baseline
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, inpaint_grid
 from medinpaint.inpainting.blend import blend
+from medinpaint.masks import make_mask
 from medinpaint.metrics.niqe import NiqeModel, niqe
 from medinpaint.metrics.nrqm import NrqmMetric
 from medinpaint.metrics.regression import masked_psnr, masked_ssim
@@ -68,7 +70,7 @@ class Evaluation:
 
 def corrupt_batch(
     images: torch.Tensor,
-    mask_makers: Mapping[str, Callable[[torch.Generator], torch.Tensor]],
+    mask_specs: Mapping[Any, str],
     *,
     seed: int,
     key: str = "mask",
@@ -77,7 +79,7 @@ def corrupt_batch(
 
     Args:
         images: clean images (N, C, H, W).
-        mask_makers: ``{label: make(generator) -> known (1, H, W)}``, in the order wanted.
+        mask_specs: ``{label: mask spec}`` (see :func:`medinpaint.masks.make_mask`), in the order wanted.
         seed: seed of the one ``torch.Generator`` that draws every mask (kind by kind, image by image).
         key: label key naming the mask kind in the rows (e.g. ``"rate"`` for the dropout sweep).
 
@@ -86,14 +88,15 @@ def corrupt_batch(
 
     Example:
         >>> images = torch.zeros(2, 1, 8, 8)
-        >>> truth, known, labels = corrupt_batch(images, {"a": lambda g: torch.ones(1, 8, 8)}, seed=0)
+        >>> truth, known, labels = corrupt_batch(images, {"a": "box:2"}, seed=0)
         >>> truth.shape, known.shape, labels
         (torch.Size([2, 1, 8, 8]), torch.Size([2, 1, 8, 8]), [{'mask': 'a'}, {'mask': 'a'}])
     """
     generator = torch.Generator().manual_seed(seed)
-    known = [make(generator).float() for make in mask_makers.values() for _ in range(images.shape[0])]
-    labels = [{key: label} for label in mask_makers for _ in range(images.shape[0])]
-    truth = images.float().repeat(len(mask_makers), 1, 1, 1)
+    size = images.shape[-1]
+    known = [make_mask(spec, generator=generator, size=size).float() for spec in mask_specs.values() for _ in range(images.shape[0])]
+    labels = [{key: label} for label in mask_specs for _ in range(images.shape[0])]
+    truth = images.float().repeat(len(mask_specs), 1, 1, 1)
     return truth, torch.stack(known), labels
 
 

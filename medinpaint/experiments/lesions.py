@@ -26,7 +26,6 @@ from medinpaint.io.nifti import extract_slices
 from medinpaint.masks import lesion_disks
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import default_grid, inpaint_native
-from medinpaint.transforms.array import IntensityToUnit
 
 __all__ = ["LesionCase", "lesion_case"]
 
@@ -76,8 +75,7 @@ def lesion_case(
     if not slab.start <= slice_index < slab.stop:
         raise MedinpaintError(f"slice {slice_index} is outside the held-out slab {slab.start}..{slab.stop - 1}: pick one inside")
     volume, _ = sample_volume()
-    normalisation = models.normalisation
-    intensity = IntensityToUnit.for_mr(volume, normalisation.get("low", 0.5), normalisation.get("high", 99.5))
+    intensity = models.normalisation.intensity_for(volume)
     native = torch.from_numpy(extract_slices(volume, 2, [slice_index])[0])
     tissue = native[0, 0].numpy() > TISSUE_LEVEL * np.percentile(volume, 99.5)
     hole = lesion_disks(tissue, radius, count, np.random.default_rng(seed))

@@ -21,12 +21,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.io.atomic import atomic_write
+from medinpaint.io.atomic import atomic_write_bytes
 
 __all__ = [
     "PROTOCOL_COLUMNS",
     "new_run_dir",
-    "write_atomic",
     "save_results",
     "read_metrics_csv",
     "format_table",
@@ -70,12 +69,6 @@ def new_run_dir(out_dir: str | Path, experiment: str) -> Path:
     raise MedinpaintError(f"could not create a new run folder under {parent}: clean it up")
 
 
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write text (UTF-8) or bytes to ``path`` atomically (a run folder's own files may be rewritten)."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    return atomic_write(path, lambda tmp: tmp.write_bytes(payload), overwrite=True)
-
-
 def _columns(rows: Sequence[dict]) -> list[str]:
     """Experiment keys (in first-seen order) followed by the protocol columns."""
     extra: list[str] = []
@@ -108,16 +101,16 @@ def save_results(run_dir: Path, config: dict, rows: Sequence[dict]) -> None:
         ['config.json', 'metrics.csv', 'metrics.json']
     """
     run_dir = Path(run_dir)
-    write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+    atomic_write_bytes(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n", overwrite=True)
     columns = _columns(rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in columns})
-    write_atomic(run_dir / "metrics.csv", buffer.getvalue())
+    atomic_write_bytes(run_dir / "metrics.csv", buffer.getvalue(), overwrite=True)
     safe_rows = [{key: _json_safe(row.get(key)) for key in columns} for row in rows]
-    write_atomic(run_dir / "metrics.json", json.dumps(safe_rows, indent=1) + "\n")
+    atomic_write_bytes(run_dir / "metrics.json", json.dumps(safe_rows, indent=1) + "\n", overwrite=True)
 
 
 def read_metrics_csv(path: str | Path) -> list[dict]:
@@ -184,7 +177,7 @@ def save_table(
 ) -> str:
     """Write ``table.md`` (see :func:`format_table`) into the run folder; print it when ``echo``."""
     table = format_table(rows, group_by, columns)
-    write_atomic(run_dir / "table.md", table + "\n")
+    atomic_write_bytes(run_dir / "table.md", table + "\n", overwrite=True)
     if echo:
         print(table)
         print(f"results: {run_dir}")

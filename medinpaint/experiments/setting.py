@@ -12,7 +12,7 @@ import functools
 import hashlib
 import platform
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def embedded_mri(
 
 
 def evaluate_embedded_mri(
-    mask_makers: Mapping[Any, Callable[[torch.Generator], torch.Tensor]],
+    mask_specs: Mapping[Any, str],
     search: SearchConfig,
     *,
     key: str,
@@ -110,7 +110,7 @@ def evaluate_embedded_mri(
     """Corrupt the held-out slices with every mask kind and evaluate medinpaint and the baselines.
 
     Args:
-        mask_makers: ``{label: make(generator) -> known (1, 64, 64)}`` (see :func:`corrupt_batch`).
+        mask_specs: ``{label: mask spec}`` (see :func:`corrupt_batch`).
         search: latent-search settings.
         key: the row key naming the mask kind (``"mask"``, ``"rate"``).
         checkpoint, n_images, device: see :func:`embedded_mri`.
@@ -122,7 +122,7 @@ def evaluate_embedded_mri(
         ``(setting, evaluation)``.
     """
     setting = embedded_mri(checkpoint, n_images, device)
-    truth, known, labels = corrupt_batch(setting.truth, mask_makers, seed=seed, key=key)
+    truth, known, labels = corrupt_batch(setting.truth, mask_specs, seed=seed, key=key)
     evaluation = evaluate_inpainting(
         truth,
         known,

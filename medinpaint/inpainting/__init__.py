@@ -1,7 +1,7 @@
 """The inpainting engine on the 64×64 grid: importance weights, losses, latent search, blending.
 
-Entry point: :func:`inpaint_grid`. The maths, with the choices made at borders and the seed's
-bugs that this code avoids, is in ``docs/method.md``.
+Entry point: :func:`inpaint_grid`. The maths, with the choices made at borders and the reference
+implementation's bugs that this code avoids, is in ``docs/method.md``.
 """
 
 from medinpaint.inpainting.blend import BLEND_METHODS, blend, poisson_blend, sobel_adam_blend

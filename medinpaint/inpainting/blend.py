@@ -22,7 +22,7 @@ distinct mask for all channels and all images sharing that mask:
 Known pixels are copied from the target afterwards, so they are bit-identical whatever the
 solver's rounding.
 
-``method="sobel-adam"`` is the seed implementation's blend, kept only to reproduce it: 500 Adam
+``method="sobel-adam"`` is the reference implementation's blend, kept only to reproduce it: 500 Adam
 steps on the hole pixels minimising the squared difference of Sobel gradients. It does not reach
 the solution of the equation above and leaves a dotted texture; do not use it otherwise.
 """
@@ -257,18 +257,18 @@ def _sobel(image: torch.Tensor) -> torch.Tensor:
 def sobel_adam_blend(
     source: torch.Tensor, target: torch.Tensor, known: torch.Tensor, steps: int = 500, lr: float = 0.01
 ) -> torch.Tensor:
-    """The seed's approximate blend: Adam on the hole pixels to match Sobel gradients.
+    """The reference implementation's approximate blend: Adam on the hole pixels to match Sobel gradients.
 
     Starts from the copy-paste composite (target on known pixels, source in the hole) and takes
     ``steps`` Adam steps on the hole pixels minimising ``Σ_{p ∈ Ω} ‖sobel(x)_p − sobel(s)_p‖²``.
-    Kept for reproducing the seed only: it stops short of the Poisson solution and leaves a
+    Kept for reproducing the reference implementation only: it stops short of the Poisson solution and leaves a
     dotted texture (see ``docs/method.md``).
 
     Args:
         source: guidance image (N, C, H, W).
         target: image whose known pixels are kept (N, C, H, W).
         known: mask (N, 1, H, W), known where > 0.5.
-        steps: Adam steps (the seed's 500).
+        steps: Adam steps (the reference's 500).
         lr: Adam learning rate.
 
     Returns:
@@ -296,7 +296,7 @@ def sobel_adam_blend(
 
 
 def blend(source: torch.Tensor, target: torch.Tensor, known: torch.Tensor, method: str = "poisson") -> torch.Tensor:
-    """Blend with the named method: ``"poisson"`` (exact, default), ``"biharmonic"`` or ``"sobel-adam"`` (the seed's).
+    """Blend with the named method: ``"poisson"`` (exact, default), ``"biharmonic"`` or ``"sobel-adam"`` (the reference's).
 
     Example:
         >>> blend(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)).sum().item()

@@ -26,9 +26,9 @@ class GridInpaintResult:
         z: best latent per image (N, nz).
         loss: final objective per image (N,).
         iterations: Adam steps per image (N,).
-        searched: False when nothing was missing and the input was returned without a search
-            (then ``raw`` is the input, ``uncertainty``, ``loss`` and ``iterations`` are zeros and
-            ``z`` is empty).
+
+    When nothing is missing the input is returned without a search: ``raw`` is the input,
+    ``uncertainty``, ``loss`` and ``iterations`` are zeros and ``z`` is empty (N, 0).
     """
 
     blended: torch.Tensor
@@ -37,7 +37,6 @@ class GridInpaintResult:
     z: torch.Tensor
     loss: torch.Tensor
     iterations: torch.Tensor
-    searched: bool = True
 
 
 def _generator_channels(generator: nn.Module, device: torch.device) -> int:
@@ -99,7 +98,7 @@ def inpaint_grid(
         generator: G (with an ``nz`` attribute), producing C channels.
         discriminator: D returning logits (M,).
         config: latent-search settings.
-        blend: ``"poisson"`` (exact, default) or ``"sobel-adam"`` (the seed's, for reproduction).
+        blend: ``"poisson"`` (exact, default) or ``"sobel-adam"`` (the reference implementation's, for reproduction).
         progress: show a tqdm bar during the search.
 
     Returns:
@@ -130,7 +129,6 @@ def inpaint_grid(
             z=torch.zeros(count, 0, device=images.device),
             loss=zeros,
             iterations=zeros.long(),
-            searched=False,
         )
     found = latent_search(images, known, generator, discriminator, config, progress=progress)
     blended = blend_images(found.raw.to(images.dtype), images, known, method=blend)

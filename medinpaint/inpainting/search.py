@@ -2,7 +2,7 @@
 
 All images and all random restarts are optimised together in one batch of ``restarts × N`` latent
 rows. Adam is element-wise, so summing the per-row losses before ``backward`` gives every row
-exactly the update it would get alone. What this loop does differently from the public seed code
+exactly the update it would get alone. What this loop does differently from the public reference code
 (see ``docs/method.md``):
 
 * G and D are frozen copies in eval mode (no parameter gradients, BatchNorm running statistics,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["check_output_path", "atomic_write"]
+__all__ = ["atomic_write", "atomic_write_bytes", "check_output_path"]
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -72,3 +72,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], overwri
         elif tmp.exists():
             tmp.unlink()
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: str | bytes, overwrite: bool = False) -> Path:
+    """Write text (UTF-8) or bytes to ``path`` atomically (see :func:`atomic_write`).
+
+    Example:
+        >>> import tempfile
+        >>> atomic_write_bytes(Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
+        'hi'
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload), overwrite)

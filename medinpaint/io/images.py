@@ -24,6 +24,7 @@ __all__ = [
     "read_image",
     "write_png",
     "celeba_items",
+    "celeba_partition_file",
     "celeba_transforms",
     "CELEBA_CROP",
     "IMAGE_SUFFIXES",
@@ -97,12 +98,31 @@ def write_png(source: ImageSource, native: np.ndarray, out_path: str | Path, ove
     return atomic_write(out_path, write, overwrite)
 
 
+def _celeba_images_folder(root: Path) -> Path:
+    return root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+
+
+def celeba_partition_file(root: str | Path) -> Path | None:
+    """CelebA's ``list_eval_partition.txt`` in the image folder or next to it; None if there is none.
+
+    Args:
+        root: the ``img_align_celeba`` folder or the folder that holds it.
+
+    Example:
+        >>> celeba_partition_file("/nonexistent") is None
+        True
+    """
+    images = _celeba_images_folder(Path(root))
+    candidates = (images / "list_eval_partition.txt", images.parent / "list_eval_partition.txt")
+    return next((p for p in candidates if p.is_file()), None)
+
+
 def celeba_items(root: str | Path, split: str = "all") -> list[dict[str, str]]:
     """List CelebA images as MONAI data dicts ``{"image": path}``.
 
     Args:
         root: the ``img_align_celeba`` folder or the folder that holds it (and optionally
-            ``list_eval_partition.txt``).
+            ``list_eval_partition.txt``, see :func:`celeba_partition_file`).
         split: ``"train"``, ``"val"``, ``"test"`` (needs the partition file) or ``"all"``.
 
     Raises:
@@ -117,13 +137,12 @@ def celeba_items(root: str | Path, split: str = "all") -> list[dict[str, str]]:
     root = Path(root)
     if not root.is_dir():
         raise MedinpaintError(f"CelebA folder {root} does not exist: give img_align_celeba/ or its parent")
-    images = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
+    images = _celeba_images_folder(root)
     if split not in ("all", *CELEBA_SPLITS):
         raise MedinpaintError(f"unknown CelebA split {split!r}: use train, val, test or all")
     files = sorted(p.name for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if split != "all":
-        candidates = (images / "list_eval_partition.txt", images.parent / "list_eval_partition.txt")
-        partition = next((p for p in candidates if p.is_file()), None)
+        partition = celeba_partition_file(root)
         if partition is None:
             raise MedinpaintError(
                 f"split {split!r} needs list_eval_partition.txt next to {images}: "

@@ -3,12 +3,13 @@
 - :mod:`.regression`: PSNR and SSIM over the whole image or the hole, as MONAI cumulative metrics;
 - :mod:`.niqe`: NIQE with a pristine model fitted on the domain's clean training images;
 - :mod:`.nrqm`: NRQM (Ma et al. 2017) from a user-supplied model file, else "unavailable";
-- :mod:`.evaluate`: one row per (method, output, region, metric) so every number carries its protocol.
+
+The rows that carry each number's protocol (method, output, region, metric) are written by
+:mod:`medinpaint.experiments.evaluation` (experiments) and :mod:`.scoring` (``medinpaint score``).
 
 Protocols are written out in ``docs/metrics.md``.
 """
 
-from medinpaint.metrics.evaluate import OUTPUT_KINDS, evaluate
 from medinpaint.metrics.forest import RegressionForest
 from medinpaint.metrics.niqe import NiqeModel, fit_niqe, niqe
 from medinpaint.metrics.nrqm import NrqmMetric, NrqmModel, nrqm
@@ -17,12 +18,10 @@ from medinpaint.metrics.regression import REGIONS, InpaintingPSNRMetric, Inpaint
 
 __all__ = [
     "REGIONS",
-    "OUTPUT_KINDS",
     "InpaintingPSNRMetric",
     "InpaintingSSIMMetric",
     "masked_psnr",
     "masked_ssim",
-    "evaluate",
     "NiqeModel",
     "fit_niqe",
     "niqe",

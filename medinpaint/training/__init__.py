@@ -1,7 +1,7 @@
 """DCGAN training: config → data → DDP-ready loop → checkpoints, samples and losses.
 
-``run_training`` is what ``medinpaint train`` calls; ``python -m medinpaint.training`` is the
-same entry for ``torchrun``.
+``run_training`` is what ``medinpaint train`` calls; under ``torchrun`` the entry is
+``python -m medinpaint train ...`` (``torchrun --nproc_per_node N -m medinpaint train ...``).
 """
 
 from __future__ import annotations

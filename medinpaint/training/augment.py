@@ -12,15 +12,14 @@ Matrices are in pixel coordinates centred on the image, "pull" direction (output
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
 from monai.networks.layers import AffineTransform
-from monai.transforms import MapTransform, Randomizable, Transform
+from monai.transforms import Randomizable, Transform
 from monai.utils import TransformBackends
 
-__all__ = ["RandBatchAffine", "RandBatchAffined", "batch_affine_matrices"]
+__all__ = ["RandBatchAffine", "batch_affine_matrices"]
 
 
 def batch_affine_matrices(
@@ -104,37 +103,3 @@ class RandBatchAffine(Randomizable, Transform):
         assert self._matrices is not None and len(self._matrices) == images.shape[0], "randomize first"
         warped = self.warp(images.float(), self._matrices.to(images.device))
         return warped.to(images.dtype)
-
-
-class RandBatchAffined(Randomizable, MapTransform):
-    """Dictionary twin of :class:`RandBatchAffine`: one draw per call, applied to every key.
-
-    Example:
-        >>> t = RandBatchAffined(["image", "mask"], prob=1.0).set_random_state(1)
-        >>> out = t({"image": torch.rand(2, 1, 8, 8), "mask": torch.ones(2, 1, 8, 8)})
-        >>> tuple(out["mask"].shape)
-        (2, 1, 8, 8)
-    """
-
-    backend = RandBatchAffine.backend
-
-    def __init__(self, keys: Sequence[Hashable] | Hashable, allow_missing_keys: bool = False, **kwargs) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
-        self.augment = RandBatchAffine(**kwargs)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> RandBatchAffined:
-        super().set_random_state(seed, state)
-        self.augment.set_random_state(seed, state)
-        return self
-
-    def randomize(self, batch_size: int) -> None:
-        self.augment.randomize(batch_size)
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        result = dict(data)
-        keys = list(self.key_iterator(result))
-        if keys:
-            self.randomize(result[keys[0]].shape[0])
-        for key in keys:
-            result[key] = self.augment(result[key], randomize=False)
-        return result

@@ -101,14 +101,14 @@ def training_dataset(config: TrainConfig) -> Dataset:
 def _embedded_windows(config: TrainConfig) -> torch.Tensor:
     from medinpaint.data.sample import heldout_slab, sample_volume
     from medinpaint.training.windows import sample_windows
-    from medinpaint.transforms.functional import percentile_range
 
     volume, _ = sample_volume()
     low, high = config.window_sides
+    intensity = config.normalisation.intensity_for(volume)
     return sample_windows(
         volume,
         heldout_slab(),
-        percentile_range(volume, *config.mr_percentiles),
+        (intensity.low, intensity.high),
         count=config.window_count,
         sides=(int(low), int(high)),
         seed=config.seed,
@@ -123,10 +123,9 @@ def _is_celeba(folder: Path) -> bool:
 
 def _celeba_dataset(folder: Path) -> Dataset:
     """CelebA through the io loader (its training partition when the partition file is there)."""
-    from medinpaint.io.images import celeba_items, celeba_transforms
+    from medinpaint.io.images import celeba_items, celeba_partition_file, celeba_transforms
 
-    partition = [p / "list_eval_partition.txt" for p in (folder, folder.parent, folder / "img_align_celeba")]
-    items = celeba_items(folder, split="train" if any(p.is_file() for p in partition) else "all")
+    items = celeba_items(folder, split="all" if celeba_partition_file(folder) is None else "train")
     return Dataset(data=items, transform=Compose([celeba_transforms(), Lambda(itemgetter("image"))]))
 
 
@@ -134,12 +133,7 @@ def _load_images(source: Path, config: TrainConfig) -> torch.Tensor:
     """All 64×64 slices of one file, one DICOM series folder, or a folder of files, concatenated."""
     from medinpaint.pipeline import load_slices
 
-    options = {
-        "domain": config.domain,
-        "axis": config.axis,
-        "ct_window": tuple(config.ct_window),
-        "mr_percentiles": tuple(config.mr_percentiles),
-    }
+    options = {"domain": config.domain, "axis": config.axis, "normalisation": config.normalisation}
     files = sorted(p for p in source.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES)) if source.is_dir() else []
     if source.is_file() or any(p.suffix.lower() == ".dcm" for p in files) or not files:
         # one file, or a folder that is itself one DICOM series (load_slices reports other folders)

@@ -34,10 +34,11 @@ from tqdm import tqdm
 from medinpaint.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from medinpaint.config import TrainConfig
 from medinpaint.errors import MedinpaintError
+from medinpaint.figures import save_loss_plot
 from medinpaint.networks.dcgan import Discriminator, Generator, init_dcgan_weights
 from medinpaint.training.data import training_augmentation, training_dataset
-from medinpaint.training.distributed import DistributedContext, distributed_context
-from medinpaint.training.outputs import LossLog, plot_losses, save_sample_grid
+from medinpaint.distributed import DistributedContext, distributed_context
+from medinpaint.training.outputs import LossLog, read_losses, save_sample_grid
 
 __all__ = ["build_networks", "parameter_digest", "train"]
 
@@ -215,7 +216,7 @@ def _run(
     if log is not None:
         log.close()
         if step > 0:
-            plot_losses(log.path, out_dir / "losses.png")
+            save_loss_plot(read_losses(log.path), out_dir / "losses.png")
     if last_checkpoint is None and step > (start or {}).get("step", 0):
         last_checkpoint = out_dir / "checkpoints" / f"step{step:07d}.pt"  # written by rank 0
     return last_checkpoint, parameter_digest(generator)

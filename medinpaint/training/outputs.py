@@ -1,4 +1,7 @@
-"""What a training run writes besides checkpoints: sample grids, the loss CSV and its plot."""
+"""What a training run writes besides checkpoints: sample grids and the loss CSV.
+
+The loss plot is drawn by :func:`medinpaint.figures.save_loss_plot`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from PIL import Image
 
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["LOSS_COLUMNS", "LossLog", "plot_losses", "read_losses", "save_sample_grid"]
+__all__ = ["LOSS_COLUMNS", "LossLog", "read_losses", "save_sample_grid"]
 
 LOSS_COLUMNS = ("step", "epoch", "loss_d", "loss_g", "d_real", "d_fake")
 
@@ -80,31 +83,3 @@ def read_losses(path: Path) -> list[dict[str, float]]:
             {key: int(value) if key in ("step", "epoch") else float(value) for key, value in row.items()}
             for row in csv.DictReader(stream)
         ]
-
-
-def plot_losses(csv_path: Path, png_path: Path, *, smooth: int = 25) -> Path:
-    """Plot generator / discriminator losses and D outputs (moving average over ``smooth`` steps)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = read_losses(csv_path)
-    steps = np.array([row["step"] for row in rows])
-    window = max(1, min(smooth, len(rows)))
-    kernel = np.ones(window) / window
-    figure, (loss_axes, d_axes) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for axes, columns in ((loss_axes, ("loss_d", "loss_g")), (d_axes, ("d_real", "d_fake"))):
-        for column in columns:
-            values = np.array([row[column] for row in rows])
-            (smoothed,) = axes.plot(steps[window - 1 :], np.convolve(values, kernel, mode="valid"), label=column)
-            axes.plot(steps, values, alpha=0.2, linewidth=0.6, color=smoothed.get_color())
-        axes.set_xlabel("step")
-        axes.legend()
-    loss_axes.set_title("losses (BCE)")
-    d_axes.set_title("mean sigmoid(D) on real / fake")
-    figure.tight_layout()
-    try:
-        return atomic_write(png_path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"), overwrite=True)
-    finally:
-        plt.close(figure)

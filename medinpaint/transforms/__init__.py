@@ -1,7 +1,6 @@
-"""MONAI transforms: the 64×64 grid (array + dict twins), the plain maths behind them, and semantic inpainting."""
+"""MONAI transforms: the 64×64 grid, the plain maths behind it, and semantic inpainting (array + dict twin)."""
 
 from medinpaint.transforms.array import GridRecord, IntensityToUnit, SquareResize, ToGrid
-from medinpaint.transforms.dictionary import IntensityToUnitd, SquareResized, ToGridd
 from medinpaint.transforms.inpaint import SemanticInpaint, SemanticInpaintd
 
 __all__ = [
@@ -9,9 +8,6 @@ __all__ = [
     "IntensityToUnit",
     "SquareResize",
     "ToGrid",
-    "IntensityToUnitd",
-    "SquareResized",
-    "ToGridd",
     "SemanticInpaint",
     "SemanticInpaintd",
 ]

@@ -78,12 +78,12 @@ class IntensityToUnit(Transform):
         self.low, self.high, self.clip = float(low), float(high), clip
 
     @classmethod
-    def for_ct(cls, level: float = 0.0, width: float = 2000.0) -> IntensityToUnit:
-        """CT window in HU (default level 0, width 2000: [-1000, 1000] -> [-1, 1])."""
+    def for_ct(cls, level: float, width: float) -> IntensityToUnit:
+        """CT window in HU (level 0, width 2000: [-1000, 1000] -> [-1, 1]); defaults: :mod:`medinpaint.normalisation`."""
         return cls(*fn.ct_window_range(level, width))
 
     @classmethod
-    def for_mr(cls, volume: NdarrayOrTensor, lower: float = 0.5, upper: float = 99.5) -> IntensityToUnit:
+    def for_mr(cls, volume: NdarrayOrTensor, lower: float, upper: float) -> IntensityToUnit:
         """MR scale from the percentiles of all finite voxels of the whole volume."""
         return cls(*fn.percentile_range(volume, lower, upper))
 

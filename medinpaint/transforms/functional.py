@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from monai.utils.type_conversion import convert_to_tensor
 
 from medinpaint.errors import MedinpaintError
 
@@ -33,14 +34,14 @@ PHOTO_RANGE = (0.0, 255.0)
 """Native range of 8-bit photographs: ``x / 127.5 - 1`` maps it onto [-1, 1]."""
 
 
-def ct_window_range(level: float = 0.0, width: float = 2000.0) -> tuple[float, float]:
+def ct_window_range(level: float, width: float) -> tuple[float, float]:
     """Return the HU range ``(level - width/2, level + width/2)`` of a CT window.
 
     Raises:
         MedinpaintError: width is not positive.
 
     Example:
-        >>> ct_window_range()
+        >>> ct_window_range(0, 2000)
         (-1000.0, 1000.0)
     """
     if not width > 0:
@@ -51,7 +52,7 @@ def ct_window_range(level: float = 0.0, width: float = 2000.0) -> tuple[float, f
     return (float(level) - float(width) / 2, float(level) + float(width) / 2)
 
 
-def percentile_range(volume: np.ndarray | torch.Tensor, lower: float = 0.5, upper: float = 99.5) -> tuple[float, float]:
+def percentile_range(volume: np.ndarray | torch.Tensor, lower: float, upper: float) -> tuple[float, float]:
     """Return the (lower, upper) percentiles of the finite values of a whole volume.
 
     All slices of a volume then share one intensity scale.
@@ -145,14 +146,21 @@ def crop_padding(img: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def resize_area(img: torch.Tensor, size: int) -> torch.Tensor:
     """Resize square (N, C, S, S) to (N, C, size, size) by area averaging (antialiased when shrinking).
 
+    MONAI's ``Resize(mode="area")`` on every (channel, image) plane at once (each plane is
+    averaged on its own, so folding N into the channels changes nothing).
+
     Example:
         >>> resize_area(torch.arange(16.0).view(1, 1, 4, 4), 2)
         tensor([[[[ 2.5000,  4.5000],
                   [10.5000, 12.5000]]]])
     """
+    from monai.transforms import Resize
+
     if img.shape[-1] == size and img.shape[-2] == size:
         return img
-    return F.interpolate(img, size=(size, size), mode="area")
+    planes = img.reshape(-1, *img.shape[-2:])
+    resized = Resize((size, size), mode="area", dtype=img.dtype)(planes)
+    return convert_to_tensor(resized, track_meta=False).reshape(*img.shape[:-2], size, size)
 
 
 def resize_smooth(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -165,7 +173,7 @@ def resize_smooth(img: torch.Tensor, side: int) -> torch.Tensor:
     if img.shape[-1] == side:
         return img
     if side < img.shape[-1]:
-        return F.interpolate(img, size=(side, side), mode="area")
+        return resize_area(img, side)
     return F.interpolate(img, size=(side, side), mode="bicubic", align_corners=False)
 
 

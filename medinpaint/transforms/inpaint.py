@@ -44,13 +44,7 @@ def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor) -> Intens
         >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0)).high
         995.0
     """
-    normalisation = models.normalisation
-    if normalisation.get("kind") == "ct_window":
-        return IntensityToUnit.for_ct(normalisation["level"], normalisation["width"])
-    if normalisation.get("kind") == "mr_percentiles":
-        values = convert_to_tensor(image, track_meta=False)
-        return IntensityToUnit.for_mr(values, normalisation["low"], normalisation["high"])
-    return IntensityToUnit.for_photo()
+    return models.normalisation.intensity_for(convert_to_tensor(image, track_meta=False))
 
 
 def _to_display(stack: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The seed implementation's latent-search loop, reproduced faithfully as the speed/quality reference.
+"""The reference implementation's latent-search loop (the public code medinpaint started from),
+reproduced faithfully as the speed/quality reference.
 
 This is NOT medinpaint's search (see ``medinpaint/inpainting/search.py``); it is kept only so that
 ``bench_search.py`` can time both in one process. Deliberately reproduced, bugs included:
@@ -29,12 +30,12 @@ from torch import nn
 from medinpaint.inpainting.losses import context_loss
 from medinpaint.inpainting.weights import importance_weights
 
-__all__ = ["SEED_BATCH", "seed_latent_search"]
+__all__ = ["REFERENCE_BATCH", "reference_latent_search"]
 
-SEED_BATCH = 128
+REFERENCE_BATCH = 128
 
 
-def seed_latent_search(
+def reference_latent_search(
     images: torch.Tensor,
     known: torch.Tensor,
     generator: nn.Module,
@@ -44,25 +45,25 @@ def seed_latent_search(
     lam: float = 0.003,
     seed: int = 0,
 ) -> torch.Tensor:
-    """Run the seed's loop on a batch of exactly :data:`SEED_BATCH` images.
+    """Run the reference loop on a batch of exactly :data:`REFERENCE_BATCH` images.
 
     Args:
         images: (128, C, 64, 64) in [-1, 1].
         known: (128, 1, 64, 64), 1 = known.
         generator: G (copied, put in train mode with gradients on).
         discriminator: D returning logits (copied likewise).
-        iterations: loop length (the seed's 1500).
+        iterations: loop length (the reference's 1500).
         lam: prior weight.
         seed: seed of the N(0, 1) z draw.
 
     Returns:
         G(clamp(z)) of the last iteration, (128, C, 64, 64), detached.
     """
-    assert images.shape[0] == SEED_BATCH, "the seed's loop runs batches of 128"
+    assert images.shape[0] == REFERENCE_BATCH, "the reference loop runs batches of 128"
     generator = copy.deepcopy(generator).train().requires_grad_(True)
     discriminator = copy.deepcopy(discriminator).train().requires_grad_(True)
     weights = importance_weights(known)
-    z = torch.randn(SEED_BATCH, generator.nz, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(REFERENCE_BATCH, generator.nz, generator=torch.Generator().manual_seed(seed))
     z = z.to(images.device).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=2e-4, betas=(0.5, 0.999))
     for _ in range(iterations):
@@ -70,6 +71,6 @@ def seed_latent_search(
         probability = torch.sigmoid(discriminator(generated))
         prior = lam * F.binary_cross_entropy(probability, torch.ones_like(probability), reduction="sum")
         loss = context_loss(generated, images, weights).sum() + prior
-        loss.backward()  # no zero_grad anywhere: the seed's gradient accumulation
+        loss.backward()  # no zero_grad anywhere: the reference loop's gradient accumulation
         optimizer.step()
     return generated.detach()

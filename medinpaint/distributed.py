@@ -1,8 +1,8 @@
-"""Process-group set-up for DistributedDataParallel training under ``torchrun``.
+"""Process-group set-up under ``torchrun``: DDP training and sharded ``inpaint-many``.
 
-``torchrun --nproc_per_node N -m medinpaint.training ...`` sets ``WORLD_SIZE``, ``RANK`` and
+``torchrun --nproc_per_node N -m medinpaint train ...`` (or ``... inpaint-many ...``) sets ``WORLD_SIZE``, ``RANK`` and
 ``LOCAL_RANK``; :func:`distributed_context` reads them, joins the group (NCCL on CUDA, gloo on
-CPU) and pins each process to its GPU. Without them training runs as a single process.
+CPU) and pins each process to its GPU. Without them the command runs as a single process.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def test_two_process_gloo_run_keeps_ranks_in_sync(tmp_path: Path):
     out_dir = tmp_path / "ddp"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "medinpaint.training", "--config", "brain_mri", "--out-dir", str(out_dir), "--no-progress",
+        "-m", "medinpaint", "train", "--config", "brain_mri", "--out-dir", str(out_dir), "--no-progress",
         "--set", "ngf=8", "--set", "ndf=8", "--set", "batch_size=8", "--set", "steps=3", "--set", "device=cpu",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
