@@ -80,11 +80,17 @@ def test_dropout_rejects_bad_rates(mri_checkpoint, tmp_path):
 
 def test_demo_end_to_end(mri_checkpoint, tmp_path, capsys):
     run_dir = run_demo(tmp_path, n_slices=1, search=TINY_SEARCH, checkpoint=mri_checkpoint, seed=0, progress=True)
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "metrics.json", "table.md", "demo.png"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "metrics.json", "table.md", "demo.png", "lesions.png"}
     rows = read_metrics_csv(run_dir / "metrics.csv")
     assert list(rows[0]) == ["mask", *PROTOCOL_COLUMNS]
-    assert [m for m in dict.fromkeys(r["mask"] for r in rows)] == ["quarter", "half:left", "dropout:0.8", "random-box"]
-    assert {(row["method"], row["output"]) for row in rows} == METHOD_OUTPUTS
+    masks = list(dict.fromkeys(r["mask"] for r in rows))
+    assert masks == ["quarter", "half:left", "dropout:0.8", "random-box", "lesions r=6 mm, native"]
+    grid_rows = [row for row in rows if not row["mask"].startswith("lesions")]
+    assert {(row["method"], row["output"]) for row in grid_rows} == METHOD_OUTPUTS
+    lesion_rows = [row for row in rows if row["mask"].startswith("lesions")]
+    assert {(row["method"], row["metric"]) for row in lesion_rows} == {
+        (method, metric) for method in ("medinpaint", "biharmonic") for metric in ("psnr", "ssim", "mae")
+    }
     printed = capsys.readouterr().out
     assert "| quarter | medinpaint |" in printed and str(run_dir) in printed
 

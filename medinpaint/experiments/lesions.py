@@ -27,7 +27,7 @@ from medinpaint.masks import lesion_disks
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import default_grid, inpaint_native
 
-__all__ = ["LesionCase", "lesion_case"]
+__all__ = ["LesionCase", "lesion_case", "lesion_rows"]
 
 LESION_SLICE = 118
 TISSUE_LEVEL = 0.1  # tissue: above 10 % of the volume's 99.5th percentile
@@ -106,3 +106,15 @@ def _crops(native, ours, classic, spread, hole: np.ndarray, radius: int) -> list
             )
         )
     return crops
+
+
+def lesion_rows(case: LesionCase) -> list[dict]:
+    """The case's scores as results rows (the layout of :mod:`medinpaint.experiments.evaluation`)."""
+    label = f"lesions r={case.rows[0]['radius_mm']} mm, native"
+    note = f"native resolution, axial slice {case.slice_index} of the held-out slab, medinpaint score --protocol hole"
+    return [
+        {"mask": label, "method": row["method"], "output": "blended", "region": "hole", "metric": metric,
+         "value": row[metric], "std": 0.0, "n_images": 1, "note": note}
+        for row in case.rows
+        for metric in ("psnr", "ssim", "mae")
+    ]  # fmt: skip
