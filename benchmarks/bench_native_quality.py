@@ -16,7 +16,9 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
   map (torchmetrics, 11×11 Gaussian) of each axial slice; and seconds per slice.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_native_quality.py``
-Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png.
+Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png
+and the lesion masks ``lesions_r<r>mm.nii.gz`` (nonzero = fill), so that ``medinpaint inpaint -i
+<sample> -m lesions_r6mm.nii.gz -o out.nii.gz`` reproduces a run by hand.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def main() -> None:
     rows, crops = [], []
     for radius in args.radii:
         mask = lesion_mask(truth, radius, args.seed)
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), image.affine), str(args.out / f"lesions_r{radius}mm.nii.gz"))
         ours, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
         classic, classic_seconds = biharmonic(truth, mask)
