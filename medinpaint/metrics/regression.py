@@ -151,19 +151,15 @@ def masked_ssim(
     mask: torch.Tensor | None = None,
     region: str = "whole",
     win_size: int = 7,
-    kernel_type: str = "uniform",
-    kernel_sigma: float = 1.5,
+    **kernel: Any,
 ) -> torch.Tensor:
     """SSIM per image: interior mean (whole) or mean over the missing pixels (hole).
 
     Args:
-        y_pred: output images (N, C, H, W) in [-1, 1].
-        y: ground truth (N, C, H, W) in [-1, 1].
-        mask: (N, 1, H, W), 1 = known, 0 = missing; needed for ``region="hole"``.
-        region: ``"whole"`` or ``"hole"``.
+        y_pred, y, mask, region: as for :func:`masked_psnr`.
         win_size: odd SSIM window size (default 7).
-        kernel_type: ``"uniform"`` (default) or ``"gaussian"``.
-        kernel_sigma: Gaussian standard deviation (ignored for uniform).
+        kernel: ``kernel_type`` (``"uniform"``, the default, or ``"gaussian"``) and
+            ``kernel_sigma`` of :func:`ssim_map`.
 
     Returns:
         (N, 1) float tensor (NaN where the hole is empty).
@@ -180,7 +176,7 @@ def masked_ssim(
     _check_inputs(y_pred, y, mask, region)
     if win_size % 2 == 0 or min(y.shape[-2:]) <= win_size:
         raise MedinpaintError(f"SSIM window {win_size} must be odd and smaller than the image {tuple(y.shape[-2:])}")
-    full = ssim_map(y_pred, y, win_size, kernel_type, kernel_sigma)
+    full = ssim_map(y_pred, y, win_size, **kernel)
     if region == "hole":
         return _hole_mean(full, mask)
     pad = win_size // 2
@@ -271,4 +267,4 @@ class InpaintingSSIMMetric(_InpaintingMetric):
         self.kernel_sigma = kernel_sigma
 
     def _compute_masked(self, y_pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        return masked_ssim(y_pred, y, mask, self.region, self.win_size, self.kernel_type, self.kernel_sigma)
+        return masked_ssim(y_pred, y, mask, self.region, self.win_size, kernel_type=self.kernel_type, kernel_sigma=self.kernel_sigma)
