@@ -13,7 +13,9 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
 * scores over hole voxels, pooled over the slices of a radius, with ``medinpaint score
   --protocol hole`` (``medinpaint.metrics.scoring``): PSNR with data range = the volume's
   0.5..99.5 percentile span, MAE in native units, SSIM = the mean over hole voxels of the SSIM
-  map (torchmetrics, 11×11 Gaussian) of each axial slice; and seconds per slice.
+  map (torchmetrics, 11×11 Gaussian) of each axial slice; and seconds per slice;
+* diagnosis: the PSNR of medinpaint's raw G(ẑ) (before the blend) in the hole and on the known
+  ring of 8 voxels around each hole, i.e. how closely the generator reproduces the context.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_native_quality.py``
 Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png
@@ -45,6 +47,7 @@ from medinpaint.windows import WindowConfig
 SLICES = tuple(range(100, 131, 6))
 RADII = (3, 6, 12)
 PER_SLICE = 3
+RING = 8  # known voxels around a hole on which the raw fit of G(ẑ) is scored
 
 
 def lesion_mask(volume: np.ndarray, radius: int, seed: int) -> np.ndarray:
@@ -66,10 +69,11 @@ def biharmonic(volume: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]
     return filled, (time.perf_counter() - started) / len(SLICES)
 
 
-def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, args) -> tuple[np.ndarray, np.ndarray, float]:
-    """The CLI's path on a mask file; returns (filled volume, uncertainty volume, seconds per slice)."""
+def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The CLI's path on a mask file; returns (filled, raw G(ẑ), uncertainty volumes, seconds per slice)."""
     with tempfile.TemporaryDirectory() as tmp:
         mask_path, out, spread = Path(tmp) / "mask.nii.gz", Path(tmp) / "out.nii.gz", Path(tmp) / "spread.nii.gz"
+        raw = Path(tmp) / "raw.nii.gz"
         nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), str(mask_path))
         started = time.perf_counter()
         inpaint_file(
@@ -83,10 +87,23 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
             blend_method=args.blend,
             uncertainty_output=spread,
+            raw_output=raw,
             progress=False,
         )
         seconds = (time.perf_counter() - started) / len(SLICES)
-        return np.asarray(nib.load(str(out)).dataobj, np.float32), np.asarray(nib.load(str(spread)).dataobj), seconds
+        volumes = [np.asarray(nib.load(str(path)).dataobj, np.float32) for path in (out, raw, spread)]
+        return (*volumes, seconds)
+
+
+def raw_fit(truth: np.ndarray, raw: np.ndarray, mask: np.ndarray, span: float, ring: int = RING) -> dict[str, float]:
+    """PSNR of the raw G(ẑ) in the hole and on the known ring of ``ring`` voxels around it (its fit to the context)."""
+    around = np.zeros_like(mask)
+    for z in SLICES:
+        around[:, :, z] = ndimage.binary_dilation(mask[:, :, z], iterations=ring) & ~mask[:, :, z]
+    return {
+        f"raw_{name}_psnr": float(10 * np.log10(span**2 / np.mean((raw[where].astype(np.float64) - truth[where]) ** 2)))
+        for name, where in (("hole", mask), ("ring", around))
+    }
 
 
 def scores(truth: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -121,11 +138,13 @@ def main() -> None:
     for radius in args.radii:
         mask = lesion_mask(truth, radius, args.seed)
         nib.save(nib.Nifti1Image(mask.astype(np.uint8), image.affine), str(args.out / f"lesions_r{radius}mm.nii.gz"))
-        ours, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
+        ours, raw, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
         classic, classic_seconds = biharmonic(truth, mask)
+        fit = raw_fit(truth, raw, mask, span)
         for method, filled, seconds in ((args.label, ours, ours_seconds), ("biharmonic", classic, classic_seconds)):
-            rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask), "seconds_per_slice": seconds})
+            extra = fit if method == args.label else {key: float("nan") for key in fit}
+            rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask), "seconds_per_slice": seconds, **extra})
             print(json.dumps(rows[-1]))
         z = SLICES[len(SLICES) // 2]
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
@@ -142,9 +161,13 @@ def write_results(out: Path, rows: list[dict], args) -> None:
     (out / "metrics.csv").write_text("\n".join([",".join(header)] + [",".join(str(r[k]) for k in header) for r in rows]) + "\n")
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     (out / "metrics.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
-    lines = ["| r (mm) | method | hole PSNR (dB) | hole MAE | hole SSIM | s / slice |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| r (mm) | method | hole PSNR (dB) | hole MAE | hole SSIM | s / slice | raw G(ẑ) PSNR hole / known ring |",
+        "|---|---|---|---|---|---|---|",
+    ]
     lines += [
-        f"| {r['radius_mm']} | {r['method']} | {r['psnr']:.2f} | {r['mae']:.2f} | {r['ssim']:.3f} | {r['seconds_per_slice']:.2f} |"
+        f"| {r['radius_mm']} | {r['method']} | {r['psnr']:.2f} | {r['mae']:.2f} | {r['ssim']:.3f} | {r['seconds_per_slice']:.2f} "
+        f"| {r['raw_hole_psnr']:.2f} / {r['raw_ring_psnr']:.2f} |"
         for r in rows
     ]
     (out / "table.md").write_text("\n".join(lines) + "\n")

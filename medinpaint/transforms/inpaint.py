@@ -24,8 +24,6 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 from monai.utils.type_conversion import convert_to_tensor
 
-# module import, not `from ... import inpaint_native`: medinpaint.native_inpainting itself imports
-# medinpaint.transforms, so the name is looked up when a transform runs
 from medinpaint import native_inpainting
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
