@@ -7,15 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 declare -A settings=(
   [slices-0.1.0]="--checkpoint brain_mri_slices --grid slices --estimate best"
-  [windows-0.1.0]="--checkpoint brain_mri_slices --grid windows --estimate best"
-  [windows-best]="--estimate best"
-  [windows-mean]="--estimate mean"
-  [windows-mean-biharmonic-blend]="--estimate mean --blend biharmonic"
-  [windows-mean-min96]="--estimate mean --min-side 96"
-  [windows-mean-8-restarts]="--estimate mean --restarts 8"
+  [windows-0.1.0]="--checkpoint brain_mri_slices --grid windows --estimate best --max-share 0.15"
+  [windows-best]="--estimate best --max-share 0.15"
+  [windows-mean]="--estimate mean --max-share 0.15"
+  [windows-mean-biharmonic-blend]="--estimate mean --blend biharmonic --max-share 0.15"
+  [windows-mean-min96]="--estimate mean --min-side 96 --max-share 0.15"
+  [windows-mean-8-restarts]="--estimate mean --restarts 8 --max-share 0.15"
+  [windows-mean-share05]="--estimate mean --max-share 0.05"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(slices-0.1.0 windows-0.1.0 windows-best windows-mean windows-mean-biharmonic-blend windows-mean-min96 windows-mean-8-restarts)
+[ ${#names[@]} -gt 0 ] || names=(slices-0.1.0 windows-0.1.0 windows-best windows-mean windows-mean-biharmonic-blend windows-mean-min96 windows-mean-8-restarts windows-mean-share05)
 for name in "${names[@]}"; do
   # shellcheck disable=SC2086
   python benchmarks/bench_native_quality.py --out "results/native_ablation/$name" --label "$name" ${settings[$name]}
