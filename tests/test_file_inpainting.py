@@ -152,3 +152,23 @@ def test_bad_blend_fails_before_the_model_is_loaded(tmp_path):
     with pytest.raises(MedinpaintError, match="--blend 'foo' is not one of poisson, biharmonic, sobel-adam"):
         inpaint_file(dicom_test_file("MR_small.dcm"), "quarter", tmp_path / "out.dcm", checkpoint=tmp_path / "missing.pt", blend_method="foo")
     assert not (tmp_path / "out.dcm").exists()
+
+
+def test_uncertainty_is_zero_outside_the_filled_region(tmp_path, mri_checkpoint):
+    source = dicom_test_file("MR_small.dcm")
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:30, 25:40] = 255  # nonzero = fill
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    inpaint_file(
+        source, str(tmp_path / "mask.png"), tmp_path / "out.dcm", checkpoint=mri_checkpoint,
+        search=SearchConfig(iterations=5, restarts=3), uncertainty_output=tmp_path / "spread.npy", progress=False,
+    )
+    spread = np.load(tmp_path / "spread.npy")[0]
+    assert spread[mask == 0].max() == 0
+    assert spread[mask > 0].max() > 0  # three restarts disagree inside the hole
+
+
+def test_a_ct_image_is_refused_by_the_brain_mri_model(tmp_path):
+    with pytest.raises(MedinpaintError, match=r"CT_small.dcm is a CT image but checkpoint brain_mri_dcgan.pt is a 'mri' model: pass --checkpoint"):
+        inpaint_file(dicom_test_file("CT_small.dcm"), "quarter", tmp_path / "out.dcm", search=SearchConfig(iterations=2))
+    assert not (tmp_path / "out.dcm").exists()
