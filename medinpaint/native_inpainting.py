@@ -84,7 +84,7 @@ def inpaint_native(
         progress: show the search's progress bar.
 
     Raises:
-        MedinpaintError: an unknown grid, or a slice with nothing missing.
+        MedinpaintError: an unknown grid, a mask of another shape, or a slice with nothing missing.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -97,6 +97,9 @@ def inpaint_native(
     """
     if grid not in GRIDS:
         raise MedinpaintError(f"unknown grid {grid!r}: use one of {', '.join(GRIDS)}")
+    expected = (native.shape[0], 1, *native.shape[-2:])
+    if tuple(known.shape) != expected:
+        raise MedinpaintError(f"mask shape {tuple(known.shape)} does not match the slices {expected}: give a mask of the image's size")
     if not bool((known < 0.5).flatten(1).any(dim=1).all()):
         raise MedinpaintError("every slice passed to inpaint_native must have missing pixels: leave out the others")
     device = next(models.generator.parameters()).device

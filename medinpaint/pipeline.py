@@ -3,7 +3,8 @@
 ``load_slices`` reads DICOM (file, multi-frame, series folder), NIfTI (2-D/3-D/4-D) or PNG/JPG,
 maps each slice onto the grid with :class:`~medinpaint.transforms.ToGrid` (CT window in HU, MR
 volume percentiles, photo x/127.5 - 1; pad to square; area resize) and keeps what is needed
-to go back (``to_native``) and to write a result in the input's own format (``save_like``).
+to go back (``record``, for ``ToGrid.inverse``) and to write a result in the input's own format
+(``save_like``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dic
 from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_png
 from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
 from medinpaint.normalisation import Normalisation
-from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
+from medinpaint.transforms.array import GridRecord, ToGrid
 
 __all__ = ["DOMAINS", "LoadedSlices", "check_output_suffix", "load_slices", "load_mask", "save_like"]
 
@@ -54,30 +55,6 @@ class LoadedSlices:
     def path(self) -> Path:
         """The input path."""
         return self.source.path
-
-    def to_native(self, grid: torch.Tensor) -> torch.Tensor:
-        """Map grid images (N, C, 64, 64) in [-1, 1] to native (N, C, H, W) in native units."""
-        return torch.stack([ToGrid.inverse(g, self.record) for g in grid.detach().cpu().float()])
-
-    def mask_to_grid(self, known_native: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Map native known masks (N, 1, H, W) (1 = known) onto the grid.
-
-        Returns:
-            ``(images (N, C, 64, 64), known (N, 1, 64, 64))``: a grid pixel is known when >= 50 %
-            of its native pixels are known, and its value averages the known native pixels only.
-
-        Raises:
-            MedinpaintError: the mask does not match the native slices.
-        """
-        expected = (self.native.shape[0], 1, *self.native.shape[-2:])
-        if tuple(known_native.shape) != expected:
-            raise MedinpaintError(
-                f"mask shape {tuple(known_native.shape)} does not match the slices {expected}: "
-                "give a mask of the image's size"
-            )
-        to_grid = ToGrid(IntensityToUnit(self.record.low, self.record.high), self.record.size)
-        pairs = [to_grid.with_mask(img, known) for img, known in zip(self.native, known_native.float().cpu())]
-        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
 
 def _kind(path: Path) -> str:

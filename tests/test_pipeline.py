@@ -15,7 +15,10 @@ from PIL import Image
 from medinpaint.data import sample_path
 from medinpaint.errors import MedinpaintError
 from medinpaint.masks import check_mask
+from medinpaint.checkpoint import load_models
+from medinpaint.native_inpainting import inpaint_native
 from medinpaint.pipeline import load_mask, load_slices, save_like
+from medinpaint.transforms.array import IntensityToUnit, ToGrid
 
 ANATOMICAL = os.path.join(data_path, "anatomical.nii")
 
@@ -27,16 +30,20 @@ def test_embedded_sample_loads_on_the_grid():
     assert loaded.images.min() >= -1 and loaded.images.max() <= 1
 
 
+def to_native(loaded, grid):
+    return torch.stack([ToGrid.inverse(g, loaded.record) for g in grid])
+
+
 def test_to_native_round_trip_of_intensity_and_geometry():
     loaded = load_slices(dicom_test_file("CT_small.dcm"))
-    back = loaded.to_native(loaded.images)
+    back = to_native(loaded, loaded.images)
     assert back.shape == loaded.native.shape
     # geometry: compare with a 2×2 box-smoothed native (the grid cannot hold finer detail)
     smooth = torch.nn.functional.avg_pool2d(loaded.native, 2)
     back_smooth = torch.nn.functional.avg_pool2d(back, 2)
     assert (back_smooth - smooth).abs().median() < 15  # HU
     # intensity: exact on unclipped values
-    assert torch.allclose(loaded.to_native(torch.zeros(1, 1, 64, 64)), torch.zeros(1, 1, 128, 128), atol=1e-3)
+    assert torch.allclose(to_native(loaded, torch.zeros(1, 1, 64, 64)), torch.zeros(1, 1, 128, 128), atol=1e-3)
 
 
 def test_unknown_domain_is_reported():
@@ -53,7 +60,8 @@ def test_png_mask_is_converted_to_known(tmp_path):
     assert known.shape == (1, 1, 128, 128) and known.dtype == torch.float32
     assert known[0, 0, 50, 50] == 0 and known[0, 0, 0, 0] == 1
     assert float(1 - known.mean()) == pytest.approx(40 * 40 / 128**2)
-    images, grid_known = loaded.mask_to_grid(known)
+    to_grid = ToGrid(IntensityToUnit(loaded.record.low, loaded.record.high))
+    images, grid_known = (t[None] for t in to_grid.with_mask(loaded.native[0], known[0]))
     assert images.shape == (1, 1, 64, 64) and grid_known.shape == (1, 1, 64, 64)
     assert grid_known[0, 0, 20:40, 15:35].eq(0).all() and grid_known.sum() == 64 * 64 - 400
 
@@ -82,8 +90,9 @@ def test_mask_that_cannot_map_is_reported(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((5, 5, 5), np.uint8), np.eye(4)), tmp_path / "cube.nii.gz")
     with pytest.raises(MedinpaintError, match=r"mask cube.nii.gz has shape \(5, 5, 5\) but the image CT_small.dcm has shape"):
         load_mask(tmp_path / "cube.nii.gz", loaded)
+    models = load_models(device="cpu")
     with pytest.raises(MedinpaintError, match="mask shape"):
-        loaded.mask_to_grid(torch.ones(1, 1, 64, 64))
+        inpaint_native(loaded.native, torch.zeros(1, 1, 64, 64), models, IntensityToUnit(loaded.record.low, loaded.record.high))
 
 
 def test_empty_and_full_mask_files(tmp_path):
