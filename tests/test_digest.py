@@ -5,14 +5,22 @@ Each operation runs with an explicit model (the shipped ``brain_mri_slices`` che
 seeded untrained one; never the default model, which will be replaced) and a fixed search seed,
 and its output arrays (and the pixel data of the files it wrote) are hashed with SHA-256. The
 digests below were recorded from the code before the restructuring; a change of any of them
-means the restructuring changed a result. The metric digests hold for one torch thread (what
-``tests/conftest.py`` sets); more threads change reduction order in the last bits. Re-record (``python tests/test_digest.py``) only for
-an intended change of results, and say so in the commit.
+means the restructuring changed a result.
+
+Float kernels differ in their last bits between CPUs (torch, oneDNN, MKL and NumPy pick AVX2,
+AVX-512 or AMX code at run time), so the operations run in a child process pinned to portable
+numerics (``PORTABLE_NUMERICS``: baseline SIMD only, MKL's compatible mode, one thread), where
+the same code gives the same bits on any x86-64 machine. Re-record (``python tests/test_digest.py``
+prints the digests under those settings) only for an intended change of results, and say so in
+the commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,17 +43,26 @@ from medinpaint.windows import WindowConfig
 
 SEARCH = SearchConfig(iterations=20, restarts=2, seed=0, precision="fp32")
 
-RECORDED = {  # recorded from main at daeff8e, one torch thread (as tests/conftest.py sets)
-    "dicom_slices_output": "278a934c53f57adaafe73db2bdf2c00891e92d881255e7837ad31c2015820f4f",
-    "dicom_slices_raw": "5cb92a857777aaa22c29eb68bd02c244b396b7d8af5e8775dcc2b4d9d6324aac",
-    "dicom_slices_uncertainty": "ab189b8423d8d99c9efab5a2dc082ec336396fd42825fb4694660f06d2c41183",
-    "dicom_slices_loss": "abe77aecbd7f079604292e2ac305cb31f5c451240fad7532f0050e20b3e21847",
-    "nifti_windows_output": "1e558e738a4c0123b5525cdf93ab50bbd42ec2ece7952eeec59f1c9756ba7b54",
+PORTABLE_NUMERICS = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_CBWR": "COMPATIBLE",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Prescott",
+    "OMP_NUM_THREADS": "1",
+}
+
+RECORDED = {  # recorded from main at daeff8e (before the restructuring) under PORTABLE_NUMERICS
+    "dicom_slices_output": "6f6beab7d5047f068fb3a1765de032e2226b255075abb3ddfab3954a0d85f3a1",
+    "dicom_slices_raw": "5f8a07d6c6656a27a8625a53b9c0808ba4fadb5e4d01ef6724d83e23fea379f5",
+    "dicom_slices_uncertainty": "df5431bc11daf7ee0801380eceef0364875b95e35c881d1dd3d43a92d30d2227",
+    "dicom_slices_loss": "bb15839594d4e2dd96c2d0df575f156c5a59d0c4615f4306f2bd8c114bd5940f",
+    "nifti_windows_output": "583cf398c71d2d60db930ccd6be058d4499cfd89a3be512af147484c6bd675fd",
     "nifti_windows_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
-    "nifti_slices_output": "64c20c518f3e356064d2e1f681a373c59a886da16a378aafa08ea63b6dc08037",
+    "nifti_slices_output": "24a293d1af0f31899e2727dbd2d0dd87fe1d41b14f6a75e3a5cbe028ee0bc049",
     "nifti_slices_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
-    "demo_metrics": "4407f316c03c21af2fbfa852ef6e88069333853c44662b362105416d2060bc3c",
-    "dropout_metrics": "b7b7e071df1f4bcceddf4b14c5dcb4cf3e4a5feeb027f0a5c00495043ca4ac48",
+    "demo_metrics": "da9fd396792156f018d3db9e2d7214805be256be442711ee541ca4b6b1a9c6cf",
+    "dropout_metrics": "61c580d3a78a7ed0e4cc563fb6bfcd259cb63da68e6ef591a811df93b4b9e087",
 }
 
 
@@ -124,15 +141,23 @@ def compute_digests(folder: Path) -> dict[str, str]:
 
 
 def test_outputs_are_bit_for_bit_those_recorded_before_the_restructuring(tmp_path: Path):
-    assert compute_digests(tmp_path) == RECORDED
+    env = {**os.environ, **PORTABLE_NUMERICS}
+    child = subprocess.run(
+        [sys.executable, __file__, str(tmp_path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert json.loads(child.stdout.splitlines()[-1]) == RECORDED
 
 
-if __name__ == "__main__":  # print the digests to paste into RECORDED
-    import tempfile
+if __name__ == "__main__":  # a child of the test (folder given) or, alone, print the digests to record
+    if os.environ.get("ATEN_CPU_CAPABILITY") != PORTABLE_NUMERICS["ATEN_CPU_CAPABILITY"]:
+        sys.exit("error: run with the PORTABLE_NUMERICS environment (see this file's docstring)")
+    torch.set_num_threads(1)
+    if len(sys.argv) > 1:
+        print(json.dumps(compute_digests(Path(sys.argv[1]))))
+    else:
+        import tempfile
 
-    torch.set_num_threads(1)  # the metric digests depend on the thread count (reductions' order)
-
-    with tempfile.TemporaryDirectory() as folder:
-        for name, digest in compute_digests(Path(folder)).items():
-            print(f'    "{name}": "{digest}",')
-    sys.exit(0)
+        with tempfile.TemporaryDirectory() as folder:
+            for name, digest in compute_digests(Path(folder)).items():
+                print(f'    "{name}": "{digest}",')

@@ -21,6 +21,7 @@ def test_two_process_gloo_run_keeps_ranks_in_sync(tmp_path: Path):
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "medinpaint", "train", "--config", "brain_mri", "--out-dir", str(out_dir), "--no-progress",
         "--set", "ngf=8", "--set", "ndf=8", "--set", "batch_size=8", "--set", "steps=3", "--set", "device=cpu",
+        "--set", "window_count=64",  # the default prior draws 40 000 augmented windows on each rank
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
