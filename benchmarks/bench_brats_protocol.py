@@ -47,14 +47,19 @@ CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
 DIAMETERS = (12.0, 36.0)
 CROP_MARGIN = 8
 TISSUE_EROSION = 3
+# --region train: holes in axial z = 30..85, below the held-out band z = 91..140 (the prior was
+# trained there); used only to CHOOSE settings, never to report quality
+TRAIN_REGION = (30, 86)
 
 
-def tumour_hole(volume: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids in healthy tissue inside the held-out slab."""
+def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "heldout") -> np.ndarray:
+    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids in healthy tissue inside the held-out slab
+    (or, ``region="train"``, inside ``TRAIN_REGION``)."""
     slab = heldout_slab()
+    start, stop = (slab.start, slab.stop) if region == "heldout" else TRAIN_REGION
     brain = ndimage.binary_fill_holes(volume > 0.1 * np.percentile(volume, 99.5))
     allowed = ndimage.binary_erosion(brain, iterations=TISSUE_EROSION)
-    allowed[:, :, : slab.start] = allowed[:, :, slab.stop :] = False
+    allowed[:, :, :start] = allowed[:, :, stop:] = False
     half = int(np.ceil(DIAMETERS[1] / 2)) + 1
     offsets = np.stack(np.mgrid[-half : half + 1, -half : half + 1, -half : half + 1], axis=-1).astype(float)
     candidates = np.argwhere(allowed)
@@ -109,6 +114,14 @@ def run_cli(arguments: list[str]) -> str:
     if done.returncode != 0:
         sys.exit(f"medinpaint {' '.join(arguments[:1])} failed:\n{done.stderr}")
     return done.stdout
+
+
+def brats_scores(prediction: Path, files: dict[str, Path]) -> dict[str, float]:
+    """``medinpaint score --protocol brats --json`` of a prediction file, as a user runs it."""
+    return json.loads(run_cli([
+        "score", "--protocol", "brats", "--json", "--prediction", str(prediction), "--truth", str(files["truth"]),
+        "--voided", str(files["voided"]), "--mask", str(files["mask"]),
+    ]))  # fmt: skip
 
 
 def run_method(method: str, files: dict[str, Path], voided: np.ndarray, hole: np.ndarray, affine, extra: list[str]) -> tuple[Path, float]:
@@ -187,20 +200,29 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="pass --iterations to medinpaint (default: the CLI's)")
     parser.add_argument("--restarts", type=int, default=None, help="pass --restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
+    parser.add_argument("--prior-weight", type=float, default=None, help="pass --prior-weight to medinpaint (default: the CLI's)")
+    parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
+    parser.add_argument(
+        "--sweep", default=None,
+        help="comma-separated prior weights: also score w·medinpaint + (1−w)·biharmonic-3d for each (run with "
+        "--prior-weight 1 and both methods); exactly what --prior-weight w gives, from one search",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
+    if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", "biharmonic-3d"} <= set(args.methods.split(","))):
+        parser.error("--sweep mixes the unshrunk 3-D fill with biharmonic-3d: pass --prior-weight 1 and both methods")
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
-    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint)) if value is not None]
+    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("prior-weight", args.prior_weight)) if value is not None]
     truth, affine = sample_volume()
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
-            hole = tumour_hole(truth, rng)
+            hole = tumour_hole(truth, rng, args.region)
             voided = np.where(hole, 0, truth).astype(np.float32)
             folder = Path(tmp) / f"case{case}"
             folder.mkdir()
@@ -212,15 +234,20 @@ def main() -> None:
             predictions = {}
             for method in methods:
                 prediction, seconds = run_method(method, files, voided, hole, affine, extra)
-                scores = json.loads(run_cli([
-                    "score", "--protocol", "brats", "--json", "--prediction", str(prediction), "--truth", str(files["truth"]),
-                    "--voided", str(files["voided"]), "--mask", str(files["mask"]),
-                ]))
+                scores = brats_scores(prediction, files)
                 predictions[method] = np.asarray(nib.load(str(prediction)).dataobj, np.float32)
                 row = {"case": case, "method": method, **scores, "jump": through_plane_jump(predictions[method], hole),
                        "truth_jump": through_plane_jump(truth, hole), "seconds": seconds}
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)
+            for weight in [float(w) for w in args.sweep.split(",")] if args.sweep else []:
+                mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions["biharmonic-3d"], voided)
+                mixed_path = folder / f"mixed-{weight}.nii.gz"
+                nib.save(nib.Nifti1Image(mixed.astype(np.float32), affine), str(mixed_path))
+                scores = brats_scores(mixed_path, files)
+                rows.append({"case": case, "method": f"mix w={weight}", **scores, "jump": through_plane_jump(mixed, hole),
+                             "truth_jump": through_plane_jump(truth, hole), "seconds": float("nan")})
+                print(table([rows[-1]]).splitlines()[-1], flush=True)
             if case == 0:
                 shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
                 views_figure(args.out / "views.png", shown, hole)

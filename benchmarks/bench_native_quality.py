@@ -45,6 +45,9 @@ from medinpaint.masks import lesion_disks
 from medinpaint.windows import WindowConfig
 
 SLICES = tuple(range(100, 131, 6))
+# --region train: axial slices below the held-out band, which the prior was trained on; used only
+# to CHOOSE settings (the prior weight), never to report quality
+REGIONS = {"heldout": SLICES, "train": tuple(range(50, 81, 6))}
 RADII = (3, 6, 12)
 PER_SLICE = 3
 RING = 8  # known voxels around a hole on which the raw fit of G(ẑ) is scored
@@ -86,6 +89,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             estimate=args.estimate,
             windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
             blend_method=args.blend,
+            prior_weight=args.prior_weight,
             uncertainty_output=spread,
             raw_output=raw,
             progress=False,
@@ -118,7 +122,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/native_quality"))
     parser.add_argument("--radii", type=int, nargs="+", default=list(RADII))
     parser.add_argument("--checkpoint", default=None, help="default: the shipped brain_mri model")
-    parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--restarts", type=int, default=4)
     parser.add_argument("--grid", default="auto")
     parser.add_argument("--estimate", default="mean")
@@ -127,8 +131,20 @@ def main() -> None:
     parser.add_argument("--max-share", type=float, default=WindowConfig.max_share)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default="medinpaint", help="method name in the table")
+    parser.add_argument("--prior-weight", type=float, default=None, help="default: the CLI's (0.4 on windows)")
+    parser.add_argument("--region", choices=sorted(REGIONS), default="heldout", help="train: for choosing settings only")
+    parser.add_argument(
+        "--sweep", default=None,
+        help="comma-separated prior weights: also score w·fill + (1−w)·biharmonic for each (run with --prior-weight 1); "
+        "exactly what --prior-weight w gives, from one search; writes sweep.csv",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    global SLICES
+    SLICES = REGIONS[args.region]
+    if args.sweep and args.prior_weight != 1.0:
+        parser.error("--sweep mixes the unshrunk fill: pass --prior-weight 1")
+    sweep = []
 
     image = nib.load(str(sample_path()))
     truth = np.asarray(image.dataobj, np.float32)
@@ -146,12 +162,18 @@ def main() -> None:
             extra = fit if method == args.label else {key: float("nan") for key in fit}
             rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask), "seconds_per_slice": seconds, **extra})
             print(json.dumps(rows[-1]))
+        for weight in [float(w) for w in args.sweep.split(",")] if args.sweep else []:
+            mixed = np.where(mask, weight * ours + (1 - weight) * classic, truth)
+            sweep.append({"radius_mm": radius, "prior_weight": weight, **scores(truth, mixed, mask)})
+            print(json.dumps(sweep[-1]))
         z = SLICES[len(SLICES) // 2]
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
         half = max(3 * radius, 16)
         box = (slice(max(int(x) - half, 0), int(x) + half), slice(max(int(y) - half, 0), int(y) + half), z)
         crops.append(HoleCrops(f"r = {radius} mm, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1]}, spread[box].T[::-1]))
     write_results(args.out, rows, args)
+    if sweep:
+        (args.out / "sweep.csv").write_text("\n".join(["radius_mm,prior_weight,psnr,mae,ssim"] + [",".join(str(r[k]) for k in ("radius_mm", "prior_weight", "psnr", "mae", "ssim")) for r in sweep]) + "\n")
     save_hole_crops(args.out / "crops.png", crops, (float(low), float(high)), title="Held-out slab of the MNI152 T1, native 1 mm voxels")
 
 

@@ -149,12 +149,23 @@ def inpaint(
     ),
     axis: int = typer.Option(2, help="NIfTI slicing axis."),
     volume_index: int = typer.Option(0, help="Volume of a 4-D NIfTI."),
-    iterations: int = typer.Option(1500, help="Latent-search iterations (Adam); early stopping may end sooner."),
-    restarts: int = typer.Option(4, help="Random restarts of the latent search per hole window (or slice); --estimate says how they give the fill."),
+    iterations: int = typer.Option(500, help="Latent-search iterations (Adam); early stopping may end sooner. 500 by measurement: 1500 gained at most 0.2 dB on lesion holes for twice the time."),
+    restarts: Optional[int] = typer.Option(
+        None,
+        help="Random restarts of the latent search per hole window (or slice); --estimate says how they give the fill. "
+        "Default: 4 slice by slice, 2 per orientation for the 3-D fill, whose three orientations are averaged too "
+        "(2 measured as good as 4 there, at half the time).",
+    ),
     grid: str = typer.Option("auto", help=GRID_HELP),
     fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (the exact Poisson solve, the method's), biharmonic (the fill plus a biharmonic correction: smooth across the hole's edge) or sobel-adam (the reference implementation's approximate blend)."),
+    prior_weight: Optional[float] = typer.Option(
+        None,
+        help="Share of the generator's blended fill in the hole, in [0, 1]; the rest is scikit-image's biharmonic fill "
+        "of the same hole (2-D, or 3-D with --fill 3d). 1 = the paper's method. Default: 0.4 with --grid windows "
+        "(chosen on training slices of the template, never on held-out data), 1 with --grid slices.",
+    ),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw | blended | uncertainty."),
@@ -179,25 +190,29 @@ def inpaint(
     options = file_options(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
-        label=label, dilate=dilate, fill=fill,
+        label=label, dilate=dilate, fill=fill, prior_weight=prior_weight,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)
 
 
 def file_options(
-    slices: Optional[str], iterations: int, restarts: int, seed: int, blend: str, label: Optional[str], dilate: float, **same_named
+    slices: Optional[str], iterations: int, restarts: Optional[int], seed: int, blend: str, label: Optional[str], dilate: float,
+    **same_named,
 ) -> dict:
     """``inpaint``'s options for every pair -> keyword arguments of ``inpaint_file`` (same-named ones pass as they are)."""
     from medinpaint.inpainting import SearchConfig
 
-    search = SearchConfig(iterations=iterations, restarts=restarts, seed=seed)
+    from medinpaint.file_inpainting import DEFAULT_RESTARTS, VOLUME_RESTARTS
+
+    search = SearchConfig(iterations=iterations, restarts=restarts or DEFAULT_RESTARTS, seed=seed)
     return {
         "slices": parse_slices(slices),
         "search": search,
         "blend_method": blend,
         "mask_label": label,
         "dilate_mm": dilate,
+        "volume_restarts": VOLUME_RESTARTS if restarts is None else restarts,
         **same_named,
     }
 

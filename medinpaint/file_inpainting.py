@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +21,23 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
+from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
 from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
-from medinpaint.native_inpainting import GRIDS, default_grid, inpaint_native
+from medinpaint.native_inpainting import GRIDS, default_grid, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import fill_mode, inpaint_stack_3d, spans_slices
 from medinpaint.windows import WindowConfig
 
-__all__ = ["FileInpaintReport", "inpaint_file", "native_known_mask"]
+__all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_file", "native_known_mask"]
+
+# the CLI's restarts: slice by slice, and per orientation of the 3-D fill, whose three orientations
+# are averaged as well (on training cases 2 scored as 4 there, at half the time: docs/training.md)
+DEFAULT_RESTARTS, VOLUME_RESTARTS = 4, 2
 
 MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".dcm")
 
@@ -186,6 +191,8 @@ def inpaint_file(
     estimate: str = "mean",
     windowing: WindowConfig = WindowConfig(),
     blend_method: str = "poisson",
+    prior_weight: float | None = None,
+    volume_restarts: int | None = None,
     raw_output: str | os.PathLike | None = None,
     uncertainty_output: str | os.PathLike | None = None,
     panel_output: str | os.PathLike | None = None,
@@ -219,6 +226,11 @@ def inpaint_file(
             ``"best"`` restart.
         windowing: window settings (``grid="windows"``).
         blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"`` (the reference implementation's approximation).
+        prior_weight: share of the generator's blended fill in the hole, the rest being the
+            biharmonic fill of the same hole (2-D, or 3-D for ``fill="3d"``); None = the grid's
+            default (:func:`~medinpaint.native_inpainting.default_prior_weight`).
+        volume_restarts: restarts of each orientation's search in the 3-D fill; None =
+            ``search.restarts``. The CLI passes :data:`VOLUME_RESTARTS` unless ``--restarts`` is given.
         raw_output, uncertainty_output, panel_output: optional extra outputs.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         overwrite: replace existing outputs (an output may never be the input itself).
@@ -245,6 +257,8 @@ def inpaint_file(
     for name, value, choices in checked:
         if value not in choices:
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
+    if prior_weight is not None:
+        check_prior_weight(prior_weight)
     mode = fill_mode(fill, input_path, _is_mask_file(mask), slices)
     outputs = {
         role: Path(path)
@@ -270,9 +284,11 @@ def inpaint_file(
 
     intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
     chosen_grid = default_grid(models) if grid == "auto" else grid
-    options = {"grid": chosen_grid, "windowing": windowing, "estimate": estimate, "progress": progress}
+    weight = default_prior_weight(chosen_grid, prior_weight)
+    options = {"grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
     if mode == "3d" or (mode == "auto" and spans_slices(known)):
-        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, search, **options)
+        volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
+        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, **options)
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
     raw_native, blended_native = fill.raw, fill.filled
@@ -285,7 +301,7 @@ def inpaint_file(
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
     description = (
         f"medinpaint {__version__}: semantic inpainting (Yeh et al. 2017) of {sum(missing)} pixels in "
-        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {fill.windows} grid image(s), {blend_method} blend; known pixels unchanged"
+        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {fill.windows} grid image(s), {blend_method} blend, prior weight {weight:g}; known pixels unchanged"
     )
     written = {"output": save_like(loaded, full_result, outputs["output"], overwrite=overwrite, description=description)}
     if "raw" in outputs:

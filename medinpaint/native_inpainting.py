@@ -10,22 +10,25 @@ MONAI transforms and the benchmarks:
 3. ONE batched latent search over every window (or slice) and restart;
 4. the fill estimate (best restart, or the mean of the restarts), mapped back to native
    resolution and units (windows: resized back and averaged where they overlap);
-5. the exact Poisson blend at native resolution; known pixels are copied, bit for bit.
+5. the exact Poisson blend at native resolution; known pixels are copied, bit for bit;
+6. optionally shrunk toward the biharmonic fill of the same hole (``prior_weight`` < 1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
+from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
 from medinpaint.transforms.array import IntensityToUnit, SquareResize, ToGrid
 from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_windows
 
-__all__ = ["GRIDS", "NativeFill", "default_grid", "inpaint_native"]
+__all__ = ["GRIDS", "NativeFill", "default_grid", "default_prior_weight", "inpaint_native", "inpaint_native_stacks"]
 
 GRIDS = ("windows", "slices")
 
@@ -56,18 +59,27 @@ def default_grid(models: LoadedModels) -> str:
     return "windows" if models.config.sampling == "windows" else "slices"
 
 
+def default_prior_weight(grid: str, weight: float | None = None) -> float:
+    """``weight`` when given (checked), else the default of ``grid``: the measured
+    :data:`~medinpaint.inpainting.shrinkage.DEFAULT_PRIOR_WEIGHT` for ``"windows"``, 1 (the
+    paper's method, unshrunk) for ``"slices"``.
+
+    Example:
+        >>> default_prior_weight("slices"), default_prior_weight("windows", 0.7)
+        (1.0, 0.7)
+    """
+    if weight is not None:
+        return check_prior_weight(weight)
+    return DEFAULT_PRIOR_WEIGHT if grid == "windows" else 1.0
+
+
 def inpaint_native(
     native: torch.Tensor,
     known: torch.Tensor,
     models: LoadedModels,
     intensity: IntensityToUnit,
     search: SearchConfig = SearchConfig(),
-    *,
-    grid: str = "windows",
-    windowing: WindowConfig = WindowConfig(),
-    estimate: str = "best",
-    blend_method: str = "poisson",
-    progress: bool = False,
+    **options,
 ) -> NativeFill:
     """Fill the missing pixels of native slices with the model's generator.
 
@@ -77,11 +89,8 @@ def inpaint_native(
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings.
-        grid: ``"windows"`` around the holes or whole ``"slices"``.
-        windowing: window settings (``grid="windows"``).
-        estimate: ``"best"`` restart or ``"mean"`` of the restarts.
-        blend_method: ``"poisson"`` (exact) or ``"sobel-adam"``.
-        progress: show the search's progress bar.
+        options: the keywords of :func:`inpaint_native_stacks` (``grid``, ``windowing``,
+            ``estimate``, ``blend_method``, ``prior_weight``, ``progress``).
 
     Raises:
         MedinpaintError: an unknown grid, a mask of another shape, or a slice with nothing missing.
@@ -95,38 +104,114 @@ def inpaint_native(
         >>> bool(torch.equal(fill.filled[known.bool()], native[known.bool()])), fill.windows
         (True, 1)
     """
+    return inpaint_native_stacks([(native, known)], models, intensity, search, **options)[0]
+
+
+def inpaint_native_stacks(
+    stacks: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    models: LoadedModels,
+    intensity: IntensityToUnit,
+    search: SearchConfig = SearchConfig(),
+    *,
+    grid: str = "windows",
+    windowing: WindowConfig = WindowConfig(),
+    estimate: str = "best",
+    blend_method: str = "poisson",
+    prior_weight: float = 1.0,
+    progress: bool = False,
+) -> list[NativeFill]:
+    """:func:`inpaint_native` for several stacks of slices (of different sizes) in ONE batched search.
+
+    The 3-D fill searches the slices of its three orientations this way: one search over all
+    their windows instead of three (3 % less time per case measured, 12 % in the search alone).
+    One stack gives exactly :func:`inpaint_native`'s result.
+
+    Args:
+        stacks: ``(native, known)`` pairs as :func:`inpaint_native` takes them; the sizes may differ
+            between pairs.
+        models: G and D (:func:`medinpaint.checkpoint.load_models`).
+        intensity: the native -> [-1, 1] map of the model's domain.
+        search: latent-search settings.
+        grid: ``"windows"`` around the holes or whole ``"slices"``.
+        windowing: window settings (``grid="windows"``).
+        estimate: ``"best"`` restart or ``"mean"`` of the restarts.
+        blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"``.
+        prior_weight: share of the blended generator fill in the hole; the rest is the
+            biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the paper's method.
+        progress: show the search's progress bar.
+
+    Returns:
+        One :class:`NativeFill` per stack.
+
+    Example:
+        >>> from medinpaint.checkpoint import load_models
+        >>> stacks = [(torch.rand(1, 1, 90, 80) * 100, torch.ones(1, 1, 90, 80)), (torch.rand(2, 1, 70, 90) * 100, torch.ones(2, 1, 70, 90))]
+        >>> stacks[0][1][..., 40:46, 30:36] = 0; stacks[1][1][..., 20:30, 40:50] = 0
+        >>> fills = inpaint_native_stacks(stacks, load_models(device="cpu"), IntensityToUnit(0, 100), SearchConfig(iterations=3))
+        >>> [tuple(fill.filled.shape) for fill in fills], [fill.windows for fill in fills]
+        ([(1, 1, 90, 80), (2, 1, 70, 90)], [1, 2])
+    """
     if grid not in GRIDS:
         raise MedinpaintError(f"unknown grid {grid!r}: use one of {', '.join(GRIDS)}")
-    expected = (native.shape[0], 1, *native.shape[-2:])
-    if tuple(known.shape) != expected:
-        raise MedinpaintError(f"mask shape {tuple(known.shape)} does not match the slices {expected}: give a mask of the image's size")
-    if not bool((known < 0.5).flatten(1).any(dim=1).all()):
-        raise MedinpaintError("every slice passed to inpaint_native must have missing pixels: leave out the others")
+    on_grid = [_GridStack.cut(native, known, intensity, grid, windowing) for native, known in stacks]
     device = next(models.generator.parameters()).device
-    native, known = native.float().cpu(), known.float().cpu()
-    if grid == "windows":
-        windows = hole_windows(known, windowing)
-        unit = torch.stack([intensity(s) for s in native])
-        images, grid_known = crop_windows(unit, known, windows, windowing)
-        owner = torch.tensor([w.image for w in windows])
-    else:
+    images = torch.cat([stack.images for stack in on_grid]).to(device)
+    grid_known = torch.cat([stack.grid_known for stack in on_grid]).to(device)
+    found = latent_search(images, grid_known, models.generator, models.discriminator, search, progress=progress)
+    fill, spread = found.estimate(estimate).cpu(), found.uncertainty.cpu() * (intensity.high - intensity.low) / 2
+    loss, iterations = found.loss.cpu().float(), found.iterations.cpu()
+    fills, first = [], 0
+    for stack in on_grid:
+        rows = slice(first, first + len(stack.images))
+        fills.append(stack.back(fill[rows], spread[rows], loss[rows], iterations[rows], intensity, blend_method, prior_weight))
+        first = rows.stop
+    return fills
+
+
+@dataclass(frozen=True)
+class _GridStack:
+    """One stack of native slices cut onto the 64×64 grid, with what maps its fills back."""
+
+    native: torch.Tensor
+    known: torch.Tensor
+    images: torch.Tensor
+    grid_known: torch.Tensor
+    owner: torch.Tensor
+    windows: list | None
+    to_grid: ToGrid | None
+    size: int
+
+    @classmethod
+    def cut(cls, native: torch.Tensor, known: torch.Tensor, intensity: IntensityToUnit, grid: str, windowing: WindowConfig) -> "_GridStack":
+        expected = (native.shape[0], 1, *native.shape[-2:])
+        if tuple(known.shape) != expected:
+            raise MedinpaintError(f"mask shape {tuple(known.shape)} does not match the slices {expected}: give a mask of the image's size")
+        if not bool((known < 0.5).flatten(1).any(dim=1).all()):
+            raise MedinpaintError("every slice passed to inpaint_native must have missing pixels: leave out the others")
+        native, known = native.float().cpu(), known.float().cpu()
+        if grid == "windows":
+            windows = hole_windows(known, windowing)
+            unit = torch.stack([intensity(s) for s in native])
+            images, grid_known = crop_windows(unit, known, windows, windowing)
+            return cls(native, known, images, grid_known, torch.tensor([w.image for w in windows]), windows, None, windowing.size)
         to_grid = ToGrid(intensity, windowing.size)
         pairs = [to_grid.with_mask(image, mask) for image, mask in zip(native, known)]
         images, grid_known = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-        owner = torch.arange(len(native))
-    found = latent_search(images.to(device), grid_known.to(device), models.generator, models.discriminator, search, progress=progress)
-    scale = (intensity.high - intensity.low) / 2
-    fill, spread = found.estimate(estimate).cpu(), found.uncertainty.cpu() * scale
-    if grid == "windows":
-        raw = paste_windows(torch.stack([intensity.inverse(g) for g in fill]), windows, native)
-        spread = paste_windows(spread, windows, torch.zeros_like(known))
-    else:
-        record = to_grid.record(native[0])
-        raw = torch.stack([ToGrid.inverse(g, record) for g in fill])
-        # the N single-channel maps resize as the N channels of one image
-        spread = SquareResize(windowing.size).inverse(spread[:, 0], tuple(native.shape[-2:]))[:, None]
-    filled = blend(raw, native, known, method=blend_method)
-    uncertainty = spread * (known < 0.5)
-    loss = torch.zeros(len(native)).index_add_(0, owner, found.loss.cpu().float())
-    iterations = torch.stack([found.iterations.cpu()[owner == n].max() for n in range(len(native))])
-    return NativeFill(filled, raw, uncertainty, loss, iterations, len(images))
+        return cls(native, known, images, grid_known, torch.arange(len(native)), None, to_grid, windowing.size)
+
+    def back(self, fill, spread, loss, iterations, intensity: IntensityToUnit, blend_method: str, prior_weight: float) -> NativeFill:
+        """The fill estimate and spread of this stack's grid images -> :class:`NativeFill` at native resolution."""
+        native, known = self.native, self.known
+        if self.windows is not None:
+            raw = paste_windows(torch.stack([intensity.inverse(g) for g in fill]), self.windows, native)
+            spread = paste_windows(spread, self.windows, torch.zeros_like(known))
+        else:
+            record = self.to_grid.record(native[0])
+            raw = torch.stack([ToGrid.inverse(g, record) for g in fill])
+            # the N single-channel maps resize as the N channels of one image
+            spread = SquareResize(self.size).inverse(spread[:, 0], tuple(native.shape[-2:]))[:, None]
+        filled = shrink_to_biharmonic(blend(raw, native, known, method=blend_method), native, known, prior_weight)
+        uncertainty = spread * (known < 0.5)
+        total_loss = torch.zeros(len(native)).index_add_(0, self.owner, loss)
+        most = torch.stack([iterations[self.owner == n].max() for n in range(len(native))])
+        return NativeFill(filled, raw, uncertainty, total_loss, most, len(self.images))

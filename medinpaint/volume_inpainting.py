@@ -3,9 +3,9 @@
 A tumour or a resection spans tens of slices. Filled slice by slice, neighbouring slices
 disagree and the fill jumps through-plane. The 3-D fill:
 
-1. runs :func:`medinpaint.native_inpainting.inpaint_native` on the slices of each orientation
-   (sagittal, coronal, axial: slicing axes 0, 1, 2) that the hole touches, all slices of one
-   orientation in ONE batched search, in display orientation (as the window prior was trained);
+1. runs :func:`medinpaint.native_inpainting.inpaint_native_stacks` on the slices of each
+   orientation (sagittal, coronal, axial: slicing axes 0, 1, 2) that the hole touches, the slices
+   of all orientations in ONE batched search, in display orientation (as the window prior was trained);
 2. fuses the three raw fills G(ẑ) through their gradients (``fusion="in-plane"``, the default):
    an orientation's fill is coherent WITHIN its slices (each slice is one search) but not
    ACROSS them (separate searches: neighbouring slices' fills disagree). So the guidance
@@ -15,7 +15,8 @@ disagree and the fill jumps through-plane. The 3-D fill:
 3. solves one exact 3-D Poisson equation with these guidance differences
    (:func:`medinpaint.inpainting.poisson3d.gradient_blend_3d`, 6-neighbourhood, on the hole's
    bounding box + 1 voxel, known voxels as the Dirichlet boundary), so the result is continuous
-   in all three directions. Known voxels are copied bit for bit.
+   in all three directions. Known voxels are copied bit for bit;
+4. optionally shrinks the result toward the 3-D biharmonic fill of the hole (``prior_weight`` < 1).
 
 ``fusion="mean"`` is the plain alternative: the Laplacian of the mean of the three fills (at
 each voxel, the mean over the orientations whose search generated it: inside a searched window
@@ -38,8 +39,9 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
+from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
-from medinpaint.native_inpainting import NativeFill, inpaint_native
+from medinpaint.native_inpainting import NativeFill, inpaint_native_stacks
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
@@ -122,6 +124,7 @@ def inpaint_volume(
     windowing: WindowConfig = WindowConfig(),
     estimate: str = "mean",
     fusion: str = "in-plane",
+    prior_weight: float = 1.0,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -133,12 +136,14 @@ def inpaint_volume(
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings (one batched search per orientation).
         axes: the slicing axes to fill along and fuse (all three by default).
-        grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`inpaint_native`).
+        grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`~medinpaint.native_inpainting.inpaint_native`).
         windowing: window settings.
         estimate: ``"mean"`` of the restarts or the ``"best"`` restart.
         fusion: the Poisson guidance: ``"in-plane"`` (along each axis, the mean difference of the
             fills of the other orientations, in whose slices that axis lies) or ``"mean"`` (the
             Laplacian of the mean of the fills).
+        prior_weight: share of the blended fill in the hole; the rest is the 3-D biharmonic
+            fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the generator's fill only.
         progress: show the searches' progress bars.
 
     Returns:
@@ -167,23 +172,26 @@ def inpaint_volume(
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     total, count, spread = (np.zeros_like(volume) for _ in range(3))
     axis_raw, axis_fills, axis_slices = {}, {}, {}
+    stacks = {}
     for axis in axes:
         others = tuple(a for a in AXES if a != axis)
-        indices = tuple(int(i) for i in np.flatnonzero(hole.any(axis=others)))
-        native = torch.from_numpy(extract_slices(volume, axis, indices)[0])
-        known_slices = torch.from_numpy(extract_slices(known, axis, indices)[0])
-        fill = inpaint_native(
-            native, known_slices, models, intensity, search,
-            grid=grid, windowing=windowing, estimate=estimate, progress=progress,
-        )
+        axis_slices[axis] = tuple(int(i) for i in np.flatnonzero(hole.any(axis=others)))
+        native = torch.from_numpy(extract_slices(volume, axis, axis_slices[axis])[0])
+        stacks[axis] = (native, torch.from_numpy(extract_slices(known, axis, axis_slices[axis])[0]))
+    fills = inpaint_native_stacks(
+        list(stacks.values()), models, intensity, search, grid=grid, windowing=windowing, estimate=estimate, progress=progress
+    )  # one search over the windows of all orientations
+    for (axis, (_, known_slices)), fill in zip(stacks.items(), fills):
+        indices = axis_slices[axis]
         covered = _to_volume(_coverage(known_slices, grid, windowing), axis, indices, np.zeros_like(volume))
         axis_raw[axis] = _to_volume(fill.raw, axis, indices, volume)
         total += covered * axis_raw[axis]
         count += covered
         spread += _to_volume(fill.uncertainty, axis, indices, np.zeros_like(volume))
-        axis_fills[axis], axis_slices[axis] = fill, indices
+        axis_fills[axis] = fill
     raw = np.where(count > 0, total / np.maximum(count, 1), volume).astype(np.float32)
     filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else _in_plane_blend(axis_raw, volume, known)
+    filled = shrink_to_biharmonic_3d(filled, volume, known, prior_weight)
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 

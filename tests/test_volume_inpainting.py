@@ -169,3 +169,21 @@ def test_fill_3d_refuses_chosen_slices(tmp_path, crop_files, checkpoint):
     image, mask, *_ = crop_files
     with pytest.raises(MedinpaintError, match="use --fill slices"):
         inpaint_file(image, str(mask), tmp_path / "out.nii.gz", checkpoint=checkpoint, slices=[14, 15], fill="3d")
+
+
+def test_volume_restarts_set_the_3d_searches_and_the_cli_defaults_them_to_2(tmp_path, crop_files, checkpoint):
+    from medinpaint.cli import file_options
+
+    image, mask, _, hole, _ = crop_files
+    search = SearchConfig(iterations=3, restarts=3, seed=0)
+    spreads = {}
+    for volume_restarts in (None, 1):
+        inpaint_file(image, str(mask), tmp_path / f"v{volume_restarts}.nii.gz", checkpoint=checkpoint, search=search, fill="3d",
+                     volume_restarts=volume_restarts, uncertainty_output=tmp_path / f"s{volume_restarts}.nii.gz", progress=False)  # fmt: skip
+        spreads[volume_restarts] = np.asanyarray(nib.load(tmp_path / f"s{volume_restarts}.nii.gz").dataobj)
+    assert spreads[None][hole].max() > 0  # 3 restarts per orientation spread
+    assert not spreads[1].any()  # one restart: nothing to spread
+    common = dict(slices=None, iterations=5, seed=0, blend="poisson", label=None, dilate=0.0)
+    defaults, given = file_options(restarts=None, **common), file_options(restarts=3, **common)
+    assert (defaults["search"].restarts, defaults["volume_restarts"]) == (4, 2)
+    assert (given["search"].restarts, given["volume_restarts"]) == (3, 3)

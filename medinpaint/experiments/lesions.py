@@ -2,7 +2,7 @@
 
 This is the case users have: lesion-sized holes in a 1 mm slice, filled at native resolution
 through the same in-memory path as ``medinpaint inpaint`` (:func:`inpaint_native` with the
-checkpoint's grid: windows at the hole's scale for the default brain prior), next to
+checkpoint's grid: windows at the hole's scale for the default brain prior, and its prior weight), next to
 scikit-image's biharmonic fill of the same holes, scored with ``medinpaint score --protocol
 hole`` (:mod:`medinpaint.metrics.scoring`). The slice lies in the held-out slab of the embedded
 MNI152 T1 (:func:`medinpaint.data.sample.heldout_slab`), which no training window touched.
@@ -25,7 +25,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.io.nifti import extract_slices
 from medinpaint.masks import lesion_disks
 from medinpaint.metrics.scoring import score_volumes
-from medinpaint.native_inpainting import default_grid, inpaint_native
+from medinpaint.native_inpainting import default_grid, default_prior_weight, inpaint_native
 
 __all__ = ["LesionCase", "lesion_case", "lesion_rows"]
 
@@ -80,7 +80,10 @@ def lesion_case(
     tissue = native[0, 0].numpy() > TISSUE_LEVEL * np.percentile(volume, 99.5)
     hole = lesion_disks(tissue, radius, count, np.random.default_rng(seed))
     known = torch.from_numpy(~hole)[None, None].float()
-    fill = inpaint_native(native, known, models, intensity, search, grid=default_grid(models), estimate=estimate)
+    grid = default_grid(models)
+    fill = inpaint_native(
+        native, known, models, intensity, search, grid=grid, estimate=estimate, prior_weight=default_prior_weight(grid)
+    )
     classic = intensity.inverse(inpaint_baseline("biharmonic", intensity(native[0])[None], known)[0])[None]
     rows = []
     for method, filled in (("medinpaint", fill.filled), ("biharmonic", classic)):

@@ -65,6 +65,8 @@ class SemanticInpaint(Transform):
         grid: ``"windows"`` around each hole, whole ``"slices"``, or ``"auto"`` (what the
             checkpoint was trained for), as ``medinpaint inpaint --grid``.
         estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
+        prior_weight: share of the generator's fill in the hole against the biharmonic fill;
+            None = the grid's default, as ``medinpaint inpaint --prior-weight``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -90,6 +92,7 @@ class SemanticInpaint(Transform):
         search: SearchConfig = SearchConfig(),
         grid: str = "auto",
         estimate: str = "mean",
+        prior_weight: float | None = None,
         device: str = "auto",
         progress: bool = False,
     ) -> None:
@@ -100,6 +103,7 @@ class SemanticInpaint(Transform):
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
         self.models = load_models(checkpoint, device=pick_device(device))
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
+        self.prior_weight = native_inpainting.default_prior_weight(self.grid, prior_weight)
         self.axis, self.search, self.estimate, self.progress = axis % 3, search, estimate, progress
 
     def _slices(self, volume: torch.Tensor) -> torch.Tensor:
@@ -155,7 +159,7 @@ class SemanticInpaint(Transform):
         intensity = checkpoint_intensity(self.models, values)
         found = native_inpainting.inpaint_native(
             stack[todo].contiguous(), known, self.models, intensity, self.search,
-            grid=self.grid, estimate=self.estimate, progress=self.progress,
+            grid=self.grid, estimate=self.estimate, prior_weight=self.prior_weight, progress=self.progress,
         )  # fmt: skip
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
@@ -176,7 +180,7 @@ class SemanticInpaintd(MapTransform):
         mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
-        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``device``, ``progress`` of :class:`SemanticInpaint`.
 
     Example:
         Lesion filling before a (toy) tissue segmentation:
