@@ -205,7 +205,7 @@ def file_options(
 
     from medinpaint.file_inpainting import DEFAULT_RESTARTS, VOLUME_RESTARTS
 
-    search = SearchConfig(iterations=iterations, restarts=restarts or DEFAULT_RESTARTS, seed=seed)
+    search = SearchConfig(iterations=iterations, restarts=DEFAULT_RESTARTS if restarts is None else restarts, seed=seed)
     return {
         "slices": parse_slices(slices),
         "search": search,

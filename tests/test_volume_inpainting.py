@@ -187,3 +187,5 @@ def test_volume_restarts_set_the_3d_searches_and_the_cli_defaults_them_to_2(tmp_
     defaults, given = file_options(restarts=None, **common), file_options(restarts=3, **common)
     assert (defaults["search"].restarts, defaults["volume_restarts"]) == (4, 2)
     assert (given["search"].restarts, given["volume_restarts"]) == (3, 3)
+    with pytest.raises(MedinpaintError, match="restarts must be > 0"):
+        file_options(restarts=0, **common)  # 0 is refused, not taken for "default"
