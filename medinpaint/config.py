@@ -54,6 +54,8 @@ class TrainConfig:
             embedded sample only).
         window_sides: smallest and largest native window side (voxels) for ``"windows"``.
         window_count: training windows drawn once before training (``"windows"``).
+        window_orientations: relative frequency of axial, coronal and sagittal slices among the
+            training windows (``"windows"``); e.g. ``[1, 0, 0]`` for axial windows only.
         augment_anatomy: MONAI bias field, contrast, scale, elastic deformation and flips on each slice
             before windows are cut (``"windows"``).
         augment_flip: random left-right flips.
@@ -92,6 +94,7 @@ class TrainConfig:
     sampling: str = "slices"
     window_sides: tuple[float, float] = (64.0, 128.0)
     window_count: int = 40000
+    window_orientations: tuple[float, float, float] = (0.5, 0.25, 0.25)
     augment_anatomy: bool = False
     augment_flip: bool = False
     augment_affine: bool = False
@@ -126,6 +129,10 @@ class TrainConfig:
         Normalisation("ct_window", self.ct_window)
         if self.instance_noise < 0:
             raise MedinpaintError(f"instance_noise={self.instance_noise} must be >= 0")
+        if len(self.window_orientations) != 3 or min(self.window_orientations) < 0 or not sum(self.window_orientations) > 0:
+            raise MedinpaintError(
+                f"window_orientations={self.window_orientations}: give 3 weights >= 0 (axial, coronal, sagittal), not all 0"
+            )
         if not 0 <= self.affine_prob <= 1:
             raise MedinpaintError(f"affine_prob={self.affine_prob} must lie in [0, 1]")
 
@@ -239,10 +246,10 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
         return None
     try:
         if annotation.startswith("tuple"):
-            pair = tuple(float(v) for v in value)
-            if len(pair) != 2:
+            numbers = tuple(float(v) for v in value)
+            if len(numbers) != annotation.count(",") + 1:  # tuple[float, float] -> 2
                 raise ValueError
-            return pair
+            return numbers
         if annotation == "bool":
             if not isinstance(value, bool):
                 raise ValueError

@@ -113,6 +113,7 @@ def _embedded_windows(config: TrainConfig) -> torch.Tensor:
         sides=(int(low), int(high)),
         seed=config.seed,
         augment=config.augment_anatomy,
+        orientations=config.window_orientations,
         progress=True,
     )
 

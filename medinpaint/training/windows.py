@@ -37,7 +37,7 @@ from medinpaint.transforms import functional as fn
 
 __all__ = ["ORIENTATION_WEIGHTS", "anatomy_augmentation", "sample_windows"]
 
-#: probability of drawing an axial, coronal or sagittal slice (slicing axes 2, 1, 0)
+#: default probability of drawing an axial, coronal or sagittal slice (slicing axes 2, 1, 0)
 ORIENTATION_WEIGHTS = {2: 0.5, 1: 0.25, 0: 0.25}
 WINDOWS_PER_SLICE = 16
 TISSUE_FRACTION = 0.05
@@ -81,6 +81,7 @@ def sample_windows(
     size: int = 64,
     seed: int = 0,
     augment: bool = True,
+    orientations: tuple[float, float, float] = tuple(ORIENTATION_WEIGHTS.values()),
     progress: bool = False,
 ) -> torch.Tensor:
     """Draw ``count`` training windows from ``volume`` outside the held-out slab.
@@ -94,6 +95,7 @@ def sample_windows(
         size: grid side.
         seed: seeds slices, windows and augmentation.
         augment: apply :func:`anatomy_augmentation` to each slice first.
+        orientations: relative frequency of axial, coronal and sagittal slices (slicing axes 2, 1, 0).
         progress: show a progress bar.
 
     Returns:
@@ -109,7 +111,8 @@ def sample_windows(
     rng = np.random.default_rng(seed)
     low, high = intensity
     augmentation = anatomy_augmentation().set_random_state(seed) if augment else None
-    axes, weights = zip(*ORIENTATION_WEIGHTS.items())
+    drawn_axes = [(axis, weight / sum(orientations)) for axis, weight in zip(ORIENTATION_WEIGHTS, orientations) if weight > 0]
+    axes, weights = zip(*drawn_axes)
     tissue = {axis: _tissue_slices(volume, axis, slab) for axis in axes}
     windows: list[torch.Tensor] = []
     bar = tqdm(total=count, disable=not progress, desc="training windows", unit="win")
