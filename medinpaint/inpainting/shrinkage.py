@@ -20,6 +20,7 @@ import torch
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting.blend import biharmonic_blend
 from medinpaint.inpainting.poisson3d import hole_box
 
 __all__ = ["DEFAULT_PRIOR_WEIGHT", "check_prior_weight", "shrink_to_biharmonic", "shrink_to_biharmonic_3d"]
@@ -61,13 +62,9 @@ def shrink_to_biharmonic(filled: torch.Tensor, target: torch.Tensor, known: torc
     weight = check_prior_weight(weight)
     if weight == 1.0:
         return filled
-    holes = (known <= 0.5)[:, 0].cpu().numpy()
-    values = target.detach().cpu().double().numpy()
-    classical = values.copy()
-    for index, hole in enumerate(holes):
-        if hole.any():
-            classical[index] = inpaint_biharmonic(np.where(hole, 0.0, values[index]), hole, channel_axis=0)
-    mixed = weight * filled.detach().cpu().double() + (1.0 - weight) * torch.from_numpy(classical)
+    values = target.detach().cpu().double()
+    classical = biharmonic_blend(torch.zeros_like(values), values, known.cpu())  # a zero source: B(target)
+    mixed = weight * filled.detach().cpu().double() + (1.0 - weight) * classical
     return torch.where(known > 0.5, target, mixed.to(dtype=target.dtype, device=target.device))
 
 
