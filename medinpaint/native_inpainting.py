@@ -38,7 +38,8 @@ class NativeFill:
     """The result of :func:`inpaint_native` for N slices.
 
     Attributes:
-        filled: (N, C, H, W) native units; known pixels bit-identical to the input.
+        filled: (N, C, H, W) native units; known pixels bit-identical to the input (None when
+            the caller blends the raw fill itself: ``blend_method=None``).
         raw: (N, C, H, W) the generator's fill in native units (outside the windows: the input).
         uncertainty: (N, 1, H, W) spread of the fill over the restarts, native units, zero on known pixels.
         loss: (N,) final search objective, summed over a slice's windows.
@@ -46,7 +47,7 @@ class NativeFill:
         windows: grid images searched (windows, or slices).
     """
 
-    filled: torch.Tensor
+    filled: torch.Tensor | None
     raw: torch.Tensor
     uncertainty: torch.Tensor
     loss: torch.Tensor
@@ -116,7 +117,7 @@ def inpaint_native_stacks(
     grid: str = "windows",
     windowing: WindowConfig = WindowConfig(),
     estimate: str = "best",
-    blend_method: str = "poisson",
+    blend_method: str | None = "poisson",
     prior_weight: float = 1.0,
     progress: bool = False,
 ) -> list[NativeFill]:
@@ -135,7 +136,8 @@ def inpaint_native_stacks(
         grid: ``"windows"`` around the holes or whole ``"slices"``.
         windowing: window settings (``grid="windows"``).
         estimate: ``"best"`` restart or ``"mean"`` of the restarts.
-        blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"``.
+        blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"``; None = no
+            blend (``filled`` None), for a caller that blends the raw fills itself (the 3-D fill).
         prior_weight: share of the blended generator fill in the hole; the rest is the
             biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the paper's method.
         progress: show the search's progress bar.
@@ -199,7 +201,7 @@ class _GridStack:
         images, grid_known = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         return cls(native, known, images, grid_known, torch.arange(len(native)), None, to_grid, windowing.size)
 
-    def back(self, fill, spread, loss, iterations, intensity: IntensityToUnit, blend_method: str, prior_weight: float) -> NativeFill:
+    def back(self, fill, spread, loss, iterations, intensity: IntensityToUnit, blend_method: str | None, prior_weight: float) -> NativeFill:
         """The fill estimate and spread of this stack's grid images -> :class:`NativeFill` at native resolution."""
         native, known = self.native, self.known
         if self.windows is not None:
@@ -210,7 +212,9 @@ class _GridStack:
             raw = torch.stack([ToGrid.inverse(g, record) for g in fill])
             # the N single-channel maps resize as the N channels of one image
             spread = SquareResize(self.size).inverse(spread[:, 0], tuple(native.shape[-2:]))[:, None]
-        filled = shrink_to_biharmonic(blend(raw, native, known, method=blend_method), native, known, prior_weight)
+        filled = None
+        if blend_method is not None:
+            filled = shrink_to_biharmonic(blend(raw, native, known, method=blend_method), native, known, prior_weight)
         uncertainty = spread * (known < 0.5)
         total_loss = torch.zeros(len(native)).index_add_(0, self.owner, loss)
         most = torch.stack([iterations[self.owner == n].max() for n in range(len(native))])

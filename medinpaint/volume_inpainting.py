@@ -61,7 +61,8 @@ class VolumeFill:
         raw: the fused generator fill (the Poisson guidance); the input where no search generated.
         axis_raw: each orientation's raw fill, by slicing axis.
         uncertainty: mean over the orientations of the fill's spread over the restarts, zero on known voxels.
-        axis_fills: each orientation's :class:`NativeFill` (slices in display orientation).
+        axis_fills: each orientation's :class:`NativeFill` (slices in display orientation; raw
+            fills only, the blend is the 3-D one).
         axis_slices: the slice indices searched along each axis.
     """
 
@@ -179,8 +180,9 @@ def inpaint_volume(
         native = torch.from_numpy(extract_slices(volume, axis, axis_slices[axis])[0])
         stacks[axis] = (native, torch.from_numpy(extract_slices(known, axis, axis_slices[axis])[0]))
     fills = inpaint_native_stacks(
-        list(stacks.values()), models, intensity, search, grid=grid, windowing=windowing, estimate=estimate, progress=progress
-    )  # one search over the windows of all orientations
+        list(stacks.values()), models, intensity, search, grid=grid, windowing=windowing, estimate=estimate,
+        blend_method=None, progress=progress,
+    )  # one search over the windows of all orientations; blended below, in 3-D
     for (axis, (_, known_slices)), fill in zip(stacks.items(), fills):
         indices = axis_slices[axis]
         covered = _to_volume(_coverage(known_slices, grid, windowing), axis, indices, np.zeros_like(volume))
