@@ -53,23 +53,29 @@ PER_SLICE = 3
 RING = 8  # known voxels around a hole on which the raw fit of G(ẑ) is scored
 
 
-def lesion_mask(volume: np.ndarray, radius: int, seed: int) -> np.ndarray:
-    """(X, Y, Z) bool, True = hole: ``PER_SLICE`` disks of ``radius`` voxels on each slice of ``SLICES``."""
+def lesion_mask(volume: np.ndarray, radius: int, seed: int, slices: tuple[int, ...] = SLICES) -> np.ndarray:
+    """(X, Y, Z) bool, True = hole: ``PER_SLICE`` disks of ``radius`` voxels on each axial slice of ``slices``."""
     rng = np.random.default_rng(seed + radius)
     brain = volume > 0.1 * np.percentile(volume, 99.5)
     mask = np.zeros(volume.shape, bool)
-    for z in SLICES:
+    for z in slices:
         mask[:, :, z] = lesion_disks(brain[:, :, z], radius, PER_SLICE, rng)
     return mask
+
+
+def hole_slices(mask: np.ndarray) -> np.ndarray:
+    """The axial slices that hold a hole."""
+    return np.flatnonzero(mask.any(axis=(0, 1)))
 
 
 def biharmonic(volume: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
     """2-D biharmonic fill of every benchmark slice; returns (volume, seconds per slice)."""
     filled = volume.copy()
     started = time.perf_counter()
-    for z in SLICES:
+    slices = hole_slices(mask)
+    for z in slices:
         filled[:, :, z] = inpaint_biharmonic(np.ascontiguousarray(volume[:, :, z]), np.ascontiguousarray(mask[:, :, z]))
-    return filled, (time.perf_counter() - started) / len(SLICES)
+    return filled, (time.perf_counter() - started) / len(slices)
 
 
 def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -94,7 +100,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             raw_output=raw,
             progress=False,
         )
-        seconds = (time.perf_counter() - started) / len(SLICES)
+        seconds = (time.perf_counter() - started) / len(hole_slices(mask))
         volumes = [np.asarray(nib.load(str(path)).dataobj, np.float32) for path in (out, raw, spread)]
         return (*volumes, seconds)
 
@@ -102,7 +108,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
 def raw_fit(truth: np.ndarray, raw: np.ndarray, mask: np.ndarray, span: float, ring: int = RING) -> dict[str, float]:
     """PSNR of the raw G(ẑ) in the hole and on the known ring of ``ring`` voxels around it (its fit to the context)."""
     around = np.zeros_like(mask)
-    for z in SLICES:
+    for z in hole_slices(mask):
         around[:, :, z] = ndimage.binary_dilation(mask[:, :, z], iterations=ring) & ~mask[:, :, z]
     return {
         f"raw_{name}_psnr": float(10 * np.log10(span**2 / np.mean((raw[where].astype(np.float64) - truth[where]) ** 2)))
@@ -140,8 +146,6 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    global SLICES
-    SLICES = REGIONS[args.region]
     if args.sweep and args.prior_weight != 1.0:
         parser.error("--sweep mixes the unshrunk fill: pass --prior-weight 1")
     sweep = []
@@ -152,7 +156,7 @@ def main() -> None:
     span = float(high - low)
     rows, crops = [], []
     for radius in args.radii:
-        mask = lesion_mask(truth, radius, args.seed)
+        mask = lesion_mask(truth, radius, args.seed, REGIONS[args.region])
         nib.save(nib.Nifti1Image(mask.astype(np.uint8), image.affine), str(args.out / f"lesions_r{radius}mm.nii.gz"))
         ours, raw, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
@@ -166,7 +170,8 @@ def main() -> None:
             mixed = np.where(mask, weight * ours + (1 - weight) * classic, truth)
             sweep.append({"radius_mm": radius, "prior_weight": weight, **scores(truth, mixed, mask)})
             print(json.dumps(sweep[-1]))
-        z = SLICES[len(SLICES) // 2]
+        slices = hole_slices(mask)
+        z = int(slices[len(slices) // 2])
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
         half = max(3 * radius, 16)
         box = (slice(max(int(x) - half, 0), int(x) + half), slice(max(int(y) - half, 0), int(y) + half), z)

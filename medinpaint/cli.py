@@ -201,9 +201,8 @@ def file_options(
     **same_named,
 ) -> dict:
     """``inpaint``'s options for every pair -> keyword arguments of ``inpaint_file`` (same-named ones pass as they are)."""
-    from medinpaint.inpainting import SearchConfig
-
     from medinpaint.file_inpainting import DEFAULT_RESTARTS, VOLUME_RESTARTS
+    from medinpaint.inpainting import SearchConfig
 
     search = SearchConfig(iterations=iterations, restarts=DEFAULT_RESTARTS if restarts is None else restarts, seed=seed)
     return {

@@ -31,14 +31,15 @@ from monai.transforms import (
 )
 from tqdm.auto import tqdm
 
+from medinpaint.config import TrainConfig
 from medinpaint.data.sample import HeldoutSlab
 from medinpaint.io.nifti import extract_slices
 from medinpaint.transforms import functional as fn
 
-__all__ = ["ORIENTATION_WEIGHTS", "anatomy_augmentation", "sample_windows"]
+__all__ = ["ORIENTATION_AXES", "anatomy_augmentation", "sample_windows"]
 
-#: default probability of drawing an axial, coronal or sagittal slice (slicing axes 2, 1, 0)
-ORIENTATION_WEIGHTS = {2: 0.5, 1: 0.25, 0: 0.25}
+#: slicing axes of axial, coronal and sagittal slices: the order of ``TrainConfig.window_orientations``
+ORIENTATION_AXES = (2, 1, 0)
 WINDOWS_PER_SLICE = 16
 TISSUE_FRACTION = 0.05
 
@@ -81,7 +82,7 @@ def sample_windows(
     size: int = 64,
     seed: int = 0,
     augment: bool = True,
-    orientations: tuple[float, float, float] = tuple(ORIENTATION_WEIGHTS.values()),
+    orientations: tuple[float, float, float] = TrainConfig.window_orientations,
     progress: bool = False,
 ) -> torch.Tensor:
     """Draw ``count`` training windows from ``volume`` outside the held-out slab.
@@ -111,7 +112,7 @@ def sample_windows(
     rng = np.random.default_rng(seed)
     low, high = intensity
     augmentation = anatomy_augmentation().set_random_state(seed) if augment else None
-    drawn_axes = [(axis, weight / sum(orientations)) for axis, weight in zip(ORIENTATION_WEIGHTS, orientations) if weight > 0]
+    drawn_axes = [(axis, weight / sum(orientations)) for axis, weight in zip(ORIENTATION_AXES, orientations) if weight > 0]
     axes, weights = zip(*drawn_axes)
     tissue = {axis: _tissue_slices(volume, axis, slab) for axis in axes}
     windows: list[torch.Tensor] = []
