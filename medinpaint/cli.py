@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import warnings
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -73,15 +74,25 @@ app.add_typer(reproduce_app, name="reproduce")
 
 
 def user_errors_exit(command: Callable) -> Callable:
-    """Turn a :class:`MedinpaintError` into one ``error:`` line and exit status 2."""
+    """Turn a :class:`MedinpaintError` into one ``error:`` line and exit status 2.
+
+    Library warnings (pydicom's about odd values, say) are held back while the command runs: a
+    refused input prints its one error line alone; a command that ran prints each distinct
+    warning as one ``warning:`` line after it.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except MedinpaintError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                return command(*args, **kwargs)
+            except MedinpaintError as err:
+                caught.clear()
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(2) from None
+            finally:
+                for message in dict.fromkeys(str(w.message) for w in caught):
+                    typer.echo(f"warning: {message}", err=True)
 
     return wrapper
 

@@ -13,7 +13,10 @@ from pydicom.data import get_testdata_file
 
 def pytest_configure(config):
     """One torch thread per test process: the suite runs as 2 xdist workers on 2 cores, and
-    oversubscribed OpenMP threads slowed small networks down up to 100× here."""
+    oversubscribed OpenMP threads slowed small networks down up to 100× here. The xdist
+    controller runs no test, so it does not import torch (2 s before the workers start)."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
     import torch
 
     torch.set_num_threads(1)

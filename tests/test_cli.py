@@ -87,7 +87,7 @@ def test_cli_reference_in_docs_is_current(tmp_path):
 
 @pytest.mark.slow
 def test_demo_command_writes_table_csv_and_figure(tmp_path):
-    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path), "--n-slices", "1", "--iterations", "30"])
+    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path), "--n-slices", "1", "--iterations", "5"])
     assert result.exit_code == 0, result.output
     folder = next(tmp_path.glob("demo-*"))
     assert {"config.json", "metrics.csv", "metrics.json"} <= {p.name for p in folder.iterdir()}

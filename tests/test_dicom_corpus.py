@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -176,6 +177,21 @@ def test_unsupported_dicom_gives_one_clear_error_line(name, tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert re.search(UNSUPPORTED[name][1], lines[0]), lines[0]
+    assert not out.exists()
+
+
+def test_a_refused_dicom_prints_its_error_line_alone(tmp_path, monkeypatch):
+    """pydicom warns about badVR.dcm's Rows '1A' before it is refused: on a user's terminal the one
+    error line comes alone (warnings shown as Python shows them outside pytest)."""
+
+    def show_on_stderr(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    monkeypatch.setattr(warnings, "showwarning", show_on_stderr)
+    out = tmp_path / "filled.dcm"
+    result = runner.invoke(app, ["inpaint", "-i", str(corpus_file("badVR.dcm")), "-m", MASK, "-o", str(out), *SEARCH])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [result.output.strip()] and result.output.startswith("error: "), result.output
     assert not out.exists()
 
 

@@ -41,7 +41,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.networks import Discriminator, Generator
 from medinpaint.windows import WindowConfig
 
-SEARCH = SearchConfig(iterations=20, restarts=2, seed=0, precision="fp32")
+SEARCH = SearchConfig(iterations=8, restarts=2, seed=0, precision="fp32")
 
 PORTABLE_NUMERICS = {
     "ATEN_CPU_CAPABILITY": "default",
@@ -52,17 +52,17 @@ PORTABLE_NUMERICS = {
     "OMP_NUM_THREADS": "1",
 }
 
-RECORDED = {  # recorded from main at daeff8e (before the restructuring) under PORTABLE_NUMERICS
-    "dicom_slices_output": "6f6beab7d5047f068fb3a1765de032e2226b255075abb3ddfab3954a0d85f3a1",
-    "dicom_slices_raw": "5f8a07d6c6656a27a8625a53b9c0808ba4fadb5e4d01ef6724d83e23fea379f5",
-    "dicom_slices_uncertainty": "df5431bc11daf7ee0801380eceef0364875b95e35c881d1dd3d43a92d30d2227",
-    "dicom_slices_loss": "bb15839594d4e2dd96c2d0df575f156c5a59d0c4615f4306f2bd8c114bd5940f",
-    "nifti_windows_output": "583cf398c71d2d60db930ccd6be058d4499cfd89a3be512af147484c6bd675fd",
+RECORDED = {  # recorded from 22dbb09 (the last commit before the restructuring) under PORTABLE_NUMERICS
+    "dicom_slices_output": "c701183916415772d834a0cfaa04f299060e0f0e63e8d88bc846765bc76f3981",
+    "dicom_slices_raw": "7067caea1694436ddddd98b10ef87e47ff703493d907d7fa1bead0e51a19f91f",
+    "dicom_slices_uncertainty": "da1def44dc19ba4cf0b0a9e230c391d9985b7c62647f85e6d7d932714d4da8d4",
+    "dicom_slices_loss": "67d2bfb9676c58a735060d58f73d8e8f97f79c1eef521664d842e7f6ce9e48b9",
+    "nifti_windows_output": "d10d79e2d4f57ce5d6f957b6e7fca8680b12612d8aaeb6446100656a9a68eb81",
     "nifti_windows_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
-    "nifti_slices_output": "24a293d1af0f31899e2727dbd2d0dd87fe1d41b14f6a75e3a5cbe028ee0bc049",
+    "nifti_slices_output": "07c111605d7e0c1de8d6283248cc4ba700c81a69386e0b22c6b1b8e655584c8d",
     "nifti_slices_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
-    "demo_metrics": "da9fd396792156f018d3db9e2d7214805be256be442711ee541ca4b6b1a9c6cf",
-    "dropout_metrics": "61c580d3a78a7ed0e4cc563fb6bfcd259cb63da68e6ef591a811df93b4b9e087",
+    "demo_metrics": "41b67677aed08fd5f6f08126c7e1111184971d873d120e0c1557742b01d11773",
+    "dropout_metrics": "8d427f223adf95d3be767cde34370ec60496dd2226e2a3b693b09c79dae60fe1",
 }
 
 
@@ -129,12 +129,12 @@ def compute_digests(folder: Path) -> dict[str, str]:
         digests[f"nifti_{grid}_slices"] = _sha(np.array(report.slices))
 
     demo = run_demo(
-        folder / "demo", n_slices=2, masks=("quarter", "dropout:0.8"), search=SEARCH, checkpoint=slices_model,
+        folder / "demo", n_slices=1, masks=("quarter", "dropout:0.8"), search=SEARCH, checkpoint=slices_model,
         seed=0, device="cpu", progress=False,
     )
     digests["demo_metrics"] = _rows_sha(demo / "metrics.csv")
     dropout = run_dropout(
-        folder / "dropout", rates=(0.5, 0.9), checkpoint=slices_model, n_images=2, search=SEARCH, seed=0,
+        folder / "dropout", rates=(0.5, 0.9), checkpoint=slices_model, n_images=1, search=SEARCH, seed=0,
         device="cpu", progress=False,
     )
     digests["dropout_metrics"] = _rows_sha(dropout / "metrics.csv")
