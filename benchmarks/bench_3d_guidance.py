@@ -58,8 +58,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--region", choices=("heldout", "train"), default="train")
+    parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
     parser.add_argument("--out", type=Path, default=Path("results/3d_guidance"))
     args = parser.parse_args()
+    extra = ["--prior-weight=1"] + ([f"--checkpoint={args.checkpoint}"] if args.checkpoint else [])
     truth, affine = sample_volume()
     truth = truth.astype(np.float32)
     rng = np.random.default_rng(args.seed)
@@ -73,7 +75,7 @@ def main() -> None:
             files = {role: folder / f"{role}.nii.gz" for role in ("voided", "mask")}
             for role, array in (("voided", voided), ("mask", hole.astype(np.uint8))):
                 nib.save(nib.Nifti1Image(array, affine), str(files[role]))
-            prediction, seconds = run_method("medinpaint", files, voided, hole, affine, ["--prior-weight=1"])
+            prediction, seconds = run_method("medinpaint", files, voided, hole, affine, extra)
             generator = np.asarray(nib.load(str(prediction)).dataobj, np.float64)
             biharmonic = biharmonic_3d(voided, hole).astype(np.float64)
             correlation = float(np.corrcoef((generator - biharmonic)[hole], (truth - biharmonic)[hole])[0, 1])

@@ -180,19 +180,33 @@ def test_unsupported_dicom_gives_one_clear_error_line(name, tmp_path):
     assert not out.exists()
 
 
-def test_a_refused_dicom_prints_its_error_line_alone(tmp_path, monkeypatch):
-    """pydicom warns about badVR.dcm's Rows '1A' before it is refused: on a user's terminal the one
-    error line comes alone (warnings shown as Python shows them outside pytest)."""
+@pytest.fixture()
+def warnings_on_stderr(monkeypatch):
+    """Warnings shown as Python shows them on a user's terminal (outside pytest's capture)."""
 
-    def show_on_stderr(message, category, filename, lineno, file=None, line=None):
+    def show(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
-    monkeypatch.setattr(warnings, "showwarning", show_on_stderr)
+    monkeypatch.setattr(warnings, "showwarning", show)
+
+
+def test_a_refused_dicom_prints_its_error_line_alone(tmp_path, warnings_on_stderr):
+    """pydicom warns about badVR.dcm's Rows '1A' before it is refused: the one error line comes alone."""
     out = tmp_path / "filled.dcm"
     result = runner.invoke(app, ["inpaint", "-i", str(corpus_file("badVR.dcm")), "-m", MASK, "-o", str(out), *SEARCH])
     assert result.exit_code == 2
     assert result.output.splitlines() == [result.output.strip()] and result.output.startswith("error: "), result.output
     assert not out.exists()
+
+
+def test_library_warnings_of_a_run_come_as_warning_lines(tmp_path, checkpoints, warnings_on_stderr):
+    """bad_sequence.dcm holds UIDs that pydicom warns about, and is filled: each warning once, as one line."""
+    arguments = ["-m", MASK, "-o", str(tmp_path / "filled.dcm"), "--checkpoint", str(checkpoints["CT"]), *SEARCH]
+    result = runner.invoke(app, ["inpaint", "-i", str(corpus_file("bad_sequence.dcm")), *arguments])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "Invalid value for VR UI" in line]
+    assert warned and all(line.startswith("warning: Invalid value for VR UI") for line in warned)
+    assert len(warned) == len(set(warned)) and "UserWarning" not in result.output
 
 
 @pytest.mark.slow
