@@ -4,8 +4,9 @@ installed modules that the test suite imports, so that no test process compiles 
 ``python .ci/bytecode.py compile`` compiles the files named in ``.ci/bytecode-files.txt`` that
 exist in this venv (a dependency release that moved a file only costs the tests that import it
 a compile); ``python .ci/bytecode.py record`` rewrites that list from the byte-code present in
-the venv after a CI run (the warm-up's and the suite's imports). Byte-code is a cache: a stale
-list makes CI slower, never wrong.
+the venv after a CI run: the listed modules and whatever else the suite imported (a module
+the suite no longer imports stays listed until the list is recorded in a venv where
+``compile`` did not run). Byte-code is a cache: a stale list makes CI slower, never wrong.
 """
 
 from __future__ import annotations
