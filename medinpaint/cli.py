@@ -167,6 +167,11 @@ def inpaint(
         "Default: 4 slice by slice, 2 per orientation for the 3-D fill, whose three orientations are averaged too "
         "(2 measured as good as 4 there, at half the time).",
     ),
+    flip_restarts: Optional[bool] = typer.Option(
+        None, "--flip-restarts/--no-flip-restarts",
+        help="Restart r searches the hole window flipped (none, left-right, up-down, both; then again) and its fill is "
+        "flipped back. Default: on with --grid windows (+0.4 dB at 3 and 6 mm on training slices, same latent rows), off with --grid slices.",
+    ),  # fmt: skip
     grid: str = typer.Option("auto", help=GRID_HELP),
     fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
@@ -201,7 +206,7 @@ def inpaint(
     options = file_options(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
-        label=label, dilate=dilate, fill=fill, prior_weight=prior_weight,
+        label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)
@@ -209,13 +214,15 @@ def inpaint(
 
 def file_options(
     slices: Optional[str], iterations: int, restarts: Optional[int], seed: int, blend: str, label: Optional[str], dilate: float,
-    **same_named,
+    flip_restarts: Optional[bool] = None, **same_named,
 ) -> dict:
     """``inpaint``'s options for every pair -> keyword arguments of ``inpaint_file`` (same-named ones pass as they are)."""
     from medinpaint.file_inpainting import DEFAULT_RESTARTS, VOLUME_RESTARTS
     from medinpaint.inpainting import SearchConfig
 
-    search = SearchConfig(iterations=iterations, restarts=DEFAULT_RESTARTS if restarts is None else restarts, seed=seed)
+    search = SearchConfig(
+        iterations=iterations, restarts=DEFAULT_RESTARTS if restarts is None else restarts, seed=seed, flip_restarts=flip_restarts
+    )
     return {
         "slices": parse_slices(slices),
         "search": search,

@@ -7,7 +7,8 @@ MONAI transforms and the benchmarks:
 2. onto the 64×64 grid: ``grid="windows"`` cuts square windows at the scale of each hole
    (:mod:`medinpaint.windows`), ``grid="slices"`` squeezes each whole slice (the paper's and
    CelebA's protocol, the 0.1.0 behaviour);
-3. ONE batched latent search over every window (or slice) and restart;
+3. ONE batched latent search over every window (or slice) and restart (on windows, the restarts
+   search flipped views of each window by default: :func:`search_for_grid`);
 4. the fill estimate (best restart, or the mean of the restarts), mapped back to native
    resolution and units (windows: resized back and averaged where they overlap);
 5. the exact Poisson blend at native resolution; known pixels are copied, bit for bit;
@@ -16,7 +17,7 @@ MONAI transforms and the benchmarks:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -28,7 +29,7 @@ from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_we
 from medinpaint.transforms.array import IntensityToUnit, SquareResize, ToGrid
 from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_windows
 
-__all__ = ["GRIDS", "NativeFill", "default_grid", "default_prior_weight", "inpaint_native", "inpaint_native_stacks"]
+__all__ = ["GRIDS", "NativeFill", "default_grid", "default_prior_weight", "inpaint_native", "inpaint_native_stacks", "search_for_grid"]
 
 GRIDS = ("windows", "slices")
 
@@ -74,6 +75,26 @@ def default_prior_weight(grid: str, weight: float | None = None) -> float:
     return DEFAULT_PRIOR_WEIGHT if grid == "windows" else 1.0
 
 
+def search_for_grid(search: SearchConfig, grid: str) -> SearchConfig:
+    """``search`` with ``flip_restarts`` decided when it is None: on for hole ``"windows"``, off
+    for whole ``"slices"``.
+
+    Windows: the window prior was trained with left-right and up-down flips, and restarts on
+    flipped views of a window gave a better mean fill than restarts of one view at the same
+    cost (docs/training.md). Whole slices: the paper's search, unchanged (the whole-slice prior
+    never saw an up-down flip).
+
+    Example:
+        >>> search_for_grid(SearchConfig(), "windows").flip_restarts, search_for_grid(SearchConfig(), "slices").flip_restarts
+        (True, False)
+        >>> search_for_grid(SearchConfig(flip_restarts=False), "windows").flip_restarts
+        False
+    """
+    if search.flip_restarts is not None:
+        return search
+    return replace(search, flip_restarts=grid == "windows")
+
+
 def inpaint_native(
     native: torch.Tensor,
     known: torch.Tensor,
@@ -89,7 +110,7 @@ def inpaint_native(
         known: (N, 1, H, W) float, 1 = known, 0 = missing; every slice must miss something.
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
-        search: latent-search settings.
+        search: latent-search settings (``flip_restarts`` None: decided by :func:`search_for_grid`).
         options: the keywords of :func:`inpaint_native_stacks` (``grid``, ``windowing``,
             ``estimate``, ``blend_method``, ``prior_weight``, ``progress``).
 
@@ -132,7 +153,7 @@ def inpaint_native_stacks(
             between pairs.
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
-        search: latent-search settings.
+        search: latent-search settings (``flip_restarts`` None: decided by :func:`search_for_grid`).
         grid: ``"windows"`` around the holes or whole ``"slices"``.
         windowing: window settings (``grid="windows"``).
         estimate: ``"best"`` restart or ``"mean"`` of the restarts.
@@ -155,6 +176,7 @@ def inpaint_native_stacks(
     """
     if grid not in GRIDS:
         raise MedinpaintError(f"unknown grid {grid!r}: use one of {', '.join(GRIDS)}")
+    search = search_for_grid(search, grid)
     on_grid = [_GridStack.cut(native, known, intensity, grid, windowing) for native, known in stacks]
     device = next(models.generator.parameters()).device
     images = torch.cat([stack.images for stack in on_grid]).to(device)

@@ -41,7 +41,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.networks import Discriminator, Generator
 from medinpaint.windows import WindowConfig
 
-SEARCH = SearchConfig(iterations=8, restarts=2, seed=0, precision="fp32")
+SEARCH = SearchConfig(iterations=8, restarts=2, seed=0, precision="fp32", flip_restarts=False)  # the recorded search: no flipped views
 
 PORTABLE_NUMERICS = {
     "ATEN_CPU_CAPABILITY": "default",

@@ -1,5 +1,7 @@
 """Latent search: the clip, the loss going down, planted-z recovery, early stopping, restarts."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -115,6 +117,7 @@ def test_search_is_seeded_and_leaves_the_networks_alone(networks, planted):
         ({"patience": -1}, "must be >= 0"),
         ({"betas": (0.9, 1.0)}, "betas must be two numbers"),
         ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
+        ({"flip_restarts": "yes"}, "flip_restarts must be True, False or None"),
     ],
 )
 def test_bad_config_is_refused(settings, message):
@@ -139,3 +142,35 @@ def test_rows_that_stop_early_leave_the_others_on_their_own_course(networks, pla
     assert together[2][1] == 6 and together[2][0] > 6  # row 1 left the batch first
     torch.testing.assert_close(together[0][:1], alone[0], rtol=0, atol=1e-5)
     torch.testing.assert_close(together[1][:1], alone[1], rtol=1e-5, atol=1e-5)
+
+
+def test_flipped_restarts_search_each_flipped_image_and_return_fills_the_right_way_round(networks, planted):
+    """Restart r with flips on is the plain search of the image flipped by FLIPS[r], its fill flipped back.
+
+    Both searches draw the same z0 rows (restart-major), and the rows are independent, so the
+    results must agree exactly.
+    """
+    from medinpaint.inpainting.search import FLIPS
+
+    images, known = planted[0][:2] * planted[1][:2], planted[1][:2]
+    config = SearchConfig(iterations=6, restarts=4, precision="fp32")
+    flipped = latent_search(images, known, *networks, replace(config, flip_restarts=True))
+    views = torch.cat([images.flip(dims) if dims else images for dims in FLIPS])
+    view_known = torch.cat([known.flip(dims) if dims else known for dims in FLIPS])
+    plain = latent_search(views, view_known, *networks, replace(config, restarts=1, flip_restarts=False))
+    for restart, dims in enumerate(FLIPS):
+        rows = slice(2 * restart, 2 * restart + 2)
+        expected = plain.raw[rows].flip(dims) if dims else plain.raw[rows]
+        assert torch.equal(flipped.restart_raw[restart], expected)
+        assert torch.equal(flipped.restart_loss[restart], plain.loss[rows])
+    assert not torch.equal(flipped.restart_raw[1], flipped.restart_raw[1].flip(-1))
+
+
+def test_without_flips_every_restart_sees_the_image_as_it_is(networks, planted):
+    images, known = planted[0][:1] * planted[1][:1], planted[1][:1]
+    config = SearchConfig(iterations=4, restarts=2, precision="fp32")
+    found = {flag: latent_search(images, known, *networks, replace(config, flip_restarts=flag)) for flag in (None, False)}
+    assert torch.equal(found[None].restart_raw, found[False].restart_raw)
+    generator = networks[0]
+    with torch.no_grad():
+        assert torch.equal(found[False].restart_raw[1], generator(found[False].restart_z[1]))

@@ -111,7 +111,7 @@ def all_cli_options() -> set[str]:
     """Every option name of every command, from the click command tree typer builds."""
 
     def walk(command) -> set[str]:
-        names = {name for param in command.params for name in param.opts if name.startswith("--")}
+        names = {name for param in command.params for name in (*param.opts, *getattr(param, "secondary_opts", ())) if name.startswith("--")}
         for sub in getattr(command, "commands", {}).values():
             names |= walk(sub)
         return names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,16 @@ def test_bad_grid_and_complete_slices_are_refused(models):
     known[..., 4:8, 4:8] = 0
     with pytest.raises(MedinpaintError, match="unknown fill estimate 'median'"):
         inpaint_native(native, known, models, IntensityToUnit(0, 1), FAST, estimate="median")
+
+
+@pytest.mark.parametrize(("grid", "default"), [("windows", True), ("slices", False)])
+def test_restarts_see_flipped_windows_by_default_and_whole_slices_as_they_are(models, grid, default):
+    native = torch.from_numpy(create_test_image_2d(96, 96, num_objs=6, random_state=np.random.RandomState(2))[0]).float()[None, None] * 200
+    known = disks((96, 96), [(40, 52)], 6)
+    fills = {
+        flag: inpaint_native(native, known, models, IntensityToUnit(0, 200), replace(FAST, flip_restarts=flag), grid=grid, estimate="mean")
+        for flag in (None, True, False)
+    }
+    assert torch.equal(fills[None].raw, fills[default].raw)
+    assert not torch.equal(fills[True].raw, fills[False].raw)
+    assert torch.equal(fills[True].filled[known.bool()], native[known.bool()])

@@ -12,6 +12,8 @@ exactly the update it would get alone. What this loop does differently from the 
   iterations, and stopped rows leave the batch (their Adam state is sliced away), so later
   iterations cost less; the search ends when every row has stopped or after ``iterations``;
 * the best z seen per row is kept (not the last one), then the best restart per image;
+* with ``flip_restarts`` restart r searches the images flipped by ``FLIPS[r mod 4]`` and its fill
+  is flipped back (the default of the hole-window path, see :mod:`medinpaint.native_inpainting`);
 * the networks run under bf16 autocast and channels_last when ``precision`` asks for it; the
   loss itself is always summed in fp32.
 """
@@ -30,9 +32,11 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.losses import DEFAULT_LAMBDA, inpainting_loss
 from medinpaint.inpainting.weights import importance_weights
 
-__all__ = ["ESTIMATES", "SearchConfig", "LatentSearchResult", "latent_search", "frozen_copy"]
+__all__ = ["ESTIMATES", "FLIPS", "SearchConfig", "LatentSearchResult", "latent_search", "frozen_copy"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
+#: image dimensions flipped for restart r mod 4 when ``SearchConfig.flip_restarts`` is on
+FLIPS = ((), (-1,), (-2,), (-2, -1))
 ESTIMATES = ("best", "mean")
 
 
@@ -55,6 +59,12 @@ class SearchConfig:
             from the same z0.
         precision: ``"fp32"``, ``"bf16"`` (autocast + channels_last) or ``"auto"`` (bf16 on CPU
             and on CUDA devices that support it, else fp32).
+        flip_restarts: restart r searches the images flipped by :data:`FLIPS` [r mod 4] (none,
+            left-right, up-down, both) and its fill is flipped back, so a prior trained with flips
+            sees each hole from up to four sides and the restarts err less alike. False: every
+            restart sees the image as it is (the paper's search). None: the caller's default
+            (:func:`medinpaint.native_inpainting.search_for_grid`: on for hole windows, off for
+            whole slices); :func:`latent_search` itself treats None as False.
 
     Example:
         >>> SearchConfig(iterations=10, restarts=2).restarts
@@ -71,6 +81,7 @@ class SearchConfig:
     tolerance: float = 1e-3
     seed: int = 0
     precision: str = "auto"
+    flip_restarts: bool | None = None
 
     def __post_init__(self) -> None:
         positive = {"iterations": self.iterations, "restarts": self.restarts, "lr": self.lr}
@@ -84,6 +95,8 @@ class SearchConfig:
             )
         if len(self.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in self.betas):
             raise MedinpaintError(f"search betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.flip_restarts not in (None, True, False):
+            raise MedinpaintError(f"search flip_restarts must be True, False or None, got {self.flip_restarts!r}")
         if self.precision not in PRECISIONS:
             raise MedinpaintError(
                 f"search precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
@@ -95,12 +108,15 @@ class LatentSearchResult:
     """What the search found, per image.
 
     Attributes:
-        z: best latent per image (N, nz), in [-1, 1].
-        raw: G(z) computed in fp32, (N, C, H, W) in [-1, 1].
+        z: best latent per image (N, nz), in [-1, 1]; with flipped restarts, G(z) is the image
+            as its restart saw it (flipped).
+        raw: G(z) computed in fp32, (N, C, H, W) in [-1, 1], in the image's own orientation.
         loss: best objective per image (N,) float32.
         iterations: Adam steps taken per image (N,) int64 (the most over its restarts).
-        restart_raw: G of every restart's best z, (restarts, N, C, H, W).
+        restart_raw: G of every restart's best z, (restarts, N, C, H, W), flipped back where
+            the restart searched a flipped image.
         restart_loss: best objective of every restart, (restarts, N).
+        restart_z: every restart's best z, (restarts, N, nz).
     """
 
     z: torch.Tensor
@@ -109,6 +125,7 @@ class LatentSearchResult:
     iterations: torch.Tensor
     restart_raw: torch.Tensor
     restart_loss: torch.Tensor
+    restart_z: torch.Tensor
 
     @property
     def uncertainty(self) -> torch.Tensor:
@@ -236,8 +253,10 @@ def latent_search(
     bf16 = _use_bf16(config.precision, device)
     frozen_g = frozen_copy(generator, device, channels_last=bf16)
     frozen_d = frozen_copy(discriminator, device, channels_last=bf16)
-    targets = images.float().repeat(restarts, 1, 1, 1)
-    weights = importance_weights(known.float(), config.window).repeat(restarts, 1, 1, 1)
+    flips = [FLIPS[r % len(FLIPS)] if config.flip_restarts else () for r in range(restarts)]
+    targets = torch.cat([_flipped(images.float(), dims) for dims in flips])
+    weight = importance_weights(known.float(), config.window)
+    weights = torch.cat([_flipped(weight, dims) for dims in flips])
     seed_rng = torch.Generator().manual_seed(config.seed)
     z0 = (torch.rand(restarts * count, generator.nz, generator=seed_rng) * 2 - 1).to(device)
     with _flush_denormals():
@@ -247,6 +266,7 @@ def latent_search(
         with torch.no_grad():
             restart_raw = frozen_g(best_z).float().contiguous()  # outside autocast: fp32
     restart_raw = restart_raw.view(restarts, count, *restart_raw.shape[1:])
+    restart_raw = torch.stack([_flipped(raw, dims) for raw, dims in zip(restart_raw, flips)])
     best_restart = best_loss.view(restarts, count).argmin(dim=0)
     image_index = torch.arange(count, device=device)
     pick = best_restart * count + image_index
@@ -257,7 +277,13 @@ def latent_search(
         iterations=steps_taken.view(restarts, count).max(dim=0).values,
         restart_raw=restart_raw,
         restart_loss=best_loss.view(restarts, count),
+        restart_z=best_z.view(restarts, count, -1),
     )
+
+
+def _flipped(images: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``images`` flipped along ``dims`` (a flip is its own inverse); unchanged for no dims."""
+    return images.flip(dims) if dims else images
 
 
 def _search_rows(
