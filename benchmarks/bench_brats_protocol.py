@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=None, help="pass --restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
     parser.add_argument("--prior-weight", type=float, default=None, help="pass --prior-weight to medinpaint (default: the CLI's)")
-    parser.add_argument("--flip-restarts", choices=("on", "off"), default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
+    parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
     parser.add_argument(
         "--sweep", default=None,
@@ -217,7 +217,8 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("prior-weight", args.prior_weight)) if value is not None]
-    extra += {"on": ["--flip-restarts"], "off": ["--no-flip-restarts"], None: []}[args.flip_restarts]
+    if args.flip_restarts is not None:
+        extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
     truth, affine = sample_volume()
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             str(mask_path),
             out,
             checkpoint=args.checkpoint,
-            search=SearchConfig(iterations=args.iterations, restarts=args.restarts, seed=args.seed, flip_restarts={"on": True, "off": False, None: None}[args.flip_restarts]),
+            search=SearchConfig(iterations=args.iterations, restarts=args.restarts, seed=args.seed, flip_restarts=args.flip_restarts),
             grid=args.grid,
             estimate=args.estimate,
             windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--min-side", type=int, default=WindowConfig.min_side)
     parser.add_argument("--max-share", type=float, default=WindowConfig.max_share)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--flip-restarts", choices=("on", "off"), default=None, help="default: the CLI's (on for windows)")
+    parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="default: the CLI's (on for windows)")
     parser.add_argument("--label", default="medinpaint", help="method name in the table")
     parser.add_argument("--prior-weight", type=float, default=None, help="default: the CLI's (0.4 on windows)")
     parser.add_argument("--region", choices=sorted(REGIONS), default="heldout", help="train: for choosing settings only")

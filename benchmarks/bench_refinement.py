@@ -42,6 +42,7 @@ from bench_native_quality import RADII, REGIONS, lesion_mask, raw_fit
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_path
 from medinpaint.inpainting import SearchConfig, blend, latent_search
+from medinpaint.inpainting.losses import context_loss
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic
 from medinpaint.inpainting.weights import importance_weights
 from medinpaint.io.nifti import extract_slices
@@ -49,11 +50,6 @@ from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_w
 from paired_intervals import paired_interval
 
 BLOCK = 3  # layers per generator block: ConvTranspose2d, BatchNorm2d, ReLU
-
-
-def context_loss(fill: torch.Tensor, images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """The search's weighted L1 term per row, normalised by the weights' sum."""
-    return ((fill.float() - images) * weights).abs().flatten(1).sum(1) / weights.flatten(1).sum(1)
 
 
 def refine_features(generator, z: torch.Tensor, images, weights, steps: int, lr: float) -> torch.Tensor:
