@@ -11,7 +11,8 @@ Protocol (issue 10; the numbers go to docs/results.md):
 * files as a user has them: the voided input (the hole set to 0, as BraTS ships it), the mask
   (nonzero = hole) and the truth, NIfTI;
 * methods: ``medinpaint`` = ``medinpaint inpaint`` as a subprocess with the CLI's defaults
-  (a 3-D hole: ``--fill auto`` = 3d); ``medinpaint-slices`` = the same with ``--fill slices``;
+  (the shipped model's fill network; a 3-D hole: ``--fill auto`` = 3d; ``--method search`` for
+  the DCGAN latent search); ``medinpaint-slices`` = the same with ``--fill slices``;
   ``biharmonic-2d`` = scikit-image ``inpaint_biharmonic`` on each axial slice;
   ``biharmonic-3d`` = ``inpaint_biharmonic`` on the 3-D crop around the hole (+ 8 voxels);
 * scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
@@ -200,6 +201,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="pass --iterations to medinpaint (default: the CLI's)")
     parser.add_argument("--restarts", type=int, default=None, help="pass --restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
+    parser.add_argument("--method", default=None, help="pass --method to medinpaint (network, search; default: the CLI's)")
     parser.add_argument("--prior-weight", type=float, default=None, help="pass --prior-weight to medinpaint (default: the CLI's)")
     parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
@@ -216,7 +218,7 @@ def main() -> None:
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
-    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("prior-weight", args.prior_weight)) if value is not None]
+    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
     truth, affine = sample_volume()

@@ -7,9 +7,13 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
 * holes: for each radius r (mm), 3 disks per slice, centres drawn with a fixed seed inside tissue
   (the whole disk, dilated by 2 voxels, lies in the brain: T1 > 10 % of the 99.5th percentile),
   disks at least 2 voxels apart; the same holes for every method;
-* medinpaint: ``inpaint_file`` (the CLI's path and defaults unless flags say otherwise) on the
+* medinpaint: ``inpaint_file`` (the CLI's path and defaults unless flags say otherwise: the
+  fill network of the shipped model; ``--method search`` for the DCGAN latent search) on the
   NIfTI volume with a NIfTI mask volume (nonzero = fill), one call per radius;
-* biharmonic: ``skimage.restoration.inpaint_biharmonic`` on each 2-D slice, same holes;
+* biharmonic: ``skimage.restoration.inpaint_biharmonic`` on each 2-D slice, same holes (the
+  baseline the differences are taken against); biharmonic-3d: the same in 3-D
+  (``medinpaint.inpainting.shrinkage.biharmonic_fill_3d``), which also reads the known voxels of
+  the slices above and below each hole, as medinpaint's 3-D fill does;
 * scores over hole voxels, pooled over the slices of a radius, with ``medinpaint score
   --protocol hole`` (``medinpaint.metrics.scoring``): PSNR with data range = the volume's
   0.5..99.5 percentile span, MAE in native units, SSIM = the mean over hole voxels of the SSIM
@@ -17,8 +21,9 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
 * how sure: medinpaint minus biharmonic in pooled hole PSNR and MAE, with a 95 % paired-bootstrap
   interval over the holes (``paired_intervals.py``); ``--region heldout-dense`` scores 13 slices
   (z = 97, 100, ..., 133) instead of 6 for a narrower interval;
-* diagnosis: the PSNR of medinpaint's raw G(ẑ) (before the blend) in the hole and on the known
-  ring of 8 voxels around each hole, i.e. how closely the generator reproduces the context.
+* diagnosis (search method): the PSNR of medinpaint's raw G(ẑ) (before the blend) in the hole
+  and on the known ring of 8 voxels around each hole, i.e. how closely the generator reproduces
+  the context.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_native_quality.py``
 Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png
@@ -44,6 +49,7 @@ from medinpaint.figures import HoleCrops, save_hole_crops
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.masks import lesion_disks
 from medinpaint.windows import WindowConfig
 from paired_intervals import paired_interval
@@ -102,6 +108,8 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             out,
             checkpoint=args.checkpoint,
             search=SearchConfig(iterations=args.iterations, restarts=args.restarts, seed=args.seed, flip_restarts=args.flip_restarts),
+            method=args.method,
+            fill=args.fill,
             grid=args.grid,
             estimate=args.estimate,
             windowing=WindowConfig(min_side=args.min_side, max_share=args.max_share),
@@ -141,6 +149,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="default: the shipped brain_mri model")
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--restarts", type=int, default=4)
+    parser.add_argument("--method", default="auto", help="network, search, or auto (the CLI's: network for the shipped brain model)")
+    parser.add_argument("--fill", default="auto", help="auto, 3d or slices, as medinpaint inpaint --fill")
     parser.add_argument("--grid", default="auto")
     parser.add_argument("--estimate", default="mean")
     parser.add_argument("--blend", default="poisson")
@@ -173,8 +183,14 @@ def main() -> None:
         ours, raw, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
         classic, classic_seconds = biharmonic(truth, mask)
-        fit = {**raw_fit(truth, raw, mask, span), **paired_interval(ours, classic, truth, mask, span)}
-        for method, filled, seconds in ((args.label, ours, ours_seconds), ("biharmonic", classic, classic_seconds)):
+        started = time.perf_counter()
+        classic_3d = biharmonic_fill_3d(truth, (~mask).astype(np.float32)).astype(np.float32)
+        classic_3d_seconds = (time.perf_counter() - started) / len(hole_slices(mask))
+        fit = paired_interval(ours, classic, truth, mask, span)
+        if not np.array_equal(raw, ours):  # the search's G(ẑ) before the blend; the network's raw fill is its output
+            fit |= raw_fit(truth, raw, mask, span)
+        methods = ((args.label, ours, ours_seconds), ("biharmonic", classic, classic_seconds), ("biharmonic-3d", classic_3d, classic_3d_seconds))
+        for method, filled, seconds in methods:
             extra = fit if method == args.label else {key: float("nan") for key in fit}
             rows.append({"radius_mm": radius, "method": method, **scores(truth, filled, mask), "seconds_per_slice": seconds, **extra})
             print(json.dumps(rows[-1]))
@@ -187,7 +203,7 @@ def main() -> None:
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
         half = max(3 * radius, 16)
         box = (slice(max(int(x) - half, 0), int(x) + half), slice(max(int(y) - half, 0), int(y) + half), z)
-        crops.append(HoleCrops(f"r = {radius} mm, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1]}, spread[box].T[::-1]))
+        crops.append(HoleCrops(f"r = {radius} mm, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1], "biharmonic 3-D": classic_3d[box].T[::-1]}, spread[box].T[::-1]))
     write_results(args.out, rows, args)
     if sweep:
         (args.out / "sweep.csv").write_text("\n".join(["radius_mm,prior_weight,psnr,mae,ssim"] + [",".join(str(r[k]) for k in ("radius_mm", "prior_weight", "psnr", "mae", "ssim")) for r in sweep]) + "\n")
@@ -207,11 +223,18 @@ def write_results(out: Path, rows: list[dict], args) -> None:
     ]
     lines += [
         f"| {r['radius_mm']} | {r['method']} | {r['psnr']:.2f} | {r['mae']:.2f} | {r['ssim']:.3f} | {r['seconds_per_slice']:.2f} "
-        f"| {r['raw_hole_psnr']:.2f} / {r['raw_ring_psnr']:.2f} | {_interval(r, 'psnr')} | {_interval(r, 'mae')} |"
+        f"| {_raw_fit(r)} | {_interval(r, 'psnr')} | {_interval(r, 'mae')} |"
         for r in rows
     ]
     (out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _raw_fit(row: dict) -> str:
+    """``hole / ring`` PSNR of the raw G(ẑ) (search method); ``–`` where there is none (the network, the baseline)."""
+    if np.isnan(row.get("raw_hole_psnr", float("nan"))):
+        return "–"
+    return f"{row['raw_hole_psnr']:.2f} / {row['raw_ring_psnr']:.2f}"
 
 
 def _interval(row: dict, metric: str) -> str:

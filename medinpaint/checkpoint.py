@@ -15,6 +15,9 @@ A checkpoint is written with ``torch.save`` and read back ONLY with
 ``image_size``, ``nz``    64, latent size
 ``normalisation``         intensity mapping of the training data (``Normalisation.to_dict``)
 ``package_version``       medinpaint version that wrote it
+``fill_network``          optional: the posterior-mean fill network trained on the same
+                          domain (``state``, ``config``, ``training``; see
+                          :mod:`medinpaint.training.fill`); older readers ignore it
 ========================  ==============================================================
 """
 
@@ -32,6 +35,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 from medinpaint.networks.dcgan import Discriminator, Generator
+from medinpaint.networks.fill_unet import FillNetConfig, ResidualFillNet
 from medinpaint.normalisation import Normalisation
 
 __all__ = [
@@ -65,6 +69,7 @@ class LoadedModels:
         normalisation: the intensity mapping of the training data.
         nz: latent size.
         path: the file it came from.
+        fill_network: the posterior-mean fill network stored with the DCGAN, or None.
     """
 
     generator: Generator
@@ -75,6 +80,7 @@ class LoadedModels:
     normalisation: Normalisation
     nz: int
     path: Path
+    fill_network: ResidualFillNet | None = None
 
 
 SHIPPED_MODELS = {
@@ -253,7 +259,19 @@ def load_models(
         normalisation=Normalisation.from_dict(state["normalisation"]) if "normalisation" in state else config.normalisation,
         nz=state["nz"],
         path=path,
+        fill_network=_load_fill_network(state, path, device) if "fill_network" in state else None,
     )
+
+
+def _load_fill_network(state: dict[str, Any], path: Path, device: str | torch.device | None) -> ResidualFillNet:
+    """The fill network stored in a checkpoint, float32, eval mode, gradients off."""
+    stored = state["fill_network"]
+    network = ResidualFillNet(FillNetConfig.from_dict(stored["config"]))
+    try:
+        network.load_state_dict(_cast_floats(stored["state"], torch.float32))
+    except (RuntimeError, KeyError) as err:
+        raise MedinpaintError(f"checkpoint {path}: fill network weights do not match its config ({err}): train it again") from err
+    return network.to(pick_device(None if device is None else str(device))).eval().requires_grad_(False)
 
 
 def export_inference_checkpoint(
@@ -268,8 +286,15 @@ def export_inference_checkpoint(
     for key in ("optimizer_g", "optimizer_d", "rng"):
         state.pop(key, None)
     for name in ("generator", "discriminator"):
-        state[name] = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state[name].items()}
+        state[name] = _cast_floats(state[name], dtype)
+    if "fill_network" in state:
+        state["fill_network"]["state"] = _cast_floats(state["fill_network"]["state"], dtype)
     return save_checkpoint(state, destination, overwrite=overwrite)
+
+
+def _cast_floats(state_dict: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Floating-point tensors cast to ``dtype``; integer buffers (BatchNorm counters) kept."""
+    return {key: value.to(dtype) if value.is_floating_point() else value for key, value in state_dict.items()}
 
 
 def _cpu_state(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

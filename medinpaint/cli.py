@@ -16,42 +16,18 @@ from typing import Callable, List, Optional
 import typer
 
 from medinpaint import __version__
+from medinpaint.cli_help import (
+    CHECKPOINT_HELP,
+    FILL_HELP,
+    GRID_CHECKPOINT_HELP,
+    GRID_HELP,
+    INPAINT_MANY_HELP,
+    MASK_HELP,
+    METHOD_HELP,
+    SCORE_PROTOCOL_HELP,
+)
 from medinpaint.errors import MedinpaintError
 
-MASK_HELP = (
-    "Mask: a file (PNG, or NIfTI for a volume) in which NONZERO marks the region to fill, as in "
-    "lesion-filling tools; or a generated kind on the 64×64 grid ([...] is optional): quarter (centred "
-    "box, 25 % of the image); box:SIZE (centred SIZE×SIZE box); centre[:MAX] (centred box, height and "
-    "width drawn from 1..MAX, default 12); random-box[:MAX] (box anywhere, height and width drawn "
-    "from 8..MAX, default 32); dropout[:RATE] (random pixels removed, fraction RATE, default 0.8); "
-    "half[:left|right|top|bottom] (default left); pattern[:PERIOD] (2-pixel-wide lines every PERIOD "
-    "pixels in both directions, default 8). Random kinds follow --seed. "
-    "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
-    "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
-    "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
-)
-
-CHECKPOINT_HELP = (
-    "DCGAN checkpoint file, or a shipped model by name: brain_mri (default: the window prior trained on "
-    "the embedded MNI152 T1) or brain_mri_slices (the 0.1.0 whole-slice model)."
-)
-GRID_CHECKPOINT_HELP = (
-    "DCGAN checkpoint file or shipped model name for the 64×64 slice-grid experiments; default: brain_mri_slices "
-    "(the whole-slice model trained for that grid)."
-)
-GRID_HELP = (
-    "How slices reach the 64×64 generator: windows (a square window around each hole, sized to the hole, "
-    "at native resolution or coarser), slices (each whole slice squeezed onto the grid, the paper's protocol), "
-    "or auto (what the checkpoint was trained for)."
-)
-
-FILL_HELP = (
-    "How a volume's holes are filled: 3d (fill the slices the hole touches along all three axes, fuse them (each "
-    "direction's gradients from the fills whose slices contain it) in one exact 3-D Poisson solve: continuous "
-    "through-plane; 3-D NIfTI with a mask file), "
-    "slices (each slice along --axis on its own with a 2-D blend, the 0.1.0 behaviour), or auto (3d when a "
-    "hole of a 3-D NIfTI mask file spans neighbouring slices, slices otherwise)."
-)
 
 def config_keys_help() -> str:
     """The keys of :class:`~medinpaint.config.TrainConfig`, for the ``--set`` help (generated, never stale)."""
@@ -146,6 +122,27 @@ def train(
     typer.echo(run_training(config, overrides, out_dir, resume, progress=progress))
 
 
+@app.command("train-fill")
+@user_errors_exit
+def train_fill(
+    config: str = typer.Option("brain_mri", help="A fill config name in configs/fill/ (brain_mri) or a YAML path."),
+    set_: List[str] = typer.Option([], "--set", help="Override a fill config key, KEY=VALUE (value read as YAML); repeatable."),
+    checkpoint: Optional[Path] = typer.Option(
+        None, help="The DCGAN checkpoint to add the fill network to (trained on the embedded MRI sample); default: brain_mri."
+    ),
+    out_dir: Path = typer.Option(Path("runs/fill"), help="Run folder: checkpoint.pt (the DCGAN with the fill network), losses.csv, config.yaml."),
+    overwrite: bool = typer.Option(False, help="Replace the run folder's checkpoint.pt."),
+    progress: bool = typer.Option(True, help="Show progress bars with the loss and ETA."),
+) -> None:
+    """Train the posterior-mean fill network (inpaint --method network) on the embedded MNI152 T1, outside the held-out slab."""
+    from medinpaint.config import parse_override
+    from medinpaint.training.fill import FillTrainConfig, train_fill_network
+
+    fill_config = FillTrainConfig.from_yaml(config, dict(parse_override(item) for item in set_))
+    path = train_fill_network(fill_config, checkpoint, out_dir, progress=progress, overwrite=overwrite)
+    typer.echo(f"checkpoint with fill network: {path}")
+
+
 @app.command()
 @user_errors_exit
 def inpaint(
@@ -160,7 +157,7 @@ def inpaint(
     ),
     axis: int = typer.Option(2, help="NIfTI slicing axis."),
     volume_index: int = typer.Option(0, help="Volume of a 4-D NIfTI."),
-    iterations: int = typer.Option(500, help="Latent-search iterations (Adam); early stopping may end sooner. 500 by measurement: 1500 gained at most 0.2 dB on lesion holes for twice the time."),
+    iterations: int = typer.Option(500, help="Latent-search iterations (Adam, --method search); early stopping may end sooner. 500 by measurement: 1500 gained at most 0.2 dB on lesion holes for twice the time."),
     restarts: Optional[int] = typer.Option(
         None,
         help="Random restarts of the latent search per hole window (or slice); --estimate says how they give the fill. "
@@ -172,18 +169,20 @@ def inpaint(
         help="Restart r searches the hole window flipped (none, left-right, up-down, both; then again) and its fill is "
         "flipped back. Default: on with --grid windows (+0.4 dB at 3 and 6 mm on training slices, same latent rows), off with --grid slices.",
     ),  # fmt: skip
+    method: str = typer.Option("auto", help=METHOD_HELP),
     grid: str = typer.Option("auto", help=GRID_HELP),
     fill: str = typer.Option("auto", help=FILL_HELP),
     estimate: str = typer.Option("mean", help="The fill: mean of the restarts' fills (the posterior-mean estimate) or the best restart."),
     blend: str = typer.Option("poisson", help="poisson (the exact Poisson solve, the method's), biharmonic (the fill plus a biharmonic correction: smooth across the hole's edge) or sobel-adam (the reference implementation's approximate blend)."),
     prior_weight: Optional[float] = typer.Option(
         None,
-        help="Share of the generator's blended fill in the hole, in [0, 1]; the rest is scikit-image's biharmonic fill "
-        "of the same hole (2-D, or 3-D with --fill 3d). 1 = the paper's method. Default: 0.4 with --grid windows "
-        "(chosen on training slices of the template, never on held-out data), 1 with --grid slices.",
+        help="Share of the model's (blended) fill in the hole, in [0, 1]; the rest is scikit-image's biharmonic fill "
+        "of the same hole (2-D, or 3-D with --fill 3d). 1 = the model's fill only. Default: 1 with --method network and "
+        "with --grid slices (the paper's method); 0.4 for the search on --grid windows (chosen on training slices of "
+        "the template, never on held-out data).",
     ),
-    raw: Optional[Path] = typer.Option(None, help="Also write the raw generator output G(z), same format as the input."),
-    uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill over the restarts (.nii.gz or .npy)."),
+    raw: Optional[Path] = typer.Option(None, help="Also write the raw model output (the search's G(z) before the blend; the network's fill), same format as the input."),
+    uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill: over the 8 symmetry views (network) or the restarts (search); .nii.gz or .npy."),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw | blended | uncertainty."),
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -206,7 +205,7 @@ def inpaint(
     options = file_options(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
-        label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts,
+        label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts, method=method,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)
@@ -251,15 +250,6 @@ def with_options_of(command: Callable, drop: tuple[str, ...]) -> Callable:
     return decorate
 
 
-INPAINT_MANY_HELP = (
-    "Fill many (input, mask) pairs with inpaint's options; OUT_DIR/report.csv says ok, failed or skipped per pair. "
-    "A pair whose output exists is skipped, so a second run resumes (--overwrite fills it again); a broken pair is "
-    "reported and the others go on. Exit status 1 when any pair failed, 2 for a bad table or option (nothing filled). "
-    "Sharded: torchrun --nproc_per_node N -m medinpaint inpaint-many ... (each process loads the model once and fills "
-    "every N-th pair; rank 0 writes the report). Extra outputs (--raw, --uncertainty, --panel) are per file: use inpaint."
-)
-
-
 @app.command("inpaint-many", help=INPAINT_MANY_HELP, short_help="Fill the (input, mask) pairs of a CSV table, with a report; resumes, runs under torchrun.")
 @user_errors_exit
 @with_options_of(inpaint, drop=PER_PAIR_OPTIONS)
@@ -287,17 +277,6 @@ def inpaint_many(
         typer.echo(f"report: {out_dir / REPORT_NAME}")
     if counts["failed"]:
         raise typer.Exit(1)
-
-
-SCORE_PROTOCOL_HELP = (
-    "brats: the BraTS-Inpainting 2023 score. Prediction and truth are zeroed outside the hole, clipped to the "
-    "0.5-99.5 percentiles of all voxels of the voided input (low raised to 0) and scaled to [0, 1]; SSIM = mean "
-    "over the hole of the torchmetrics SSIM map (11x11 Gaussian, 2-D on each slice along the first axis); MSE, "
-    "MAE and PSNR over the hole voxels, PSNR range = max-min of the normalised truth in the hole (prediction "
-    "clamped to it for PSNR). hole: the medinpaint protocol, in native units. span = the 0.5-99.5 percentile "
-    "range of the truth; PSNR with that span; MSE and MAE in native units; SSIM = the same map on the unmasked "
-    "volumes scaled by (x - p0.5)/span, data range 1, mean over the hole."
-)
 
 
 @app.command()

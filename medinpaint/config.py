@@ -19,7 +19,7 @@ import yaml
 from medinpaint.errors import MedinpaintError
 from medinpaint.normalisation import CT_WINDOW, MR_PERCENTILES, Normalisation
 
-__all__ = ["TrainConfig", "config_path", "named_configs", "parse_override"]
+__all__ = ["ConfigMixin", "TrainConfig", "config_path", "named_configs", "parse_override"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DOMAINS = ("mri", "ct", "photo")
@@ -27,8 +27,78 @@ PRECISIONS = ("bf16", "fp32")
 SAMPLINGS = ("slices", "windows")
 
 
+class ConfigMixin:
+    """YAML and dict round trips for a frozen config dataclass whose field annotations are strings.
+
+    ``config_folder``: the sub-folder of ``medinpaint/configs`` that holds the class's shipped
+    configs ("" = the folder itself).
+    """
+
+    config_folder = ""
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Any:
+        """Build a config from plain values (YAML / checkpoint); unknown keys are errors.
+
+        Raises:
+            MedinpaintError: an unknown key (with the closest known one) or a bad value.
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                close = difflib.get_close_matches(str(key), list(known), n=1)
+                hint = f": did you mean {close[0]!r}?" if close else f": known keys are {', '.join(known)}"
+                raise MedinpaintError(f"unknown config key {key!r}{hint}")
+            kwargs[key] = _coerce(key, value, known[key].type)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Any:
+        """Read a YAML config (a path or a shipped name such as ``"brain_mri"``), then apply overrides.
+
+        Args:
+            path: YAML file, or the name of a config in ``medinpaint/configs``.
+            overrides: key → value (values may be strings, parsed as YAML scalars: ``"3"`` → 3).
+
+        Raises:
+            MedinpaintError: missing file, bad YAML, unknown key or bad value.
+
+        Example:
+            >>> TrainConfig.from_yaml("brain_mri", {"epochs": "3"}).epochs
+            3
+            >>> from medinpaint.training.fill import FillTrainConfig
+            >>> FillTrainConfig.from_yaml("brain_mri").steps > 0
+            True
+        """
+        resolved = config_path(path, cls.config_folder)
+        try:
+            values = yaml.safe_load(resolved.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise MedinpaintError(f"config {resolved} is not valid YAML ({err}): fix the file") from err
+        if not isinstance(values, dict):
+            raise MedinpaintError(f"config {resolved} must be a mapping of key: value lines")
+        for key, value in (overrides or {}).items():
+            values[key] = yaml.safe_load(value) if isinstance(value, str) else value
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists for tuples) safe for YAML and ``torch.load(weights_only=True)``."""
+        values = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    def to_yaml(self, path: Path) -> None:
+        """Write the config as YAML (e.g. next to a run's checkpoints)."""
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed (validated like a new config)."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigMixin):
     """Everything that defines one DCGAN training run.
 
     Attributes:
@@ -136,75 +206,19 @@ class TrainConfig:
         if not 0 <= self.affine_prob <= 1:
             raise MedinpaintError(f"affine_prob={self.affine_prob} must lie in [0, 1]")
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """Build a config from plain values (YAML / checkpoint); unknown keys are errors.
-
-        Raises:
-            MedinpaintError: an unknown key (with the closest known one) or a bad value.
-        """
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            if key not in known:
-                close = difflib.get_close_matches(str(key), list(known), n=1)
-                hint = f": did you mean {close[0]!r}?" if close else f": known keys are {', '.join(known)}"
-                raise MedinpaintError(f"unknown config key {key!r}{hint}")
-            kwargs[key] = _coerce(key, value, known[key].type)
-        return cls(**kwargs)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-        """Read a YAML config (a path or a shipped name such as ``"brain_mri"``), then apply overrides.
-
-        Args:
-            path: YAML file, or the name of a config in ``medinpaint/configs``.
-            overrides: key → value (values may be strings, parsed as YAML scalars: ``"3"`` → 3).
-
-        Raises:
-            MedinpaintError: missing file, bad YAML, unknown key or bad value.
-
-        Example:
-            >>> TrainConfig.from_yaml("brain_mri", {"epochs": "3"}).epochs
-            3
-        """
-        resolved = config_path(path)
-        try:
-            values = yaml.safe_load(resolved.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise MedinpaintError(f"config {resolved} is not valid YAML ({err}): fix the file") from err
-        if not isinstance(values, dict):
-            raise MedinpaintError(f"config {resolved} must be a mapping of key: value lines")
-        for key, value in (overrides or {}).items():
-            values[key] = yaml.safe_load(value) if isinstance(value, str) else value
-        return cls.from_dict(values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (lists for tuples) safe for YAML and ``torch.load(weights_only=True)``."""
-        values = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-
-    def to_yaml(self, path: Path) -> None:
-        """Write the config as YAML (e.g. next to a run's checkpoints)."""
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (validated like a new config)."""
-        return TrainConfig.from_dict({**self.to_dict(), **changes})
-
     @property
     def normalisation(self) -> Normalisation:
         """The intensity mapping of this domain, stored in checkpoints for inference."""
         return Normalisation.for_domain(self.domain, ct_window=self.ct_window, mr_percentiles=self.mr_percentiles)
 
 
-def named_configs() -> list[str]:
-    """Names of the configs shipped in ``medinpaint/configs``."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+def named_configs(folder: str = "") -> list[str]:
+    """Names of the configs shipped in ``medinpaint/configs`` (or its sub-folder ``folder``)."""
+    return sorted(p.stem for p in (CONFIG_DIR / folder).glob("*.yaml"))
 
 
-def config_path(path_or_name: str | Path) -> Path:
-    """Resolve a config file path or a shipped config name.
+def config_path(path_or_name: str | Path, folder: str = "") -> Path:
+    """Resolve a config file path or the name of a config shipped in ``medinpaint/configs/<folder>``.
 
     Raises:
         MedinpaintError: neither an existing file nor a shipped name (lists the names).
@@ -212,11 +226,11 @@ def config_path(path_or_name: str | Path) -> Path:
     candidate = Path(path_or_name)
     if candidate.is_file():
         return candidate
-    shipped = CONFIG_DIR / f"{Path(str(path_or_name)).stem}.yaml"
+    shipped = CONFIG_DIR / folder / f"{Path(str(path_or_name)).stem}.yaml"
     if candidate.suffix in ("", ".yaml") and candidate.parent == Path(".") and shipped.is_file():
         return shipped
     raise MedinpaintError(
-        f"config {str(path_or_name)!r} not found: give a YAML file or one of {', '.join(named_configs())}"
+        f"config {str(path_or_name)!r} not found: give a YAML file or one of {', '.join(named_configs(folder))}"
     )
 
 
@@ -246,7 +260,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
         return None
     try:
         if annotation.startswith("tuple"):
-            numbers = tuple(float(v) for v in value)
+            numbers = tuple((int if annotation.startswith("tuple[int") else float)(v) for v in value)
             if len(numbers) != annotation.count(",") + 1:  # tuple[float, float] -> 2
                 raise ValueError
             return numbers

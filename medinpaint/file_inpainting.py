@@ -1,8 +1,9 @@
 """Inpaint a file: a slice, series or volume and a mask in, the same format out.
 
-The latent search runs on the 64×64 grid; the raw fill G(ẑ) is mapped back to the input's
-resolution and units and blended there, so that every known native pixel stays bit-identical
-and only missing pixels change.
+The fill comes from the checkpoint's posterior-mean fill network at native resolution (the
+default when the checkpoint carries one) or from the paper's latent search on the 64×64 grid,
+whose raw fill G(ẑ) is mapped back to the input's resolution and units and blended there.
+Either way every known native pixel stays bit-identical and only missing pixels change.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from medinpaint.io.dicom import DicomSource, dicom_domain
 from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
-from medinpaint.native_inpainting import GRIDS, default_grid, default_prior_weight, inpaint_native
+from medinpaint.native_inpainting import GRIDS, METHODS, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import fill_mode, inpaint_stack_3d, spans_slices
@@ -186,6 +187,7 @@ def inpaint_file(
     axis: int = 2,
     volume_index: int = 0,
     search: SearchConfig = SearchConfig(),
+    method: str = "auto",
     grid: str = "auto",
     fill: str = "auto",
     estimate: str = "mean",
@@ -215,13 +217,18 @@ def inpaint_file(
             (mask file) or the slices holding tissue (generated mask).
         axis, volume_index: NIfTI slicing axis and 4-D volume.
         search: latent-search settings (its seed also seeds generated masks).
+        method: ``"network"`` (the checkpoint's posterior-mean fill network, whole slices at
+            native resolution; ``search``, ``grid``, ``estimate``, ``windowing`` and
+            ``blend_method`` do not apply), ``"search"`` (the paper's DCGAN latent search) or
+            ``"auto"`` (network when the checkpoint carries one: the shipped brain model does).
         grid: ``"windows"`` (square windows at each hole's scale), ``"slices"`` (each whole slice
             on the 64×64 grid, the paper's protocol) or ``"auto"`` (what the checkpoint was
             trained for: windows for the default brain model).
-        fill: ``"3d"`` (fill along all three axes, fuse, one exact 3-D Poisson blend; a 3-D NIfTI
-            volume with a mask file), ``"slices"`` (each slice along ``axis`` on its own, 2-D
-            blend) or ``"auto"`` (3d when a hole of a 3-D NIfTI mask file spans neighbouring
-            slices, else slices). ``blend_method`` applies to slice-wise fills.
+        fill: ``"3d"`` (fill along all three axes from the 3-D context: the network on the 3-D
+            biharmonic fill, or the search's fills fused in one exact 3-D Poisson blend; a 3-D
+            NIfTI volume with a mask file), ``"slices"`` (each slice along ``axis`` on its own,
+            2-D) or ``"auto"`` (3d when a hole of a 3-D NIfTI mask file spans neighbouring
+            slices, else slices). ``blend_method`` applies to the search's slice-wise fills.
         estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
             ``"best"`` restart.
         windowing: window settings (``grid="windows"``).
@@ -253,7 +260,10 @@ def inpaint_file(
         raise MedinpaintError(f"{input_path} does not exist: check the path")
     if not _is_mask_file(mask):
         make_mask(mask)  # a bad spec fails here, before any model is loaded
-    checked = (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES), ("blend", blend_method, BLEND_METHODS))
+    checked = (
+        ("method", method, ("auto", *METHODS)), ("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES),
+        ("blend", blend_method, BLEND_METHODS),
+    )  # fmt: skip
     for name, value, choices in checked:
         if value not in choices:
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
@@ -283,9 +293,10 @@ def inpaint_file(
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
     intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
+    chosen_method = default_method(models, method)
     chosen_grid = default_grid(models) if grid == "auto" else grid
-    weight = default_prior_weight(chosen_grid, prior_weight)
-    options = {"grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
+    weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
+    options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
     if mode == "3d" or (mode == "auto" and spans_slices(known)):
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, **options)
@@ -299,13 +310,14 @@ def inpaint_file(
     full_result[todo], full_raw[todo] = blended_native, raw_native
     filled_slices = tuple(loaded.slice_indices[i] for i in torch.nonzero(todo).flatten().tolist())
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
+    how = "posterior-mean fill network" if chosen_method == "network" else f"semantic inpainting (Yeh et al. 2017), {fill.windows} grid image(s), {blend_method} blend"
     description = (
-        f"medinpaint {__version__}: semantic inpainting (Yeh et al. 2017) of {sum(missing)} pixels in "
-        f"{len(filled_slices)} slice(s), checkpoint {models.path.name}, {fill.windows} grid image(s), {blend_method} blend, prior weight {weight:g}; known pixels unchanged"
+        f"medinpaint {__version__}: {how}, {sum(missing)} pixels in {len(filled_slices)} slice(s), checkpoint "
+        f"{models.path.name}, prior weight {weight:g}; known pixels unchanged"
     )
     written = {"output": save_like(loaded, full_result, outputs["output"], overwrite=overwrite, description=description)}
     if "raw" in outputs:
-        written["raw"] = save_like(loaded, full_raw, outputs["raw"], overwrite=overwrite, description=description + " (raw G(z))")
+        written["raw"] = save_like(loaded, full_raw, outputs["raw"], overwrite=overwrite, description=description + (" (raw fill)" if chosen_method == "network" else " (raw G(z))"))
     if "uncertainty" in outputs:
         written["uncertainty"] = _write_uncertainty(outputs["uncertainty"], spread, loaded, filled_slices, overwrite)
     if "panel" in outputs:

@@ -26,6 +26,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import BLEND_METHODS
+from medinpaint.native_inpainting import METHODS, default_method
 from medinpaint.io.atomic import atomic_write
 from medinpaint.distributed import distributed_context
 
@@ -193,11 +194,15 @@ def inpaint_many(
     if out_dir.exists() and not out_dir.is_dir():
         raise MedinpaintError(f"--out-dir {out_dir} is a file: give a folder")
     blend_method = file_options.get("blend_method", "poisson")
-    if blend_method not in BLEND_METHODS:  # the one option that inpaint_file checks only per pair
+    if blend_method not in BLEND_METHODS:  # options that inpaint_file would refuse on every pair
         raise MedinpaintError(f"unknown blend method {blend_method!r}: use one of {', '.join(BLEND_METHODS)}")
+    method = file_options.get("method", "auto")
+    if method not in ("auto", *METHODS):
+        raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
     out_dir.mkdir(parents=True, exist_ok=True)
     with distributed_context(device) as context:
         models = load_models(checkpoint, device=context.device)
+        default_method(models, method)  # --method network with a checkpoint that has none: refused before any pair
         share = list(range(context.rank, len(pairs), context.world_size))
         label = "files" if not context.is_distributed else f"files (rank 0 of {context.world_size})"
         done = {}

@@ -27,6 +27,7 @@ __all__ = [
     "half",
     "pattern",
     "lesion_disks",
+    "random_ellipses",
     "make_mask",
     "check_mask",
     "MASK_KINDS",
@@ -180,6 +181,36 @@ def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Gen
             raise MedinpaintError(f"no room for {count} disks of radius {radius} in this tissue: use fewer or smaller ones")
         row, col = free[rng.integers(len(free))]
         holes[row - radius : row + radius + 1, col - radius : col + radius + 1] |= disk
+    return holes
+
+
+def random_ellipses(
+    tissue: np.ndarray, rng: np.random.Generator, *, semi_axes: tuple[float, float] = (1.5, 18.0), most: int = 3, border: int = 10
+) -> np.ndarray:
+    """1 to ``most`` randomly rotated ellipses centred on ``tissue`` (S, S) bool: True = the region to fill.
+
+    Semi-axes are drawn log-uniformly from ``semi_axes`` (pixels), each on its own, so holes run
+    from lesion dots to elongated resection-sized regions; centres lie on tissue at least
+    ``border`` pixels inside the image (the image centre when there is no such tissue).
+
+    Example:
+        >>> holes = random_ellipses(np.ones((64, 64), bool), np.random.default_rng(0))
+        >>> holes.shape, bool(holes.any())
+        ((64, 64), True)
+    """
+    height, width = tissue.shape
+    rows, cols = np.mgrid[:height, :width]
+    centres = np.argwhere(tissue[border : height - border, border : width - border]) + border
+    if not len(centres):
+        centres = np.array([[height // 2, width // 2]])
+    holes = np.zeros(tissue.shape, bool)
+    for _ in range(int(rng.integers(1, most + 1))):
+        row, col = centres[rng.integers(len(centres))]
+        major, minor = np.exp(rng.uniform(np.log(semi_axes[0]), np.log(semi_axes[1]), 2))
+        angle = rng.uniform(0, np.pi)
+        along = (rows - row) * np.cos(angle) + (cols - col) * np.sin(angle)
+        across = (cols - col) * np.cos(angle) - (rows - row) * np.sin(angle)
+        holes |= (along / major) ** 2 + (across / minor) ** 2 <= 1
     return holes
 
 

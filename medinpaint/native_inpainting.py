@@ -1,7 +1,12 @@
 """Inpaint native slices in memory: native units in, native units out, known pixels bit-identical.
 
-The one path from native slices to the generator and back, used by :func:`inpaint_file`, the
-MONAI transforms and the benchmarks:
+The one path from native slices to a model's fill and back, used by :func:`inpaint_file`, the
+MONAI transforms and the benchmarks. Two methods (:data:`METHODS`):
+
+* ``"network"``: the checkpoint's posterior-mean fill network on each whole slice at native
+  resolution (:mod:`medinpaint.inpainting.network_fill`); the default when the checkpoint
+  carries one (the shipped brain model does);
+* ``"search"``: the paper's method, the DCGAN latent search, in these steps:
 
 1. native -> [-1, 1] with the model's intensity map;
 2. onto the 64×64 grid: ``grid="windows"`` cuts square windows at the scale of each hole
@@ -25,13 +30,25 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
+from medinpaint.inpainting.network_fill import network_fill
 from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
 from medinpaint.transforms.array import IntensityToUnit, SquareResize, ToGrid
 from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_windows
 
-__all__ = ["GRIDS", "NativeFill", "default_grid", "default_prior_weight", "inpaint_native", "inpaint_native_stacks", "search_for_grid"]
+__all__ = [
+    "GRIDS",
+    "METHODS",
+    "NativeFill",
+    "default_grid",
+    "default_method",
+    "default_prior_weight",
+    "inpaint_native",
+    "inpaint_native_stacks",
+    "search_for_grid",
+]
 
 GRIDS = ("windows", "slices")
+METHODS = ("network", "search")
 
 
 @dataclass(frozen=True)
@@ -41,11 +58,13 @@ class NativeFill:
     Attributes:
         filled: (N, C, H, W) native units; known pixels bit-identical to the input (None when
             the caller blends the raw fill itself: ``blend_method=None``).
-        raw: (N, C, H, W) the generator's fill in native units (outside the windows: the input).
-        uncertainty: (N, 1, H, W) spread of the fill over the restarts, native units, zero on known pixels.
-        loss: (N,) final search objective, summed over a slice's windows.
-        iterations: (N,) Adam steps, the most over a slice's windows.
-        windows: grid images searched (windows, or slices).
+        raw: (N, C, H, W) the model's fill in native units before any blend (search: G(ẑ),
+            outside the windows the input).
+        uncertainty: (N, 1, H, W) spread of the fill over the restarts (search) or over the
+            symmetry views (network), native units, zero on known pixels.
+        loss: (N,) final search objective, summed over a slice's windows (network: 0).
+        iterations: (N,) Adam steps, the most over a slice's windows (network: 0).
+        windows: grid images searched (windows, or slices; network: 0).
     """
 
     filled: torch.Tensor | None
@@ -61,18 +80,42 @@ def default_grid(models: LoadedModels) -> str:
     return "windows" if models.config.sampling == "windows" else "slices"
 
 
-def default_prior_weight(grid: str, weight: float | None = None) -> float:
-    """``weight`` when given (checked), else the default of ``grid``: the measured
-    :data:`~medinpaint.inpainting.shrinkage.DEFAULT_PRIOR_WEIGHT` for ``"windows"``, 1 (the
-    paper's method, unshrunk) for ``"slices"``.
+def default_method(models: LoadedModels, method: str = "auto") -> str:
+    """``method`` checked, ``"auto"`` resolved: ``"network"`` when the checkpoint carries a fill
+    network, else ``"search"``.
+
+    Raises:
+        MedinpaintError: an unknown method, or ``"network"`` with a checkpoint that has none.
 
     Example:
-        >>> default_prior_weight("slices"), default_prior_weight("windows", 0.7)
-        (1.0, 0.7)
+        >>> from medinpaint.checkpoint import load_models
+        >>> default_method(load_models(device="cpu")), default_method(load_models("brain_mri_slices", device="cpu"))
+        ('network', 'search')
+    """
+    if method not in ("auto", *METHODS):
+        raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
+    if method == "auto":
+        return "search" if models.fill_network is None else "network"
+    if method == "network" and models.fill_network is None:
+        raise MedinpaintError(
+            f"checkpoint {models.path.name} has no fill network: use --method search, or add one with `medinpaint train-fill`"
+        )
+    return method
+
+
+def default_prior_weight(grid: str, weight: float | None = None, method: str = "search") -> float:
+    """``weight`` when given (checked), else the default: 1 for the ``"network"`` method (its fill
+    already starts from the biharmonic one) and for a search on whole ``"slices"`` (the paper's
+    method, unshrunk); the measured :data:`~medinpaint.inpainting.shrinkage.DEFAULT_PRIOR_WEIGHT`
+    for a search on ``"windows"``.
+
+    Example:
+        >>> default_prior_weight("slices"), default_prior_weight("windows", 0.7), default_prior_weight("windows", method="network")
+        (1.0, 0.7, 1.0)
     """
     if weight is not None:
         return check_prior_weight(weight)
-    return DEFAULT_PRIOR_WEIGHT if grid == "windows" else 1.0
+    return DEFAULT_PRIOR_WEIGHT if grid == "windows" and method == "search" else 1.0
 
 
 def search_for_grid(search: SearchConfig, grid: str) -> SearchConfig:
@@ -111,8 +154,8 @@ def inpaint_native(
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings (``flip_restarts`` None: decided by :func:`search_for_grid`).
-        options: the keywords of :func:`inpaint_native_stacks` (``grid``, ``windowing``,
-            ``estimate``, ``blend_method``, ``prior_weight``, ``progress``).
+        options: the keywords of :func:`inpaint_native_stacks` (``method``, ``grid``,
+            ``windowing``, ``estimate``, ``blend_method``, ``prior_weight``, ``progress``).
 
     Raises:
         MedinpaintError: an unknown grid, a mask of another shape, or a slice with nothing missing.
@@ -135,6 +178,7 @@ def inpaint_native_stacks(
     intensity: IntensityToUnit,
     search: SearchConfig = SearchConfig(),
     *,
+    method: str = "search",
     grid: str = "windows",
     windowing: WindowConfig = WindowConfig(),
     estimate: str = "best",
@@ -154,13 +198,17 @@ def inpaint_native_stacks(
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings (``flip_restarts`` None: decided by :func:`search_for_grid`).
+        method: ``"search"`` (the DCGAN latent search; the settings below) or ``"network"``
+            (the fill network on whole slices; ``search``, ``grid``, ``windowing``, ``estimate``
+            and ``blend_method`` do not apply, except that ``blend_method`` None still means
+            ``filled`` None).
         grid: ``"windows"`` around the holes or whole ``"slices"``.
         windowing: window settings (``grid="windows"``).
         estimate: ``"best"`` restart or ``"mean"`` of the restarts.
         blend_method: ``"poisson"`` (exact), ``"biharmonic"`` or ``"sobel-adam"``; None = no
             blend (``filled`` None), for a caller that blends the raw fills itself (the 3-D fill).
-        prior_weight: share of the blended generator fill in the hole; the rest is the
-            biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the paper's method.
+        prior_weight: share of the (blended) model fill in the hole; the rest is the
+            biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the model's fill only.
         progress: show the search's progress bar.
 
     Returns:
@@ -174,6 +222,10 @@ def inpaint_native_stacks(
         >>> [tuple(fill.filled.shape) for fill in fills], [fill.windows for fill in fills]
         ([(1, 1, 90, 80), (2, 1, 70, 90)], [1, 2])
     """
+    if method not in METHODS:
+        raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if method == "network":
+        return [_network_stack(native, known, models, intensity, blend_method, prior_weight) for native, known in stacks]
     if grid not in GRIDS:
         raise MedinpaintError(f"unknown grid {grid!r}: use one of {', '.join(GRIDS)}")
     search = search_for_grid(search, grid)
@@ -192,6 +244,27 @@ def inpaint_native_stacks(
     return fills
 
 
+def _checked(native: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 CPU copies of one stack, after checking the mask's shape and that every slice misses something."""
+    expected = (native.shape[0], 1, *native.shape[-2:])
+    if tuple(known.shape) != expected:
+        raise MedinpaintError(f"mask shape {tuple(known.shape)} does not match the slices {expected}: give a mask of the image's size")
+    if not bool((known < 0.5).flatten(1).any(dim=1).all()):
+        raise MedinpaintError("every slice passed to inpaint_native must have missing pixels: leave out the others")
+    return native.float().cpu(), known.float().cpu()
+
+
+def _network_stack(native, known, models: LoadedModels, intensity: IntensityToUnit, blend_method: str | None, prior_weight: float) -> NativeFill:
+    """One stack filled by the checkpoint's fill network (no blend: the fill starts from the biharmonic one)."""
+    if models.fill_network is None:
+        raise MedinpaintError(f"checkpoint {models.path.name} has no fill network: use the search method")
+    native, known = _checked(native, known)
+    fill, spread = network_fill(native, known, models.fill_network, intensity)
+    filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight)
+    zeros = torch.zeros(len(native))
+    return NativeFill(filled, fill, spread, zeros, zeros.long(), 0)
+
+
 @dataclass(frozen=True)
 class _GridStack:
     """One stack of native slices cut onto the 64×64 grid, with what maps its fills back."""
@@ -207,12 +280,7 @@ class _GridStack:
 
     @classmethod
     def cut(cls, native: torch.Tensor, known: torch.Tensor, intensity: IntensityToUnit, grid: str, windowing: WindowConfig) -> "_GridStack":
-        expected = (native.shape[0], 1, *native.shape[-2:])
-        if tuple(known.shape) != expected:
-            raise MedinpaintError(f"mask shape {tuple(known.shape)} does not match the slices {expected}: give a mask of the image's size")
-        if not bool((known < 0.5).flatten(1).any(dim=1).all()):
-            raise MedinpaintError("every slice passed to inpaint_native must have missing pixels: leave out the others")
-        native, known = native.float().cpu(), known.float().cpu()
+        native, known = _checked(native, known)
         if grid == "windows":
             windows = hole_windows(known, windowing)
             unit = torch.stack([intensity(s) for s in native])

@@ -18,6 +18,13 @@ disagree and the fill jumps through-plane. The 3-D fill:
    in all three directions. Known voxels are copied bit for bit;
 4. optionally shrinks the result toward the 3-D biharmonic fill of the hole (``prior_weight`` < 1).
 
+With ``method="network"`` (the checkpoint's posterior-mean fill network) the three
+orientations are combined differently: the network corrects a classical fill, so each slice of
+each orientation gets the 3-D biharmonic fill of the hole as its base (continuous in all three
+directions already), and the three orientations' fills are averaged voxel by voxel; no Poisson
+solve follows. Each group of nearby holes is filled in its bounding box plus 32 voxels of
+context (:func:`medinpaint.inpainting.network_fill.network_fill_volume`).
+
 ``fusion="mean"`` is the plain alternative: the Laplacian of the mean of the three fills (at
 each voxel, the mean over the orientations whose search generated it: inside a searched window
 or slice). It carries each orientation's slice-to-slice disagreement into the guidance and
@@ -39,9 +46,10 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
-from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
+from medinpaint.inpainting.network_fill import network_fill_volume
+from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
-from medinpaint.native_inpainting import NativeFill, inpaint_native_stacks
+from medinpaint.native_inpainting import METHODS, NativeFill, inpaint_native_stacks
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
@@ -120,6 +128,7 @@ def inpaint_volume(
     intensity: IntensityToUnit,
     search: SearchConfig = SearchConfig(),
     *,
+    method: str = "search",
     axes: tuple[int, ...] = AXES,
     grid: str = "windows",
     windowing: WindowConfig = WindowConfig(),
@@ -136,6 +145,9 @@ def inpaint_volume(
         models: G and D (:func:`medinpaint.checkpoint.load_models`).
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings (one batched search per orientation).
+        method: ``"search"`` (the DCGAN latent search, fused and blended as above) or
+            ``"network"`` (the fill network on the 3-D biharmonic fill, orientations averaged;
+            ``search``, ``grid``, ``windowing``, ``estimate`` and ``fusion`` do not apply).
         axes: the slicing axes to fill along and fuse (all three by default).
         grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`~medinpaint.native_inpainting.inpaint_native`).
         windowing: window settings.
@@ -168,17 +180,20 @@ def inpaint_volume(
         raise MedinpaintError(f"axes {axes} must be a non-empty subset of 0, 1, 2 (sagittal, coronal, axial)")
     if fusion not in FUSIONS:
         raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
+    if method not in METHODS:
+        raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     hole = known < 0.5
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
+    axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
+    if method == "network":
+        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight)
+    stacks = {
+        axis: tuple(torch.from_numpy(extract_slices(array, axis, axis_slices[axis])[0]) for array in (volume, known))
+        for axis in axes
+    }
     total, count, spread = (np.zeros_like(volume) for _ in range(3))
-    axis_raw, axis_fills, axis_slices = {}, {}, {}
-    stacks = {}
-    for axis in axes:
-        others = tuple(a for a in AXES if a != axis)
-        axis_slices[axis] = tuple(int(i) for i in np.flatnonzero(hole.any(axis=others)))
-        native = torch.from_numpy(extract_slices(volume, axis, axis_slices[axis])[0])
-        stacks[axis] = (native, torch.from_numpy(extract_slices(known, axis, axis_slices[axis])[0]))
+    axis_raw, axis_fills = {}, {}
     fills = inpaint_native_stacks(
         list(stacks.values()), models, intensity, search, grid=grid, windowing=windowing, estimate=estimate,
         blend_method=None, progress=progress,
@@ -195,6 +210,21 @@ def inpaint_volume(
     filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else _in_plane_blend(axis_raw, volume, known)
     filled = shrink_to_biharmonic_3d(filled, volume, known, prior_weight)
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
+
+
+def _network_volume(volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float) -> VolumeFill:
+    """The fill network along each orientation on the 3-D biharmonic fill; orientations averaged in the hole."""
+    if models.fill_network is None:
+        raise MedinpaintError(f"checkpoint {models.path.name} has no fill network: use the search method")
+    base = biharmonic_fill_3d(volume, known).astype(np.float32)
+    filled, spread, axis_raw = network_fill_volume(volume, known, base, models.fill_network, intensity, axes=tuple(axis_slices))
+    axis_fills = {}
+    for axis, indices in axis_slices.items():
+        zeros = torch.zeros(len(indices))
+        raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
+        axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
+    filled = shrink_to_biharmonic_3d(filled, volume, known, prior_weight)
+    return VolumeFill(filled, filled.copy(), axis_raw, spread, axis_fills, axis_slices)
 
 
 def inpaint_stack_3d(

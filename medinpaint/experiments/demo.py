@@ -4,9 +4,10 @@ Everything is embedded (the MNI152 sample and the shipped brain-MRI DCGANs), so 
 offline. Two parts, one results folder and one table:
 
 * **lesions** (the case users have): three 6 mm disks on an axial slice of the held-out slab,
-  filled at native resolution by the default window prior through the path of ``medinpaint
-  inpaint`` (4 restarts, their mean), next to biharmonic; ``lesions.png`` shows native crops
-  (input | medinpaint | biharmonic | truth | uncertainty);
+  filled at native resolution by the default brain model's method through the path of
+  ``medinpaint inpaint`` (the posterior-mean fill network, mean of its 8 symmetry views), next
+  to biharmonic; ``lesions.png`` shows native crops (input | medinpaint | biharmonic | truth |
+  uncertainty);
 * **64×64 grid** (the paper's protocol): every held-out slice of the whole-slice split, squeezed
   onto the grid, corrupted with each mask kind of :data:`DEMO_MASKS`, filled by the whole-slice
   model ``brain_mri_slices`` and the baselines; ``demo.png`` (rows: mask kinds; columns:
@@ -68,7 +69,7 @@ def run_demo(
         masks: mask specs (``medinpaint.masks.make_mask``), one figure row each.
         search: latent-search settings; None → the engine defaults with ``seed``.
         checkpoint: 1-channel MRI checkpoint of the grid part; None → ``brain_mri_slices``
-            (the lesion part always uses the default window prior).
+            (the lesion part always uses the default brain model and its default method).
         seed: seed of the masks (and of the search when ``search`` is None).
         device: None → CUDA when available, else CPU.
         progress: show the search's progress bar and print the table.
@@ -111,7 +112,7 @@ def run_demo(
         save_hole_crops,
         rows=lesions.crops,
         window=lesions.window,
-        title=f"Native 1 mm, held-out slab slice {lesions.slice_index}: lesion disks, window prior (brain_mri)",
+        title=f"Native 1 mm, held-out slab slice {lesions.slice_index}: lesion disks, default brain model (brain_mri)",
     )
     n, shown = setting.truth.shape[0], setting.display_index
     figure = partial(

@@ -25,7 +25,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.io.nifti import extract_slices
 from medinpaint.masks import lesion_disks
 from medinpaint.metrics.scoring import score_volumes
-from medinpaint.native_inpainting import default_grid, default_prior_weight, inpaint_native
+from medinpaint.native_inpainting import default_grid, default_method, default_prior_weight, inpaint_native
 
 __all__ = ["LesionCase", "lesion_case", "lesion_rows"]
 
@@ -80,10 +80,11 @@ def lesion_case(
     tissue = native[0, 0].numpy() > TISSUE_LEVEL * np.percentile(volume, 99.5)
     hole = lesion_disks(tissue, radius, count, np.random.default_rng(seed))
     known = torch.from_numpy(~hole)[None, None].float()
-    grid = default_grid(models)
+    grid, method = default_grid(models), default_method(models)
     fill = inpaint_native(
-        native, known, models, intensity, search, grid=grid, estimate=estimate, prior_weight=default_prior_weight(grid)
-    )
+        native, known, models, intensity, search, method=method, grid=grid, estimate=estimate,
+        prior_weight=default_prior_weight(grid, method=method),
+    )  # fmt: skip
     classic = intensity.inverse(inpaint_baseline("biharmonic", intensity(native[0])[None], known)[0])[None]
     rows = []
     for method, filled in (("medinpaint", fill.filled), ("biharmonic", classic)):

@@ -55,18 +55,21 @@ def _from_display(stack: torch.Tensor) -> torch.Tensor:
 
 
 class SemanticInpaint(Transform):
-    """Fill the masked voxels of a channel-first image with a DCGAN prior (Yeh et al. 2017).
+    """Fill the masked voxels of a channel-first image with a domain's learned prior, slice by slice.
 
     Args:
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model. Loaded once, here.
         axis: spatial axis of a volume to cut slices along (default -1, the last: axial for
             RAS NIfTI); ignored for 2-D images.
+        method: ``"network"`` (the checkpoint's posterior-mean fill network), ``"search"`` (the
+            DCGAN latent search, Yeh et al. 2017) or ``"auto"`` (network when the checkpoint
+            carries one), as ``medinpaint inpaint --method``.
         search: latent-search settings.
         grid: ``"windows"`` around each hole, whole ``"slices"``, or ``"auto"`` (what the
             checkpoint was trained for), as ``medinpaint inpaint --grid``.
         estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
-        prior_weight: share of the generator's fill in the hole against the biharmonic fill;
-            None = the grid's default, as ``medinpaint inpaint --prior-weight``.
+        prior_weight: share of the model's fill in the hole against the biharmonic fill;
+            None = the default of the method and grid, as ``medinpaint inpaint --prior-weight``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -89,6 +92,7 @@ class SemanticInpaint(Transform):
         checkpoint: str | os.PathLike | None = None,
         *,
         axis: int = -1,
+        method: str = "auto",
         search: SearchConfig = SearchConfig(),
         grid: str = "auto",
         estimate: str = "mean",
@@ -101,9 +105,12 @@ class SemanticInpaint(Transform):
         for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
             if value not in choices:
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
+        if method not in ("auto", *native_inpainting.METHODS):
+            raise MedinpaintError(f"method {method!r} is not one of auto, {', '.join(native_inpainting.METHODS)}: pick one of them")
         self.models = load_models(checkpoint, device=pick_device(device))
+        self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
-        self.prior_weight = native_inpainting.default_prior_weight(self.grid, prior_weight)
+        self.prior_weight = native_inpainting.default_prior_weight(self.grid, prior_weight, self.method)
         self.axis, self.search, self.estimate, self.progress = axis % 3, search, estimate, progress
 
     def _slices(self, volume: torch.Tensor) -> torch.Tensor:
@@ -159,7 +166,7 @@ class SemanticInpaint(Transform):
         intensity = checkpoint_intensity(self.models, values)
         found = native_inpainting.inpaint_native(
             stack[todo].contiguous(), known, self.models, intensity, self.search,
-            grid=self.grid, estimate=self.estimate, prior_weight=self.prior_weight, progress=self.progress,
+            method=self.method, grid=self.grid, estimate=self.estimate, prior_weight=self.prior_weight, progress=self.progress,
         )  # fmt: skip
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled

@@ -1,0 +1,85 @@
+"""Benchmark: the fill network's settings on lesion disks, 2-D or 3-D context and symmetry views.
+
+Chooses the defaults of ``--method network`` on TRAINING slices (``--region train-dense``, the
+default here: axial z = 30, 33, ..., 84, 57 disks per radius), never on the held-out slab; the
+held-out figures come from ``bench_native_quality.py``. Same holes, scores and baselines as that
+benchmark (``lesion_mask``, ``scores``: ``medinpaint score --protocol hole``), through the
+library paths that ``inpaint_file`` uses:
+
+* ``network 2-D, N views``: :func:`medinpaint.inpainting.network_fill.network_fill` on each whole
+  axial slice (base: the slice's 2-D biharmonic fill), the mean over the first N symmetry views;
+* ``network 3-D``: :func:`medinpaint.volume_inpainting.inpaint_volume` with ``method="network"``
+  (base: the 3-D biharmonic fill, the three axes averaged; 8 views);
+* ``biharmonic`` (2-D, per slice) and ``biharmonic-3d`` (``biharmonic_fill_3d``).
+
+Run: ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_fill_network.py`` (a few minutes
+on 2 cores). Prints one JSON row per (radius, method) and writes ``--out``/metrics.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench_native_quality import REGIONS, biharmonic, hole_slices, lesion_mask, scores
+from medinpaint.checkpoint import load_models
+from medinpaint.data.sample import sample_volume
+from medinpaint.inpainting.network_fill import network_fill
+from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.volume_inpainting import inpaint_volume
+
+
+def network_2d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: int) -> np.ndarray:
+    """The network on every axial slice that holds a hole, whole slices, ``views`` symmetry views."""
+    filled = volume.copy()
+    slices = hole_slices(mask)
+    native = torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume[:, :, slices], 2, 0)))[:, None]
+    known = torch.from_numpy(np.ascontiguousarray(np.moveaxis(~mask[:, :, slices], 2, 0))).float()[:, None]
+    fill, _ = network_fill(native, known, models.fill_network, intensity, views=views)
+    filled[:, :, slices] = np.moveaxis(fill[:, 0].numpy(), 0, 2)
+    return filled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--region", choices=sorted(REGIONS), default="train-dense")
+    parser.add_argument("--radii", type=int, nargs="+", default=[3, 6, 12])
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped brain_mri model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("results/fill_network"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = load_models(args.checkpoint, device="cpu")
+    volume, _ = sample_volume()
+    intensity = models.normalisation.intensity_for(torch.from_numpy(volume))
+    methods = {
+        "network 2-D, 1 view": lambda mask: network_2d(volume, mask, models, intensity, 1),
+        "network 2-D, 8 views": lambda mask: network_2d(volume, mask, models, intensity, 8),
+        "network 3-D": lambda mask: inpaint_volume(volume, (~mask).astype(np.float32), models, intensity, method="network").filled,
+        "biharmonic": lambda mask: biharmonic(volume, mask)[0],
+        "biharmonic-3d": lambda mask: biharmonic_fill_3d(volume, (~mask).astype(np.float32)),
+    }
+    rows = []
+    for radius in args.radii:
+        mask = lesion_mask(volume, radius, args.seed, REGIONS[args.region])
+        for name, fill in methods.items():
+            started = time.perf_counter()
+            filled = np.asarray(fill(mask), np.float32)
+            seconds = time.perf_counter() - started
+            assert np.array_equal(filled[~mask], volume[~mask]), f"{name} changed known voxels"
+            rows.append({"region": args.region, "radius_mm": radius, "method": name, **scores(volume, filled, mask), "seconds": seconds})
+            print(json.dumps(rows[-1]), flush=True)
+    with open(args.out / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The longer help texts of the ``medinpaint`` command line (one place, so that cli.py stays thin).
+
+Plain strings only: importing this module costs nothing, and ``--help`` stays instant.
+"""
+
+MASK_HELP = (
+    "Mask: a file (PNG, or NIfTI for a volume) in which NONZERO marks the region to fill, as in "
+    "lesion-filling tools; or a generated kind on the 64×64 grid ([...] is optional): quarter (centred "
+    "box, 25 % of the image); box:SIZE (centred SIZE×SIZE box); centre[:MAX] (centred box, height and "
+    "width drawn from 1..MAX, default 12); random-box[:MAX] (box anywhere, height and width drawn "
+    "from 8..MAX, default 32); dropout[:RATE] (random pixels removed, fraction RATE, default 0.8); "
+    "half[:left|right|top|bottom] (default left); pattern[:PERIOD] (2-pixel-wide lines every PERIOD "
+    "pixels in both directions, default 8). Random kinds follow --seed. "
+    "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
+    "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
+    "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
+)
+
+CHECKPOINT_HELP = (
+    "DCGAN checkpoint file, or a shipped model by name: brain_mri (default: the window prior and the fill network "
+    "trained on the embedded MNI152 T1) or brain_mri_slices (the 0.1.0 whole-slice model)."
+)
+METHOD_HELP = (
+    "network: the checkpoint's posterior-mean fill network (a U-Net that corrects the biharmonic fill of the hole, "
+    "trained on the same MNI152 windows; whole slices at native resolution, averaged over 8 rotations/mirrors whose "
+    "spread is the uncertainty; for 3-D holes it corrects the 3-D biharmonic fill along all three axes); "
+    "--iterations, --restarts, --flip-restarts, --grid, --estimate and --blend do not apply. "
+    "search: the paper's method (Yeh et al. 2017), the DCGAN latent search and Poisson blend. "
+    "auto: network when the checkpoint carries one (brain_mri does), else search."
+)
+GRID_CHECKPOINT_HELP = (
+    "DCGAN checkpoint file or shipped model name for the 64×64 slice-grid experiments; default: brain_mri_slices "
+    "(the whole-slice model trained for that grid)."
+)
+GRID_HELP = (
+    "How slices reach the 64×64 generator: windows (a square window around each hole, sized to the hole, "
+    "at native resolution or coarser), slices (each whole slice squeezed onto the grid, the paper's protocol), "
+    "or auto (what the checkpoint was trained for)."
+)
+
+FILL_HELP = (
+    "How a volume's holes are filled: 3d (along all three axes, from the known voxels around the hole in 3-D; "
+    "--method network: every slice through the hole corrects the 3-D biharmonic fill and the three axes are "
+    "averaged; --method search: the axes' fills are fused through their gradients (each direction's from the fills "
+    "whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; 3-D NIfTI with a mask file), "
+    "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (3d when a hole of a 3-D NIfTI "
+    "mask file spans neighbouring slices, slices otherwise)."
+)
+
+INPAINT_MANY_HELP = (
+    "Fill many (input, mask) pairs with inpaint's options; OUT_DIR/report.csv says ok, failed or skipped per pair. "
+    "A pair whose output exists is skipped, so a second run resumes (--overwrite fills it again); a broken pair is "
+    "reported and the others go on. Exit status 1 when any pair failed, 2 for a bad table or option (nothing filled). "
+    "Sharded: torchrun --nproc_per_node N -m medinpaint inpaint-many ... (each process loads the model once and fills "
+    "every N-th pair; rank 0 writes the report). Extra outputs (--raw, --uncertainty, --panel) are per file: use inpaint."
+)
+
+SCORE_PROTOCOL_HELP = (
+    "brats: the BraTS-Inpainting 2023 score. Prediction and truth are zeroed outside the hole, clipped to the "
+    "0.5-99.5 percentiles of all voxels of the voided input (low raised to 0) and scaled to [0, 1]; SSIM = mean "
+    "over the hole of the torchmetrics SSIM map (11x11 Gaussian, 2-D on each slice along the first axis); MSE, "
+    "MAE and PSNR over the hole voxels, PSNR range = max-min of the normalised truth in the hole (prediction "
+    "clamped to it for PSNR). hole: the medinpaint protocol, in native units. span = the 0.5-99.5 percentile "
+    "range of the truth; PSNR with that span; MSE and MAE in native units; SSIM = the same map on the unmasked "
+    "volumes scaled by (x - p0.5)/span, data range 1, mean over the hole."
+)

@@ -1,0 +1,161 @@
+"""The posterior-mean fill network: its maths, a real few-step training run, and --method network end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from medinpaint.checkpoint import load_checkpoint, load_models, save_checkpoint
+from medinpaint.cli import app
+from medinpaint.data.sample import sample_path, sample_volume
+from medinpaint.errors import MedinpaintError
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting.network_fill import network_fill, symmetry_views
+from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.native_inpainting import default_method, inpaint_native
+from medinpaint.networks import FillNetConfig, ResidualFillNet
+from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, train_fill_network
+from medinpaint.normalisation import Normalisation
+from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.volume_inpainting import inpaint_volume
+
+TINY = FillNetConfig(features=(4, 4, 8, 8, 8, 4))
+runner = CliRunner()
+
+
+def random_net(seed: int = 0) -> ResidualFillNet:
+    """A tiny network whose last layer is random (not the zero start), so that it changes the fill."""
+    torch.manual_seed(seed)
+    net = ResidualFillNet(TINY)
+    torch.nn.init.normal_(net.unet.final_conv.weight, std=0.5)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """A real (few-step) train-fill run on the embedded sample, stored in a copy of the shipped DCGAN."""
+    config = FillTrainConfig(window_count=48, window_side=32, features=TINY.features, batch_size=8, steps=4)
+    return train_fill_network(config, "brain_mri", tmp_path_factory.mktemp("fill"), progress=False)
+
+
+def test_an_untrained_network_returns_the_biharmonic_fill():
+    from skimage.restoration import inpaint_biharmonic
+
+    native = torch.from_numpy(sample_volume()[0][60:120, 80:140, 100].copy())[None, None]
+    known = torch.ones_like(native)
+    known[..., 20:30, 25:33] = 0
+    top = float(native.max())
+    fill, _ = network_fill(native, known, ResidualFillNet(TINY).eval(), IntensityToUnit(0, top), views=1)
+    hole = known[0, 0].numpy() < 0.5
+    unit = native[0, 0].double().numpy() * 2 / top - 1
+    expected = (inpaint_biharmonic(np.where(hole, 0, unit), hole) + 1) * top / 2
+    assert np.allclose(fill[0, 0].numpy()[hole], expected[hole], atol=1e-3)
+    assert torch.equal(fill[known > 0], native[known > 0])
+
+
+def test_network_fill_keeps_known_pixels_and_is_equivariant_over_its_eight_views():
+    rng = np.random.default_rng(1)
+    native = torch.from_numpy(rng.random((2, 1, 40, 40), dtype=np.float32) * 100)
+    known = torch.ones(2, 1, 40, 40)
+    known[0, :, 10:20, 12:17] = 0
+    known[1, :, 25:31, 5:9] = 0
+    net, intensity = random_net(), IntensityToUnit(0, 100)
+    fill, spread = network_fill(native, known, net, intensity)
+    assert torch.equal(fill[known.expand_as(fill) > 0], native[known.expand_as(native) > 0])
+    assert bool((spread[known > 0] == 0).all()) and bool((spread[known < 0.5] > 0).any())
+    assert not torch.allclose(fill, network_fill(native, known, ResidualFillNet(TINY).eval(), intensity)[0])
+    turned, _ = network_fill(torch.rot90(native, 1, (2, 3)), torch.rot90(known, 1, (2, 3)), net, intensity)
+    assert torch.allclose(torch.rot90(fill, 1, (2, 3)), turned, atol=1e-3)
+
+
+def test_views_out_of_range_are_refused():
+    with pytest.raises(MedinpaintError, match="views 9 must be between 1 and 8"):
+        symmetry_views(9)
+
+
+def test_hole_loss_weighs_each_window_alike():
+    truth = torch.zeros(2, 1, 8, 8)
+    hole = torch.zeros(2, 1, 8, 8)
+    hole[0, :, 0, 0] = 1  # one pixel, error 2
+    hole[1, :, :4, :4] = 1  # sixteen pixels, error 1
+    fill = torch.cat([torch.full((1, 1, 8, 8), 2.0), torch.ones(1, 1, 8, 8)])
+    assert float(hole_loss(fill, truth, hole, l1_weight=0.0)) == pytest.approx((4 + 1) / 2)
+    assert float(hole_loss(fill, truth, hole, l1_weight=1.0)) == pytest.approx((6 + 2) / 2)
+
+
+def test_training_windows_stay_outside_the_heldout_slab_and_their_bases_are_biharmonic():
+    data = fill_training_set(FillTrainConfig(window_count=6, window_side=32, seed=2), Normalisation.for_domain("mri"))
+    from skimage.restoration import inpaint_biharmonic
+
+    for image, hole, base in zip(data["image"][:, 0].numpy(), data["hole"][:, 0].numpy() > 0.5, data["base"][:, 0].numpy()):
+        assert hole.any() and not hole.all()
+        expected = inpaint_biharmonic(np.where(hole, 0, image.astype(np.float64)), hole)
+        assert np.allclose(base, expected, atol=1e-5)
+
+
+def test_a_few_step_training_run_writes_a_checkpoint_the_cli_uses(trained_checkpoint, tmp_path):
+    state = load_checkpoint(trained_checkpoint)
+    assert state["fill_network"]["training"]["steps"] == 4 and state["fill_network"]["config"]["features"] == list(TINY.features)
+    losses = (trained_checkpoint.parent / "losses.csv").read_text().splitlines()
+    assert losses[0] == "step,loss,seconds" and len(losses) == 5
+    models = load_models(trained_checkpoint, device="cpu")
+    assert default_method(models) == "network"
+    volume, affine = sample_volume()
+    mask = np.zeros(volume.shape, np.uint8)
+    mask[90:97, 100:104, 110] = 1  # a lesion on one slice
+    nib.save(nib.Nifti1Image(mask, affine), str(tmp_path / "mask.nii.gz"))
+    report = inpaint_file(sample_path(), str(tmp_path / "mask.nii.gz"), tmp_path / "out.nii.gz", checkpoint=trained_checkpoint,
+                          uncertainty_output=tmp_path / "spread.nii.gz", progress=False)  # fmt: skip
+    out = nib.load(str(tmp_path / "out.nii.gz"))
+    result = np.asarray(out.dataobj)
+    assert np.array_equal(out.affine, nib.load(str(sample_path())).affine)
+    assert np.array_equal(result[mask == 0], volume[mask == 0]) and report.slices == (110,)
+    spread = np.asarray(nib.load(str(tmp_path / "spread.nii.gz")).dataobj)
+    assert float(np.abs(spread[mask == 0]).max()) == 0.0
+
+
+def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill():
+    volume = sample_volume()[0][70:110, 90:130, 95:125].copy()
+    known = np.ones(volume.shape, np.float32)
+    known[15:24, 18:27, 10:19] = 0
+    models = load_models(device="cpu")
+    untrained = dataclasses.replace(models, fill_network=ResidualFillNet(TINY).eval())
+    intensity = IntensityToUnit(float(volume.min()), float(volume.max()))
+    fill = inpaint_volume(volume, known, untrained, intensity, method="network")
+    assert np.array_equal(fill.filled[known > 0], volume[known > 0])
+    assert np.allclose(fill.filled, biharmonic_fill_3d(volume, known), atol=1e-2)
+    assert sorted(fill.axis_raw) == [0, 1, 2] and float(fill.uncertainty[known > 0].max()) == 0.0
+
+
+def test_method_network_without_a_fill_network_gives_one_error_line(tmp_path):
+    result = runner.invoke(app, ["inpaint", "-i", str(sample_path()), "-m", "quarter", "-o", str(tmp_path / "o.nii.gz"),
+                                 "--checkpoint", "brain_mri_slices", "--method", "network", "--slices", "100"])  # fmt: skip
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: ") and "has no fill network: use --method search" in lines[0]
+    assert not (tmp_path / "o.nii.gz").exists()
+
+
+def test_an_unknown_method_is_refused_before_the_model_loads(tmp_path):
+    result = runner.invoke(app, ["inpaint", "-i", str(sample_path()), "-m", "quarter", "-o", str(tmp_path / "o.nii.gz"), "--method", "netwrok"])
+    assert result.exit_code == 2 and "--method 'netwrok' is not one of auto, network, search" in result.output
+
+
+def test_train_fill_refuses_a_checkpoint_not_trained_on_the_embedded_sample(tmp_path):
+    state = load_checkpoint(Path(load_models("brain_mri", device="cpu").path))
+    state["config"]["data"] = "/data/ct"
+    save_checkpoint(state, tmp_path / "ct.pt")
+    result = runner.invoke(app, ["train-fill", "--checkpoint", str(tmp_path / "ct.pt"), "--out-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "was not trained on the embedded MRI sample" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_fill_refuses_an_unknown_config_key(tmp_path):
+    result = runner.invoke(app, ["train-fill", "--set", "stpes=3", "--out-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "did you mean 'steps'" in result.output
