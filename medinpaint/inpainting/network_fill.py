@@ -155,7 +155,7 @@ def network_fill_volume(
         >>> volume = np.random.default_rng(0).random((30, 28, 26), dtype=np.float32)
         >>> known = np.ones(volume.shape, np.float32); known[10:14, 9:12, 12:15] = 0
         >>> filled, spread, fills = network_fill_volume(volume, known, volume, net, IntensityToUnit(0, 1))
-        >>> bool(np.array_equal(filled, volume)), sorted(fills)  # an untrained network returns the base
+        >>> bool(np.allclose(filled, volume, atol=1e-5)), sorted(fills)  # an untrained network returns the base
         (True, [0, 1, 2])
     """
     hole = known < 0.5
