@@ -84,7 +84,7 @@ class LoadedModels:
 
 
 SHIPPED_MODELS = {
-    "brain_mri": "brain_mri_dcgan.pt",  # the window prior (default since 0.2.0)
+    "brain_mri": "brain_mri_dcgan.pt",  # the window DCGAN + the fill network (default)
     "brain_mri_slices": "brain_mri_slices_dcgan.pt",  # the 0.1.0 whole-slice model
 }
 
