@@ -31,6 +31,7 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
 from medinpaint.inpainting.network_fill import network_fill
+from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
 from medinpaint.transforms.array import IntensityToUnit, SquareResize, ToGrid
 from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_windows
@@ -42,6 +43,7 @@ __all__ = [
     "default_grid",
     "default_method",
     "default_prior_weight",
+    "fill_network_of",
     "inpaint_native",
     "inpaint_native_stacks",
     "search_for_grid",
@@ -96,11 +98,22 @@ def default_method(models: LoadedModels, method: str = "auto") -> str:
         raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
     if method == "auto":
         return "search" if models.fill_network is None else "network"
-    if method == "network" and models.fill_network is None:
+    if method == "network":
+        fill_network_of(models)
+    return method
+
+
+def fill_network_of(models: LoadedModels) -> ResidualFillNet:
+    """The checkpoint's fill network.
+
+    Raises:
+        MedinpaintError: the checkpoint has none (the message names the fix).
+    """
+    if models.fill_network is None:
         raise MedinpaintError(
             f"checkpoint {models.path.name} has no fill network: use --method search, or add one with `medinpaint train-fill`"
         )
-    return method
+    return models.fill_network
 
 
 def default_prior_weight(grid: str, weight: float | None = None, method: str = "search") -> float:
@@ -256,10 +269,9 @@ def _checked(native: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, t
 
 def _network_stack(native, known, models: LoadedModels, intensity: IntensityToUnit, blend_method: str | None, prior_weight: float) -> NativeFill:
     """One stack filled by the checkpoint's fill network (no blend: the fill starts from the biharmonic one)."""
-    if models.fill_network is None:
-        raise MedinpaintError(f"checkpoint {models.path.name} has no fill network: use the search method")
+    net = fill_network_of(models)
     native, known = _checked(native, known)
-    fill, spread = network_fill(native, known, models.fill_network, intensity)
+    fill, spread = network_fill(native, known, net, intensity)
     filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight)
     zeros = torch.zeros(len(native))
     return NativeFill(filled, fill, spread, zeros, zeros.long(), 0)

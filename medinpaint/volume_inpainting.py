@@ -49,7 +49,7 @@ from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson
 from medinpaint.inpainting.network_fill import network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
-from medinpaint.native_inpainting import METHODS, NativeFill, inpaint_native_stacks
+from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
@@ -214,10 +214,9 @@ def inpaint_volume(
 
 def _network_volume(volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float) -> VolumeFill:
     """The fill network along each orientation on the 3-D biharmonic fill; orientations averaged in the hole."""
-    if models.fill_network is None:
-        raise MedinpaintError(f"checkpoint {models.path.name} has no fill network: use the search method")
+    net = fill_network_of(models)
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
-    filled, spread, axis_raw = network_fill_volume(volume, known, base, models.fill_network, intensity, axes=tuple(axis_slices))
+    filled, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
     axis_fills = {}
     for axis, indices in axis_slices.items():
         zeros = torch.zeros(len(indices))

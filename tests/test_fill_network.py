@@ -159,3 +159,12 @@ def test_train_fill_refuses_a_checkpoint_not_trained_on_the_embedded_sample(tmp_
 def test_train_fill_refuses_an_unknown_config_key(tmp_path):
     result = runner.invoke(app, ["train-fill", "--set", "stpes=3", "--out-dir", str(tmp_path / "run")])
     assert result.exit_code == 2 and "did you mean 'steps'" in result.output
+
+
+def test_inpaint_many_refuses_method_network_without_a_fill_network_before_any_pair(tmp_path):
+    table = tmp_path / "pairs.csv"
+    table.write_text(f"input,mask\n{sample_path()},quarter\n")
+    result = runner.invoke(app, ["inpaint-many", "--table", str(table), "--out-dir", str(tmp_path / "out"),
+                                 "--checkpoint", "brain_mri_slices", "--method", "network", "--slices", "100"])  # fmt: skip
+    assert result.exit_code == 2 and "has no fill network: use --method search" in result.output
+    assert not (tmp_path / "out" / "report.csv").exists()
