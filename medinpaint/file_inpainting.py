@@ -152,9 +152,9 @@ def _write_uncertainty(path: Path, spread: np.ndarray, loaded: LoadedSlices, sli
 
 
 def _write_panel(
-    path: Path, loaded: LoadedSlices, slices: tuple[int, ...], native, known, raw, blended, spread, overwrite: bool
+    path: Path, loaded: LoadedSlices, slices: tuple[int, ...], native, known, raw, blended, spread, overwrite: bool, raw_label: str
 ) -> Path:
-    """PNG rows (at most 6 filled slices) of input | mask | raw | blended | uncertainty, native resolution."""
+    """PNG rows (at most 6 filled slices) of input | mask | raw (``raw_label``) | result | uncertainty, native resolution."""
     from medinpaint.figures import mask_to_rgb, save_panel_grid, to_rgb
 
     check_output_path(path, overwrite)
@@ -172,7 +172,7 @@ def _write_panel(
         path,
         rows,
         row_labels=[f"slice {slices[k]}" for k in range(len(rows))],
-        col_labels=["input (missing red)", "mask (fill = white)", "raw G(z)", "blended", "uncertainty"],
+        col_labels=["input (missing red)", "mask (fill = white)", raw_label, "result", "uncertainty"],
         title=f"medinpaint {__version__}: {loaded.path.name}",
     )
 
@@ -315,15 +315,16 @@ def inpaint_file(
         f"medinpaint {__version__}: {how}, {sum(missing)} pixels in {len(filled_slices)} slice(s), checkpoint "
         f"{models.path.name}, prior weight {weight:g}; known pixels unchanged"
     )
+    raw_label = "network fill" if chosen_method == "network" else "raw G(z)"
     written = {"output": save_like(loaded, full_result, outputs["output"], overwrite=overwrite, description=description)}
     if "raw" in outputs:
-        written["raw"] = save_like(loaded, full_raw, outputs["raw"], overwrite=overwrite, description=description + (" (raw fill)" if chosen_method == "network" else " (raw G(z))"))
+        written["raw"] = save_like(loaded, full_raw, outputs["raw"], overwrite=overwrite, description=f"{description} ({raw_label})")
     if "uncertainty" in outputs:
         written["uncertainty"] = _write_uncertainty(outputs["uncertainty"], spread, loaded, filled_slices, overwrite)
     if "panel" in outputs:
         written["panel"] = _write_panel(
             outputs["panel"], loaded, filled_slices, loaded.native[todo], todo_known, raw_native, blended_native,
-            torch.from_numpy(spread), overwrite,
+            torch.from_numpy(spread), overwrite, raw_label,
         )
     return FileInpaintReport(
         input_path,

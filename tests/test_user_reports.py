@@ -130,7 +130,7 @@ def test_hints_name_only_options_that_exist():
 
 def test_help_describes_what_is_written_and_what_is_optional():
     inpaint = flat_help("inpaint")
-    assert "input | mask | raw | blended | uncertainty" in inpaint
+    assert "input | mask | raw (G(z), or the network fill) | result | uncertainty" in inpaint
     assert "NIfTI slices (along --axis) or DICOM frames" in inpaint
     for spec in ("box:SIZE", "centre[:MAX]", "random-box[:MAX]", "dropout[:RATE]", "half[:left|right|top|bottom]", "pattern[:PERIOD]"):
         assert spec in MASK_HELP
