@@ -28,7 +28,7 @@ from medinpaint.io.dicom import DicomSource, dicom_domain
 from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
-from medinpaint.native_inpainting import GRIDS, METHODS, default_grid, default_method, default_prior_weight, inpaint_native
+from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import fill_mode, inpaint_stack_3d, spans_slices
@@ -260,10 +260,8 @@ def inpaint_file(
         raise MedinpaintError(f"{input_path} does not exist: check the path")
     if not _is_mask_file(mask):
         make_mask(mask)  # a bad spec fails here, before any model is loaded
-    checked = (
-        ("method", method, ("auto", *METHODS)), ("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES),
-        ("blend", blend_method, BLEND_METHODS),
-    )  # fmt: skip
+    check_method(method)
+    checked = (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES), ("blend", blend_method, BLEND_METHODS))
     for name, value, choices in checked:
         if value not in choices:
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")

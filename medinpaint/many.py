@@ -26,7 +26,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import BLEND_METHODS
-from medinpaint.native_inpainting import METHODS, default_method
+from medinpaint.native_inpainting import check_method, default_method
 from medinpaint.io.atomic import atomic_write
 from medinpaint.distributed import distributed_context
 
@@ -196,9 +196,7 @@ def inpaint_many(
     blend_method = file_options.get("blend_method", "poisson")
     if blend_method not in BLEND_METHODS:  # options that inpaint_file would refuse on every pair
         raise MedinpaintError(f"unknown blend method {blend_method!r}: use one of {', '.join(BLEND_METHODS)}")
-    method = file_options.get("method", "auto")
-    if method not in ("auto", *METHODS):
-        raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
+    method = check_method(file_options.get("method", "auto"))
     out_dir.mkdir(parents=True, exist_ok=True)
     with distributed_context(device) as context:
         models = load_models(checkpoint, device=context.device)

@@ -31,8 +31,8 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
 from medinpaint.inpainting.network_fill import network_fill
-from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
+from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit, SquareResize, ToGrid
 from medinpaint.windows import WindowConfig, crop_windows, hole_windows, paste_windows
 
@@ -40,6 +40,7 @@ __all__ = [
     "GRIDS",
     "METHODS",
     "NativeFill",
+    "check_method",
     "default_grid",
     "default_method",
     "default_prior_weight",
@@ -82,6 +83,20 @@ def default_grid(models: LoadedModels) -> str:
     return "windows" if models.config.sampling == "windows" else "slices"
 
 
+def check_method(method: str) -> str:
+    """``method`` when it is ``"auto"`` or one of :data:`METHODS`; checked before any model loads.
+
+    Example:
+        >>> check_method("netwrok")
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: --method 'netwrok' is not one of auto, network, search: pick one of them
+    """
+    if method not in ("auto", *METHODS):
+        raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
+    return method
+
+
 def default_method(models: LoadedModels, method: str = "auto") -> str:
     """``method`` checked, ``"auto"`` resolved: ``"network"`` when the checkpoint carries a fill
     network, else ``"search"``.
@@ -94,9 +109,7 @@ def default_method(models: LoadedModels, method: str = "auto") -> str:
         >>> default_method(load_models(device="cpu")), default_method(load_models("brain_mri_slices", device="cpu"))
         ('network', 'search')
     """
-    if method not in ("auto", *METHODS):
-        raise MedinpaintError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}: pick one of them")
-    if method == "auto":
+    if check_method(method) == "auto":
         return "search" if models.fill_network is None else "network"
     if method == "network":
         fill_network_of(models)

@@ -129,8 +129,9 @@ def network_fill_volume(
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The network's fill of a volume's holes along ``axes``, averaged over the axes.
 
-    Holes closer than :data:`CONTEXT` voxels form one group (their boxes would overlap); each group is filled in its bounding
-    box grown by :data:`CONTEXT` voxels (clipped to the volume): along each axis, every slice of
+    Holes closer than :data:`CONTEXT` voxels form one group (their boxes would overlap); each
+    group is filled in its bounding box grown by :data:`CONTEXT` voxels (clipped to the volume):
+    along each axis, every slice of
     that box through the group's hole goes through :func:`network_fill` with ``base`` as its
     classical fill. Only the group's own hole voxels are written. The network saw all eight
     symmetries of the square in training, so slices are taken as they lie in the array.
@@ -162,13 +163,9 @@ def network_fill_volume(
     filled, spread = np.array(volume, np.float32, copy=True), np.zeros(volume.shape, np.float32)
     axis_fills = {axis: filled.copy() for axis in axes}
     groups, _ = ndimage.label(ndimage.binary_dilation(hole, iterations=CONTEXT // 2))
-    for group, region in enumerate(ndimage.find_objects(groups), start=1):
-        if region is None:
-            continue
+    for group, region in enumerate(ndimage.find_objects(groups), start=1):  # every group holds hole voxels
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
         mine = hole[box] & (groups[box] == group)
-        if not mine.any():
-            continue
         per_axis = []
         for axis in axes:
             through = np.flatnonzero(mine.any(axis=tuple(a for a in range(3) if a != axis)))

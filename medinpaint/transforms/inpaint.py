@@ -105,8 +105,7 @@ class SemanticInpaint(Transform):
         for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
             if value not in choices:
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
-        if method not in ("auto", *native_inpainting.METHODS):
-            raise MedinpaintError(f"method {method!r} is not one of auto, {', '.join(native_inpainting.METHODS)}: pick one of them")
+        native_inpainting.check_method(method)
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
