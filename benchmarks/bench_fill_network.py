@@ -8,8 +8,9 @@ library paths that ``inpaint_file`` uses:
 
 * ``network 2-D, N views``: :func:`medinpaint.inpainting.network_fill.network_fill` on each whole
   axial slice (base: the slice's 2-D biharmonic fill), the mean over the first N symmetry views;
-* ``network 3-D``: :func:`medinpaint.volume_inpainting.inpaint_volume` with ``method="network"``
-  (base: the 3-D biharmonic fill, the three axes averaged; 8 views);
+* ``network 3-D, N views``: :func:`medinpaint.inpainting.network_fill.network_fill_volume`, the
+  path of ``inpaint_volume(method="network")`` (base: the 3-D biharmonic fill, the three axes
+  averaged), the mean over the first N symmetry views;
 * ``biharmonic`` (2-D, per slice) and ``biharmonic-3d`` (``biharmonic_fill_3d``).
 
 Run: ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_fill_network.py`` (a few minutes
@@ -30,9 +31,8 @@ import torch
 from bench_native_quality import REGIONS, biharmonic, hole_slices, lesion_mask, scores
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
-from medinpaint.inpainting.network_fill import network_fill
+from medinpaint.inpainting.network_fill import network_fill, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
-from medinpaint.volume_inpainting import inpaint_volume
 
 
 def network_2d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: int) -> np.ndarray:
@@ -46,6 +46,13 @@ def network_2d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: i
     return filled
 
 
+def network_3d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: int) -> np.ndarray:
+    """The network on every slice through the holes along all three axes, on the 3-D biharmonic fill."""
+    known = (~mask).astype(np.float32)
+    base = biharmonic_fill_3d(volume, known).astype(np.float32)
+    return network_fill_volume(volume, known, base, models.fill_network, intensity, views=views)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--region", choices=sorted(REGIONS), default="train-dense")
@@ -53,6 +60,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="default: the shipped brain_mri model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/fill_network"))
+    parser.add_argument("--views-3d", type=int, nargs="+", default=[1, 2, 8], help="symmetry views of the 3-D rows")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models = load_models(args.checkpoint, device="cpu")
@@ -61,7 +69,7 @@ def main() -> None:
     methods = {
         "network 2-D, 1 view": lambda mask: network_2d(volume, mask, models, intensity, 1),
         "network 2-D, 8 views": lambda mask: network_2d(volume, mask, models, intensity, 8),
-        "network 3-D": lambda mask: inpaint_volume(volume, (~mask).astype(np.float32), models, intensity, method="network").filled,
+        **{f"network 3-D, {n} views": (lambda mask, n=n: network_3d(volume, mask, models, intensity, n)) for n in args.views_3d},
         "biharmonic": lambda mask: biharmonic(volume, mask)[0],
         "biharmonic-3d": lambda mask: biharmonic_fill_3d(volume, (~mask).astype(np.float32)),
     }

@@ -23,7 +23,8 @@ CHECKPOINT_HELP = (
 METHOD_HELP = (
     "network: the checkpoint's posterior-mean fill network (a U-Net that corrects the biharmonic fill of the hole, "
     "trained on the same MNI152 windows; whole slices at native resolution, averaged over 8 rotations/mirrors whose "
-    "spread is the uncertainty; for 3-D holes it corrects the 3-D biharmonic fill along all three axes); "
+    "spread is the uncertainty; in a 3-D volume it corrects the 3-D biharmonic fill in the slices through the hole "
+    "along all three axes, one view each, weighted by the hole's depth along each axis); "
     "--iterations, --restarts, --flip-restarts, --grid, --estimate and --blend do not apply. "
     "search: the paper's method (Yeh et al. 2017), the DCGAN latent search and Poisson blend. "
     "auto: network when the checkpoint carries one (brain_mri does), else search."
@@ -41,10 +42,11 @@ GRID_HELP = (
 FILL_HELP = (
     "How a volume's holes are filled: 3d (along all three axes, from the known voxels around the hole in 3-D; "
     "--method network: every slice through the hole corrects the 3-D biharmonic fill and the three axes are "
-    "averaged; --method search: the axes' fills are fused through their gradients (each direction's from the fills "
-    "whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; 3-D NIfTI with a mask file), "
-    "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (3d when a hole of a 3-D NIfTI "
-    "mask file spans neighbouring slices, slices otherwise)."
+    "averaged, each weighted by the hole's depth along it; --method search: the axes' fills are fused through "
+    "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; 3-D NIfTI with a mask file), "
+    "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (for a 3-D NIfTI mask file: 3d "
+    "under --method network, even for a hole on one slice, whose 3-D fill reads the slices above and below; under "
+    "--method search, 3d when a hole spans neighbouring slices; slices otherwise)."
 )
 
 INPAINT_MANY_HELP = (

@@ -31,7 +31,7 @@ from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
-from medinpaint.volume_inpainting import fill_mode, inpaint_stack_3d, spans_slices
+from medinpaint.volume_inpainting import fill_mode, fills_in_3d, inpaint_stack_3d
 from medinpaint.windows import WindowConfig
 
 __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_file", "native_known_mask"]
@@ -227,8 +227,8 @@ def inpaint_file(
         fill: ``"3d"`` (fill along all three axes from the 3-D context: the network on the 3-D
             biharmonic fill, or the search's fills fused in one exact 3-D Poisson blend; a 3-D
             NIfTI volume with a mask file), ``"slices"`` (each slice along ``axis`` on its own,
-            2-D) or ``"auto"`` (3d when a hole of a 3-D NIfTI mask file spans neighbouring
-            slices, else slices). ``blend_method`` applies to the search's slice-wise fills.
+            2-D) or ``"auto"`` (for a 3-D NIfTI mask file: 3d under the network, and under the
+            search when a hole spans neighbouring slices; else slices). ``blend_method`` applies to the search's slice-wise fills.
         estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
             ``"best"`` restart.
         windowing: window settings (``grid="windows"``).
@@ -295,7 +295,7 @@ def inpaint_file(
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
-    if mode == "3d" or (mode == "auto" and spans_slices(known)):
+    if fills_in_3d(mode, known, chosen_method):
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, **options)
     else:

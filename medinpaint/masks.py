@@ -15,6 +15,7 @@ import difflib
 import numpy as np
 import torch
 from scipy import ndimage
+from scipy.spatial.transform import Rotation
 
 from medinpaint.errors import MedinpaintError
 
@@ -28,6 +29,7 @@ __all__ = [
     "pattern",
     "lesion_disks",
     "random_ellipses",
+    "random_ellipsoids",
     "make_mask",
     "check_mask",
     "MASK_KINDS",
@@ -211,6 +213,45 @@ def random_ellipses(
         along = (rows - row) * np.cos(angle) + (cols - col) * np.sin(angle)
         across = (cols - col) * np.cos(angle) - (rows - row) * np.sin(angle)
         holes |= (along / major) ** 2 + (across / minor) ** 2 <= 1
+    return holes
+
+
+def random_ellipsoids(
+    tissue: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    semi_axes: tuple[float, float] = (1.0, 10.0),
+    most: int = 3,
+    border: int = 10,
+    chained: bool = False,
+) -> np.ndarray:
+    """1 to ``most`` randomly rotated ellipsoids in a volume ``tissue`` (X, Y, Z) bool: True = the region to fill.
+
+    Semi-axes are drawn log-uniformly from ``semi_axes`` (voxels), each on its own. Unchained,
+    every ellipsoid is centred on its own tissue voxel at least ``border`` voxels inside the
+    volume (separate lesions); ``chained``, each next one is centred inside the previous one
+    (one tumour- or resection-like region, as the BraTS-Inpainting holes).
+
+    Example:
+        >>> holes = random_ellipsoids(np.ones((32, 32, 32), bool), np.random.default_rng(0), chained=True)
+        >>> holes.shape, bool(holes.any())
+        ((32, 32, 32), True)
+    """
+    inner = tuple(slice(border, max(n - border, border + 1)) for n in tissue.shape)
+    centres = np.argwhere(tissue[inner]) + border
+    if not len(centres):
+        centres = np.array([[n // 2 for n in tissue.shape]])
+    offsets = np.stack(np.indices(tissue.shape), axis=-1).astype(np.float32)
+    holes = np.zeros(tissue.shape, bool)
+    centre = centres[rng.integers(len(centres))].astype(np.float32)
+    for _ in range(int(rng.integers(1, most + 1))):
+        radii = np.exp(rng.uniform(np.log(semi_axes[0]), np.log(semi_axes[1]), 3)).astype(np.float32)
+        rotation = Rotation.random(random_state=rng).as_matrix().astype(np.float32)
+        holes |= ((((offsets - centre) @ rotation) / radii) ** 2).sum(axis=-1) <= 1
+        if chained:
+            centre = centre + (rng.uniform(-0.5, 0.5, 3) * radii) @ rotation.T
+        else:
+            centre = centres[rng.integers(len(centres))].astype(np.float32)
     return holes
 
 

@@ -53,7 +53,7 @@ from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, i
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = ["FILLS", "FUSIONS", "VolumeFill", "fill_mode", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+__all__ = ["FILLS", "FUSIONS", "VolumeFill", "fill_mode", "fills_in_3d", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
 
 FILLS = ("auto", "3d", "slices")
 FUSIONS = ("in-plane", "mean")
@@ -271,6 +271,24 @@ def spans_slices(known: torch.Tensor) -> bool:
     return bool((hole[1:] & hole[:-1]).any())
 
 
+def fills_in_3d(mode: str, known: torch.Tensor, method: str) -> bool:
+    """Whether a volume's hole is filled in 3-D: ``mode`` from :func:`fill_mode`, ``method`` resolved.
+
+    ``"auto"`` means 3-D for the fill network on every hole (its 3-D base reads the known slices
+    above and below even a hole on one slice: on training slices that beat every 2-D fill of
+    lesion disks; docs/training.md) and, for the search, for holes that span neighbouring slices
+    (:func:`spans_slices`).
+
+    Example:
+        >>> known = torch.ones(3, 1, 4, 4); known[1, 0, 1, 1] = 0
+        >>> fills_in_3d("auto", known, "network"), fills_in_3d("auto", known, "search"), fills_in_3d("slices", known, "network")
+        (True, False, False)
+    """
+    if mode != "auto":
+        return mode == "3d"
+    return method == "network" or spans_slices(known)
+
+
 def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
     """Check ``fill`` before any work; resolve ``"auto"`` as far as the input's header allows.
 
@@ -282,7 +300,7 @@ def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
 
     Returns:
         ``"slices"``; ``"3d"``; or ``"auto"`` for a 3-D NIfTI volume with a mask file, which the
-        caller makes ``"3d"`` when a hole spans neighbouring slices (:func:`spans_slices`).
+        caller resolves with :func:`fills_in_3d`.
 
     Raises:
         MedinpaintError: an unknown value, or ``"3d"`` for an input that is not a 3-D NIfTI

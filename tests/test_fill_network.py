@@ -13,14 +13,17 @@ from typer.testing import CliRunner
 
 from medinpaint.checkpoint import load_checkpoint, load_models, save_checkpoint
 from medinpaint.cli import app
-from medinpaint.data.sample import sample_path, sample_volume
+from medinpaint.data.sample import heldout_slab, sample_path, sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
-from medinpaint.inpainting.network_fill import network_fill, symmetry_views
+from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.network_fill import network_fill, network_fill_volume, symmetry_views
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.masks import random_ellipsoids
 from medinpaint.native_inpainting import default_method, inpaint_native
 from medinpaint.networks import FillNetConfig, ResidualFillNet
 from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, train_fill_network
+from medinpaint.training.fill_volumes import volume_hole_windows
 from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -89,14 +92,51 @@ def test_hole_loss_weighs_each_window_alike():
     assert float(hole_loss(fill, truth, hole, l1_weight=1.0)) == pytest.approx((6 + 2) / 2)
 
 
-def test_training_windows_stay_outside_the_heldout_slab_and_their_bases_are_biharmonic():
-    data = fill_training_set(FillTrainConfig(window_count=6, window_side=32, seed=2), Normalisation.for_domain("mri"))
+def test_planar_training_windows_get_the_2d_biharmonic_fill_as_their_base():
+    config = FillTrainConfig(window_count=8, window_side=32, seed=2, volume_share=0.25)
+    data = fill_training_set(config, Normalisation.for_domain("mri"))
     from skimage.restoration import inpaint_biharmonic
 
-    for image, hole, base in zip(data["image"][:, 0].numpy(), data["hole"][:, 0].numpy() > 0.5, data["base"][:, 0].numpy()):
+    assert data["volume_base"].tolist() == [0.0] * 6 + [1.0] * 2
+    for image, hole, base in zip(data["image"][:6, 0].numpy(), data["hole"][:6, 0].numpy() > 0.5, data["base"][:6, 0].numpy()):
         assert hole.any() and not hole.all()
         expected = inpaint_biharmonic(np.where(hole, 0, image.astype(np.float64)), hole)
         assert np.allclose(base, expected, atol=1e-5)
+
+
+def test_volume_training_windows_never_read_the_heldout_band():
+    volume = sample_volume()[0].astype(np.float32)
+    low, high = heldout_slab().band
+    volume[:, :, low:high] = np.nan  # any cube that touched the band would carry NaNs into its windows
+    data = volume_hole_windows(volume, heldout_slab(), (0.0, 100.0), count=40, side=32, tissue_level=10.0, seed=4)
+    assert all(bool(torch.isfinite(values).all()) for values in data.values())
+    hole = data["hole"] > 0.5
+    assert bool(hole.flatten(1).any(dim=1).all())
+    assert torch.equal(data["base"][~hole], data["image"][~hole])
+
+
+@pytest.mark.parametrize("chained", [False, True])
+def test_random_ellipsoids_lie_in_the_volume_and_chains_are_one_region(chained):
+    from scipy import ndimage
+
+    holes = random_ellipsoids(np.ones((40, 40, 40), bool), np.random.default_rng(5), semi_axes=(3.0, 8.0), most=3, chained=chained)
+    assert holes.any() and not holes.all()
+    if chained:
+        assert ndimage.label(holes)[1] == 1
+
+
+def test_a_network_with_the_volume_flag_reads_it_and_old_configs_have_none():
+    assert FillNetConfig.from_dict({"features": list(TINY.features), "channels": 1}).volume_flag is False
+    torch.manual_seed(0)
+    net = ResidualFillNet(dataclasses.replace(TINY, volume_flag=True))
+    torch.nn.init.normal_(net.unet.final_conv.weight, std=0.5)
+    net.eval()
+    image, known = torch.rand(2, 1, 32, 32), torch.ones(2, 1, 32, 32)
+    known[:, :, 10:20, 10:20] = 0
+    planar, volumetric = net(image, known, image, False), net(image, known, image, True)
+    mixed = net(image, known, image, torch.tensor([0.0, 1.0]))
+    assert not torch.allclose(planar, volumetric)
+    assert torch.allclose(mixed[0], planar[0], atol=1e-6) and torch.allclose(mixed[1], volumetric[1], atol=1e-6)
 
 
 def test_a_few_step_training_run_writes_a_checkpoint_the_cli_uses(trained_checkpoint, tmp_path):
@@ -131,6 +171,38 @@ def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill():
     assert np.array_equal(fill.filled[known > 0], volume[known > 0])
     assert np.allclose(fill.filled, biharmonic_fill_3d(volume, known), atol=1e-2)
     assert sorted(fill.axis_raw) == [0, 1, 2] and float(fill.uncertainty[known > 0].max()) == 0.0
+
+
+def test_the_3d_fill_weighs_each_axis_by_the_hole_depth_along_it():
+    volume = sample_volume()[0][70:110, 90:130, 95:125].astype(np.float32)
+    known = np.ones(volume.shape, np.float32)
+    known[12:20, 15:19, 14] = 0  # one axial slice: runs of 8 and 4 voxels in-plane, 1 through-plane
+    base = biharmonic_fill_3d(volume, known).astype(np.float32)
+    filled, _, fills = network_fill_volume(volume, known, base, random_net(), IntensityToUnit(0, float(volume.max())), views=1)
+    hole = known < 0.5
+    expected = (8 * fills[0] + 4 * fills[1] + 1 * fills[2]) / 13
+    assert np.allclose(filled[hole], expected[hole], atol=1e-4)
+    assert not np.allclose(fills[2][hole], fills[0][hole], atol=1e-2)
+    assert np.array_equal(filled[~hole], volume[~hole])
+
+
+def test_fill_auto_fills_a_hole_on_one_slice_in_3d_under_the_network_and_in_2d_under_the_search(tmp_path):
+    volume, affine = sample_volume()
+    crop = np.ascontiguousarray(volume[60:110, 80:130, 100:124])
+    hole = np.zeros(crop.shape, np.uint8)
+    hole[20:28, 22:29, 12] = 1
+    nib.save(nib.Nifti1Image(crop, affine), str(tmp_path / "crop.nii.gz"))
+    nib.save(nib.Nifti1Image(hole, affine), str(tmp_path / "hole.nii.gz"))
+    fast = SearchConfig(iterations=2, restarts=1)
+    results = {}
+    for method, fill in (("network", "auto"), ("network", "3d"), ("network", "slices"), ("search", "auto"), ("search", "slices")):
+        out = tmp_path / f"{method}-{fill}.nii.gz"
+        inpaint_file(tmp_path / "crop.nii.gz", str(tmp_path / "hole.nii.gz"), out, method=method, fill=fill, search=fast, progress=False)
+        results[method, fill] = np.asarray(nib.load(str(out)).dataobj)
+        assert np.array_equal(results[method, fill][hole == 0], crop[hole == 0])
+    assert np.array_equal(results["network", "auto"], results["network", "3d"])
+    assert not np.allclose(results["network", "auto"], results["network", "slices"])
+    assert np.array_equal(results["search", "auto"], results["search", "slices"])
 
 
 def test_method_network_without_a_fill_network_gives_one_error_line(tmp_path):

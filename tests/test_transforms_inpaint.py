@@ -111,3 +111,12 @@ def test_mask_over_a_whole_slice_and_missing_mask_key_are_refused(inpaint):
         twin({"image": torch.rand(1, 30, 40), "seg": torch.zeros(1, 30, 40)})
     with pytest.raises(MedinpaintError, match="axis 3"):
         SemanticInpaint(axis=3)
+
+
+def test_fill_is_checked_and_3d_needs_a_one_channel_volume():
+    with pytest.raises(MedinpaintError, match="fill 'cube' is not one of auto, 3d, slices"):
+        SemanticInpaint(fill="cube", device="cpu")
+    image, mask = torch.rand(1, 32, 32) * 100, torch.zeros(1, 32, 32)
+    mask[:, 10:14, 10:14] = 1
+    with pytest.raises(MedinpaintError, match="fill '3d' needs a one-channel volume"):
+        SemanticInpaint(fill="3d", device="cpu")(image, mask)

@@ -33,11 +33,12 @@ from medinpaint.inpainting.blend import biharmonic_blend
 from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit
 
-__all__ = ["CONTEXT", "VIEWS", "network_fill", "network_fill_volume", "symmetry_views"]
+__all__ = ["CONTEXT", "VIEWS", "VOLUME_VIEWS", "network_fill", "network_fill_volume", "run_lengths", "symmetry_views"]
 
 VIEWS = 8  # the dihedral group of the square: 4 rotations, each with and without a mirror
 CHUNK = 8  # slices per forward pass
-CONTEXT = 32  # voxels of context around a 3-D hole group (the network was trained on 64-voxel windows)
+CONTEXT = 32  # voxels of context around a 3-D hole (the network was trained on 64-voxel windows)
+VOLUME_VIEWS = 1  # symmetry views per slice in the 3-D fill (docs/training.md: 8 views cost 7× the time)
 
 
 def symmetry_views(count: int = VIEWS) -> list[tuple[int, bool]]:
@@ -79,8 +80,9 @@ def network_fill(
         known: (N, 1, H, W), 1 = known, 0 = missing.
         net: the fill network (eval mode).
         intensity: the native -> [-1, 1] map of the model's domain.
-        base: (N, C, H, W) the classical fill in native units; None = the 2-D biharmonic fill of
-            each slice's hole.
+        base: (N, C, H, W) slices of the 3-D classical fill of a volume's hole, native units (a
+            network with ``volume_flag`` is told so); None = the 2-D biharmonic fill of each
+            slice's hole.
         views: how many of the eight symmetries to average (1..8).
 
     Returns:
@@ -106,7 +108,7 @@ def network_fill(
         rows = slice(first, first + CHUNK)
         image, mask, start = (t[rows].to(device) for t in (unit, known, unit_base))
         fills = torch.stack([
-            _undo(net(_apply(image, t, m), _apply(mask, t, m), _apply(start, t, m)), t, m) for t, m in symmetries
+            _undo(net(_apply(image, t, m), _apply(mask, t, m), _apply(start, t, m), base is not None), t, m) for t, m in symmetries
         ])  # fmt: skip
         means.append(fills.mean(dim=0).cpu())
         spreads.append(fills.std(dim=0, correction=0).mean(dim=1, keepdim=True).cpu())
@@ -117,6 +119,21 @@ def network_fill(
     return filled, torch.cat(spreads) * scale * hole
 
 
+def run_lengths(hole: np.ndarray, axis: int) -> np.ndarray:
+    """The length of the run of hole voxels along ``axis`` through each hole voxel (0 on known voxels).
+
+    Example:
+        >>> run_lengths(np.array([[1, 1, 0, 1], [0, 1, 1, 1]], bool), axis=1).tolist()
+        [[2, 2, 0, 1], [0, 3, 3, 3]]
+    """
+    lines = np.moveaxis(hole, axis, -1)
+    flat = lines.reshape(-1, lines.shape[-1])
+    padded = np.pad(flat, ((0, 0), (1, 0)))
+    run_ids = np.cumsum(flat & ~padded[:, :-1]).reshape(flat.shape) * flat  # each run starts with a start: ids differ
+    lengths = np.where(flat, np.bincount(run_ids.ravel())[run_ids], 0)
+    return np.moveaxis(lengths.reshape(lines.shape), -1, axis)
+
+
 def network_fill_volume(
     volume: np.ndarray,
     known: np.ndarray,
@@ -125,16 +142,23 @@ def network_fill_volume(
     intensity: IntensityToUnit,
     *,
     axes: tuple[int, ...] = (0, 1, 2),
-    views: int = VIEWS,
+    views: int = VOLUME_VIEWS,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """The network's fill of a volume's holes along ``axes``, averaged over the axes.
+    """The network's fill of a volume's holes along ``axes``, fused over the axes.
 
-    Holes closer than :data:`CONTEXT` voxels form one group (their boxes would overlap); each
-    group is filled in its bounding box grown by :data:`CONTEXT` voxels (clipped to the volume):
-    along each axis, every slice of
-    that box through the group's hole goes through :func:`network_fill` with ``base`` as its
-    classical fill. Only the group's own hole voxels are written. The network saw all eight
-    symmetries of the square in training, so slices are taken as they lie in the array.
+    Each connected hole (holes that touch form one) is filled in its bounding box grown by
+    :data:`CONTEXT` voxels (clipped to the volume): along each axis, every slice of that box
+    through the hole goes through :func:`network_fill` with ``base`` as its classical fill. Only
+    the hole's own voxels are written. The network saw all eight symmetries of the square in
+    training, so slices are taken as they lie in the array.
+
+    The axes' fills are averaged with weights: at each voxel, the length of the hole's run along
+    that axis (:func:`run_lengths`). The network learned to correct a 2-D fill, which knows only
+    the slice; the 3-D base already read the known voxels beyond the hole along the slicing axis,
+    and the closer they are (a short run), the better the base and the more a 2-D-sized
+    correction in that slice overshoots. A hole on one axial slice is thus filled from its
+    coronal and sagittal slices (on training slices the axial one lost 1–9 dB to them); a
+    tumour-sized hole, about as deep along every axis, from all three alike.
 
     Args:
         volume: (X, Y, Z) native units; values in the hole are not read.
@@ -146,9 +170,10 @@ def network_fill_volume(
         views: symmetry views per slice (:func:`network_fill`).
 
     Returns:
-        ``(filled, spread, axis_fills)``: the mean over the axes (known voxels bit-identical), the
-        mean over the axes of each axis's spread over the views (zero on known voxels), and each
-        axis's fill.
+        ``(filled, spread, axis_fills)``: the weighted mean over the axes (known voxels
+        bit-identical); the standard deviation of the same weighted mixture of the axes' fills
+        and their views (how much the orientations and views disagree; zero on known voxels);
+        and each axis's fill.
 
     Example:
         >>> from medinpaint.networks import FillNetConfig
@@ -162,11 +187,13 @@ def network_fill_volume(
     hole = known < 0.5
     filled, spread = np.array(volume, np.float32, copy=True), np.zeros(volume.shape, np.float32)
     axis_fills = {axis: filled.copy() for axis in axes}
-    groups, _ = ndimage.label(ndimage.binary_dilation(hole, iterations=CONTEXT // 2))
-    for group, region in enumerate(ndimage.find_objects(groups), start=1):  # every group holds hole voxels
+    weights = {axis: run_lengths(hole, axis).astype(np.float32) for axis in axes}
+    total = np.sum([weights[axis] for axis in axes], axis=0)
+    groups, _ = ndimage.label(hole, structure=np.ones((3, 3, 3)))
+    for group, region in enumerate(ndimage.find_objects(groups), start=1):
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
-        mine = hole[box] & (groups[box] == group)
-        per_axis = []
+        mine = groups[box] == group
+        fused, second_moment = np.zeros(mine.shape, np.float64), np.zeros(mine.shape, np.float64)
         for axis in axes:
             through = np.flatnonzero(mine.any(axis=tuple(a for a in range(3) if a != axis)))
             stacks = [torch.from_numpy(np.ascontiguousarray(np.moveaxis(a[box], axis, 0)[through]))[:, None] for a in (volume, known, base)]
@@ -174,9 +201,12 @@ def network_fill_volume(
             planes = np.moveaxis(np.array(volume[box], np.float32, copy=True), axis, 0)
             deviations = np.zeros_like(planes)
             planes[through], deviations[through] = fill[:, 0].numpy(), deviation[:, 0].numpy()
-            per_axis.append((np.moveaxis(planes, 0, axis), np.moveaxis(deviations, 0, axis)))
-            axis_fills[axis][box] = np.where(mine, per_axis[-1][0], axis_fills[axis][box])
-        mean = np.mean([fill for fill, _ in per_axis], axis=0)
-        filled[box] = np.where(mine, mean, filled[box])
-        spread[box] = np.where(mine, np.mean([deviation for _, deviation in per_axis], axis=0), spread[box])
+            planes, deviations = np.moveaxis(planes, 0, axis), np.moveaxis(deviations, 0, axis)
+            share = weights[axis][box] / np.maximum(total[box], 1)
+            fused += share * planes
+            second_moment += share * (planes.astype(np.float64) ** 2 + deviations.astype(np.float64) ** 2)
+            axis_fills[axis][box] = np.where(mine, planes, axis_fills[axis][box])
+        filled[box] = np.where(mine, fused, filled[box])
+        variance = np.maximum(second_moment - fused**2, 0.0)  # the weighted mixture of the axes' fills and views
+        spread[box] = np.where(mine, np.sqrt(variance), spread[box])
     return filled, spread, axis_fills

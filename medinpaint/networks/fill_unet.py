@@ -7,6 +7,11 @@ plus a learned correction, inside the hole only. Trained with a squared error on
 pixels, the estimate that hole PSNR, MAE and SSIM reward, in one forward pass. Its last
 convolution starts at zero, so an untrained network returns the classical fill exactly.
 
+With ``volume_flag`` the network gets a fourth input plane that says where its base came from:
+0 = the 2-D fill of the slice, 1 = a slice of the 3-D fill of a volume's hole, which also read
+the known slices around the hole and needs a smaller correction (a 2-D and a 3-D base of the same
+hole can look alike; the flag removes the guess).
+
 It is fully convolutional (batch norm, no instance statistics), so a network trained on 64×64
 windows fills a whole slice of any size at native resolution; sides are padded to a multiple of
 :data:`PAD_MULTIPLE` (the four poolings) by repeating the edge, and cropped back.
@@ -33,17 +38,24 @@ class FillNetConfig:
     Attributes:
         features: MONAI ``BasicUNet`` features (six values: the five levels and the up-path's last).
         channels: image channels.
+        volume_flag: an input plane that says whether the base is a 3-D fill (checkpoints
+            without the key have none).
     """
 
     features: tuple[int, ...] = (16, 32, 64, 128, 256, 16)
     channels: int = 1
+    volume_flag: bool = False
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "channels": self.channels}
+        return {"features": list(self.features), "channels": self.channels, "volume_flag": self.volume_flag}
 
     @classmethod
     def from_dict(cls, values: dict) -> "FillNetConfig":
-        return cls(features=tuple(int(v) for v in values["features"]), channels=int(values["channels"]))
+        return cls(
+            features=tuple(int(v) for v in values["features"]),
+            channels=int(values["channels"]),
+            volume_flag=bool(values.get("volume_flag", False)),
+        )
 
 
 class ResidualFillNet(nn.Module):
@@ -66,17 +78,20 @@ class ResidualFillNet(nn.Module):
         super().__init__()
         self.config = config
         channels = config.channels
-        self.unet = BasicUNet(spatial_dims=2, in_channels=3 * channels, out_channels=channels, features=config.features, norm="batch")
+        in_channels = 3 * channels + int(config.volume_flag)
+        self.unet = BasicUNet(spatial_dims=2, in_channels=in_channels, out_channels=channels, features=config.features, norm="batch")
         nn.init.zeros_(self.unet.final_conv.weight)
         nn.init.zeros_(self.unet.final_conv.bias)
 
-    def forward(self, image: torch.Tensor, known: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, known: torch.Tensor, base: torch.Tensor, volume_base: torch.Tensor | bool = False) -> torch.Tensor:
         """Fill the hole of ``image``.
 
         Args:
             image: (N, C, H, W) on the [-1, 1] scale; values in the hole are not read.
             known: (N, 1, H, W), 1 = known, 0 = missing.
             base: (N, C, H, W) the classical fill of the hole, same scale.
+            volume_base: whether ``base`` is a slice of a 3-D fill, for all images or per image
+                (N,); read only by a network with ``volume_flag``.
 
         Returns:
             (N, C, H, W): ``base`` plus the correction in the hole, ``base`` elsewhere.
@@ -85,6 +100,10 @@ class ResidualFillNet(nn.Module):
         height, width = image.shape[-2:]
         pad = (0, -width % PAD_MULTIPLE, 0, -height % PAD_MULTIPLE)
         # (N, 3C, H, W) -> padded -> U-Net -> (N, C, H', W') -> cropped
-        inputs = F.pad(torch.cat([image * known, known.expand_as(image), base], dim=1), pad, mode="replicate")
+        planes = [image * known, known.expand_as(image), base]
+        if self.config.volume_flag:
+            flag = torch.as_tensor(volume_base, dtype=image.dtype, device=image.device).reshape(-1, 1, 1, 1)
+            planes.append(flag.expand_as(known))
+        inputs = F.pad(torch.cat(planes, dim=1), pad, mode="replicate")
         correction = self.unet(inputs)[..., :height, :width]
         return base + correction * hole

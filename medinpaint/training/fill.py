@@ -6,7 +6,12 @@ coronal and sagittal slices of the embedded template, with the same MONAI anatom
 the window DCGAN and the same held-out slab (slab + margins never touched in any orientation).
 Each window gets 1–3 random ellipses as its hole (:func:`medinpaint.masks.random_ellipses`),
 Gaussian noise on half of the windows (real scans are noisier than the averaged template) and,
-as the network's base, scikit-image's biharmonic fill of its hole.
+as the network's base, scikit-image's biharmonic fill of its hole. A share ``volume_share`` of
+the windows are instead slices through 3-D holes of cubes of the template, with the hole's 3-D
+biharmonic fill as their base (:mod:`medinpaint.training.fill_volumes`): the base the network
+gets on a volume; the network is then told which kind of base it has (``volume_flag``). The
+shipped network uses none (``volume_share: 0``): a run with 40 % (``configs/fill/brain_mri_volumes.yaml``)
+scored lower (docs/training.md).
 
 Training (:func:`train_fill_network`): AdamW with a cosine learning rate, one random symmetry
 of the square per batch, and the loss ``mean over windows of (Σ_hole e² + l1_weight·Σ_hole |e|)
@@ -38,6 +43,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.masks import random_ellipses
 from medinpaint.networks.fill_unet import FillNetConfig, ResidualFillNet
 from medinpaint.normalisation import Normalisation
+from medinpaint.training.fill_volumes import HOLE_KINDS, volume_hole_windows
 from medinpaint.training.windows import sample_windows
 from medinpaint.transforms import functional as fn
 
@@ -59,6 +65,13 @@ class FillTrainConfig(ConfigMixin):
         holes_most: at most this many ellipses per window (at least 1).
         noise_share: share of windows that get Gaussian noise.
         noise_max: largest noise standard deviation, on the [-1, 1] scale (uniform from 0).
+        volume_share: share of the windows that are slices through 3-D holes on the 3-D
+            biharmonic fill (0 = 2-D windows only, and a network without the volume flag).
+        volume_hole_kinds: relative frequency of ``slice``, ``lesions`` and ``tumour`` holes in
+            the cubes (:mod:`medinpaint.training.fill_volumes`).
+        lesion_semi_axes, tumour_semi_axes: semi-axis ranges (voxels) of those ellipsoids; the
+            ``slice`` kind uses ``hole_semi_axes``.
+        slices_per_axis: at most this many windows per axis through one cube's hole.
         features: the U-Net's six feature counts.
         batch_size, steps, lr, weight_decay: AdamW optimisation (cosine learning rate to 0).
         l1_weight: weight of the absolute error next to the squared error.
@@ -80,6 +93,11 @@ class FillTrainConfig(ConfigMixin):
     holes_most: int = 3
     noise_share: float = 0.5
     noise_max: float = 0.04
+    volume_share: float = 0.0
+    volume_hole_kinds: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    lesion_semi_axes: tuple[float, float] = (1.0, 10.0)
+    tumour_semi_axes: tuple[float, float] = (5.0, 14.0)
+    slices_per_axis: int = 6
     features: tuple[int, int, int, int, int, int] = (16, 32, 64, 128, 256, 16)
     batch_size: int = 32
     steps: int = 4500
@@ -90,11 +108,16 @@ class FillTrainConfig(ConfigMixin):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("window_count", "window_side", "holes_most", "batch_size", "steps"):
+        for name in ("window_count", "window_side", "holes_most", "batch_size", "steps", "slices_per_axis"):
             if getattr(self, name) < 1:
                 raise MedinpaintError(f"{name}={getattr(self, name)} must be at least 1")
         if not 0 < self.hole_semi_axes[0] <= self.hole_semi_axes[1]:
             raise MedinpaintError(f"hole_semi_axes={self.hole_semi_axes}: need 0 < smallest <= largest")
+        if not 0 <= self.volume_share <= 1 or min(self.volume_hole_kinds) < 0 or sum(self.volume_hole_kinds) <= 0:
+            raise MedinpaintError(
+                f"volume_share={self.volume_share}, volume_hole_kinds={self.volume_hole_kinds}: need a share in [0, 1] "
+                "and frequencies >= 0 that are not all 0"
+            )
         if not 0 <= self.noise_share <= 1 or self.noise_max < 0:
             raise MedinpaintError(f"noise_share={self.noise_share}, noise_max={self.noise_max}: need a share in [0, 1] and a max >= 0")
         if not 0 < self.lr < 1:
@@ -103,30 +126,34 @@ class FillTrainConfig(ConfigMixin):
     @property
     def network(self) -> FillNetConfig:
         """The architecture this config trains."""
-        return FillNetConfig(features=tuple(int(f) for f in self.features), channels=1)
+        return FillNetConfig(features=tuple(int(f) for f in self.features), channels=1, volume_flag=self.volume_share > 0)
 
 
 def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, progress: bool = False) -> dict[str, torch.Tensor]:
     """Windows, holes and biharmonic bases drawn from the embedded sample, outside the held-out slab.
 
     Returns:
-        ``{"image", "hole", "base"}``, each (window_count, 1, S, S) float32; images and bases on the
-        [-1, 1] scale of ``normalisation``; hole 1 = missing.
+        ``{"image", "hole", "base", "volume_base"}``: the first three (window_count, 1, S, S)
+        float32, images and bases on the [-1, 1] scale of ``normalisation``, hole 1 = missing;
+        ``volume_base`` (window_count,) float32, 1 for the slices through 3-D holes (3-D bases).
 
     Example:
         >>> from medinpaint.normalisation import Normalisation
-        >>> data = fill_training_set(FillTrainConfig(window_count=2, window_side=32), Normalisation.for_domain("mri"))
-        >>> {key: tuple(value.shape) for key, value in data.items()}
-        {'image': (2, 1, 32, 32), 'hole': (2, 1, 32, 32), 'base': (2, 1, 32, 32)}
+        >>> config = FillTrainConfig(window_count=4, window_side=32, volume_share=0.25)
+        >>> data = fill_training_set(config, Normalisation.for_domain("mri"))
+        >>> {key: tuple(value.shape) for key, value in data.items()}, data["volume_base"].tolist()
+        ({'image': (4, 1, 32, 32), 'hole': (4, 1, 32, 32), 'base': (4, 1, 32, 32), 'volume_base': (4,)}, [0.0, 0.0, 0.0, 1.0])
     """
     volume, _ = sample_volume()
     intensity = normalisation.intensity_for(torch.from_numpy(volume))
     side = config.window_side
+    in_volumes = int(round(config.volume_share * config.window_count))
     images = sample_windows(
-        volume, heldout_slab(), (intensity.low, intensity.high), count=config.window_count, sides=(side, side), size=side,
-        seed=config.seed, augment=config.augment_anatomy, orientations=config.window_orientations, progress=progress,
+        volume, heldout_slab(), (intensity.low, intensity.high), count=config.window_count - in_volumes, sides=(side, side),
+        size=side, seed=config.seed, augment=config.augment_anatomy, orientations=config.window_orientations, progress=progress,
     )  # fmt: skip
-    tissue = float(fn.to_unit(torch.tensor(TISSUE_LEVEL * np.percentile(volume, 99.5)), intensity.low, intensity.high))
+    tissue_level = TISSUE_LEVEL * float(np.percentile(volume, 99.5))
+    tissue = float(fn.to_unit(torch.tensor(tissue_level), intensity.low, intensity.high))
     rng = np.random.default_rng(config.seed)
     holes, bases = np.zeros(images.shape, bool), np.zeros(images.shape, np.float32)
     noisy = images.numpy().copy()
@@ -137,7 +164,17 @@ def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, 
             window += rng.uniform(0, config.noise_max) * rng.standard_normal(window.shape).astype(np.float32)
         holes[index, 0] = hole
         bases[index, 0] = inpaint_biharmonic(np.where(hole, 0.0, window.astype(np.float64)), hole)
-    return {"image": torch.from_numpy(noisy), "hole": torch.from_numpy(holes).float(), "base": torch.from_numpy(bases)}
+    planar = {"image": torch.from_numpy(noisy), "hole": torch.from_numpy(holes).float(), "base": torch.from_numpy(bases)}
+    if not in_volumes:
+        return planar | {"volume_base": torch.zeros(len(noisy))}
+    semi_axes = dict(zip(HOLE_KINDS, (config.hole_semi_axes, config.lesion_semi_axes, config.tumour_semi_axes)))
+    volumetric = volume_hole_windows(
+        volume, heldout_slab(), (intensity.low, intensity.high), count=in_volumes, side=side, kinds=config.volume_hole_kinds,
+        semi_axes=semi_axes, slices_per_axis=config.slices_per_axis, noise_share=config.noise_share, noise_max=config.noise_max,
+        tissue_level=tissue_level, seed=config.seed, progress=progress,
+    )  # fmt: skip
+    flags = torch.cat([torch.zeros(len(noisy)), torch.ones(in_volumes)])
+    return {key: torch.cat([planar[key], volumetric[key]]) for key in planar} | {"volume_base": flags}
 
 
 def _symmetry(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -204,9 +241,10 @@ def train_fill_network(
     rows, started = [], time.perf_counter()
     bar = tqdm(range(1, config.steps + 1), disable=not progress, desc="fill network", unit="step")
     for step in bar:
-        batch = _symmetry(stacked[torch.from_numpy(rng.integers(0, len(stacked), config.batch_size))], rng).to(device)
+        drawn = torch.from_numpy(rng.integers(0, len(stacked), config.batch_size))
+        batch = _symmetry(stacked[drawn], rng).to(device)
         image, hole, base = batch[:, :1], batch[:, 1:2], batch[:, 2:3]
-        loss = hole_loss(network(image, 1.0 - hole, base), image, hole, config.l1_weight)
+        loss = hole_loss(network(image, 1.0 - hole, base, data["volume_base"][drawn].to(device)), image, hole, config.l1_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

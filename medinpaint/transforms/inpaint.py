@@ -2,9 +2,11 @@
 
 :class:`SemanticInpaint` takes a channel-first image, (C, H, W) or (C, H, W, D) in native units
 (as ``LoadImaged`` + ``EnsureChannelFirstd`` give it), and a mask in the file convention,
-NONZERO = fill. It cuts the image into 2-D slices along ``axis``, fills the slices the mask
-touches with :func:`medinpaint.native_inpainting.inpaint_native`, and returns the image in its
-own units and dtype with its metadata (affine, meta dict) kept; only masked voxels change.
+NONZERO = fill. It cuts the image into 2-D slices along ``axis`` and fills the slices the mask
+touches with :func:`medinpaint.native_inpainting.inpaint_native`, or, for a one-channel volume
+under the fill network (``fill="auto"``, as ``medinpaint inpaint --fill``), fills the volume in
+3-D (:func:`medinpaint.volume_inpainting.inpaint_stack_3d`). It returns the image in its own
+units and dtype with its metadata (affine, meta dict) kept; only masked voxels change.
 
 Slices go to the generator in the display orientation that ``medinpaint inpaint`` uses for NIfTI
 files (:func:`medinpaint.io.nifti.extract_slices`: rows = second spatial axis reversed), so a
@@ -31,6 +33,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.volume_inpainting import FILLS, fills_in_3d, inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
 
@@ -55,7 +58,7 @@ def _from_display(stack: torch.Tensor) -> torch.Tensor:
 
 
 class SemanticInpaint(Transform):
-    """Fill the masked voxels of a channel-first image with a domain's learned prior, slice by slice.
+    """Fill the masked voxels of a channel-first image with a domain's learned prior, slice by slice or in 3-D.
 
     Args:
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model. Loaded once, here.
@@ -64,6 +67,8 @@ class SemanticInpaint(Transform):
         method: ``"network"`` (the checkpoint's posterior-mean fill network), ``"search"`` (the
             DCGAN latent search, Yeh et al. 2017) or ``"auto"`` (network when the checkpoint
             carries one), as ``medinpaint inpaint --method``.
+        fill: ``"3d"``, ``"slices"`` or ``"auto"`` for a one-channel volume (C = 1, three
+            spatial axes), as ``medinpaint inpaint --fill``; 2-D images are filled as slices.
         search: latent-search settings.
         grid: ``"windows"`` around each hole, whole ``"slices"``, or ``"auto"`` (what the
             checkpoint was trained for), as ``medinpaint inpaint --grid``.
@@ -93,6 +98,7 @@ class SemanticInpaint(Transform):
         *,
         axis: int = -1,
         method: str = "auto",
+        fill: str = "auto",
         search: SearchConfig = SearchConfig(),
         grid: str = "auto",
         estimate: str = "mean",
@@ -105,12 +111,14 @@ class SemanticInpaint(Transform):
         for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
             if value not in choices:
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
+        if fill not in FILLS:
+            raise MedinpaintError(f"fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
         native_inpainting.check_method(method)
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
         self.prior_weight = native_inpainting.default_prior_weight(self.grid, prior_weight, self.method)
-        self.axis, self.search, self.estimate, self.progress = axis % 3, search, estimate, progress
+        self.axis, self.fill, self.search, self.estimate, self.progress = axis % 3, fill, search, estimate, progress
 
     def _slices(self, volume: torch.Tensor) -> torch.Tensor:
         """(C, *spatial) -> (S, C, rows, cols) in display orientation."""
@@ -141,6 +149,13 @@ class SemanticInpaint(Transform):
             )
         return (fill != 0).any(dim=0, keepdim=True).to(image.device)
 
+    def _in_3d(self, image: torch.Tensor, fill_slices: torch.Tensor) -> bool:
+        """Whether to fill in 3-D: a one-channel volume and ``fill`` (``"auto"`` as :func:`fills_in_3d`)."""
+        volume = image.ndim == 4 and image.shape[0] == 1 and min(image.shape[1:]) > 1
+        if self.fill == "3d" and not volume:
+            raise MedinpaintError(f"fill '3d' needs a one-channel volume (1, H, W, D), got {tuple(image.shape)}: use fill='slices'")
+        return volume and fills_in_3d(self.fill, (~fill_slices).float(), self.method)
+
     def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor) -> torch.Tensor:
         """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero.
 
@@ -163,10 +178,11 @@ class SemanticInpaint(Transform):
         stack = self._slices(values)
         known = (~fill_slices[todo]).float().cpu()
         intensity = checkpoint_intensity(self.models, values)
-        found = native_inpainting.inpaint_native(
-            stack[todo].contiguous(), known, self.models, intensity, self.search,
-            method=self.method, grid=self.grid, estimate=self.estimate, prior_weight=self.prior_weight, progress=self.progress,
-        )  # fmt: skip
+        options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
+        if self._in_3d(image, fill_slices):
+            found = inpaint_stack_3d(stack, (~fill_slices).float().cpu(), self.axis, self.models, intensity, self.search, **options)
+        else:
+            found = native_inpainting.inpaint_native(stack[todo].contiguous(), known, self.models, intensity, self.search, **options)
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
         filled = self._volume(filled, image.ndim).to(image.device)
