@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.transforms import Compose, RandAdjustContrast, RandBiasField, RandFlip, RandRotate90, RandScaleIntensity
+from monai.transforms import Compose, RandFlip, RandRotate90
 from tqdm.auto import tqdm
 
 from medinpaint.data.sample import HeldoutSlab
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.masks import random_ellipses, random_ellipsoids
+from medinpaint.training.windows import intensity_augmentation
 from medinpaint.transforms import functional as fn
 
 __all__ = ["HOLE_KINDS", "volume_augmentation", "volume_hole_windows"]
@@ -47,9 +48,7 @@ def volume_augmentation(seed: int = 0) -> Compose:
     """
     return Compose(
         [
-            RandBiasField(coeff_range=(0.0, 0.15), prob=0.7),
-            RandAdjustContrast(gamma=(0.75, 1.35), prob=0.7),
-            RandScaleIntensity(factors=0.1, prob=0.7),
+            *intensity_augmentation(),
             RandFlip(spatial_axis=0, prob=0.5),
             RandFlip(spatial_axis=1, prob=0.5),
             RandFlip(spatial_axis=2, prob=0.5),

@@ -36,12 +36,27 @@ from medinpaint.data.sample import HeldoutSlab
 from medinpaint.io.nifti import extract_slices
 from medinpaint.transforms import functional as fn
 
-__all__ = ["ORIENTATION_AXES", "anatomy_augmentation", "sample_windows"]
+__all__ = ["ORIENTATION_AXES", "anatomy_augmentation", "intensity_augmentation", "sample_windows"]
 
 #: slicing axes of axial, coronal and sagittal slices: the order of ``TrainConfig.window_orientations``
 ORIENTATION_AXES = (2, 1, 0)
 WINDOWS_PER_SLICE = 16
 TISSUE_FRACTION = 0.05
+
+
+def intensity_augmentation() -> list:
+    """The MONAI intensity part of the anatomy augmentation, for 2-D slices and 3-D cubes alike:
+    bias field, contrast (gamma) and intensity scale.
+
+    Example:
+        >>> [type(t).__name__ for t in intensity_augmentation()]
+        ['RandBiasField', 'RandAdjustContrast', 'RandScaleIntensity']
+    """
+    return [
+        RandBiasField(coeff_range=(0.0, 0.15), prob=0.7),
+        RandAdjustContrast(gamma=(0.75, 1.35), prob=0.7),
+        RandScaleIntensity(factors=0.1, prob=0.7),
+    ]
 
 
 def anatomy_augmentation() -> Compose:
@@ -54,9 +69,7 @@ def anatomy_augmentation() -> Compose:
     """
     return Compose(
         [
-            RandBiasField(coeff_range=(0.0, 0.15), prob=0.7),
-            RandAdjustContrast(gamma=(0.75, 1.35), prob=0.7),
-            RandScaleIntensity(factors=0.1, prob=0.7),
+            *intensity_augmentation(),
             Rand2DElastic(spacing=(24, 24), magnitude_range=(0.0, 2.0), prob=0.5, padding_mode="zeros"),
             RandFlip(spatial_axis=1, prob=0.5),
             RandFlip(spatial_axis=0, prob=0.2),
