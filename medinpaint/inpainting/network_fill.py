@@ -38,7 +38,7 @@ __all__ = ["CONTEXT", "VIEWS", "VOLUME_VIEWS", "network_fill", "network_fill_vol
 VIEWS = 8  # the dihedral group of the square: 4 rotations, each with and without a mirror
 CHUNK = 8  # slices per forward pass
 CONTEXT = 32  # voxels of context around a 3-D hole (the network was trained on 64-voxel windows)
-VOLUME_VIEWS = 1  # symmetry views per slice in the 3-D fill (docs/training.md: 8 views cost 7× the time)
+VOLUME_VIEWS = 1  # symmetry views per slice in the 3-D fill (docs/training.md: 8 views cost 4–7× the time)
 
 
 def symmetry_views(count: int = VIEWS) -> list[tuple[int, bool]]:
