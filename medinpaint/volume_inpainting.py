@@ -21,9 +21,10 @@ disagree and the fill jumps through-plane. The 3-D fill:
 With ``method="network"`` (the checkpoint's posterior-mean fill network) the three
 orientations are combined differently: the network corrects a classical fill, so each slice of
 each orientation gets the 3-D biharmonic fill of the hole as its base (continuous in all three
-directions already), and the three orientations' fills are averaged voxel by voxel; no Poisson
-solve follows. Each group of nearby holes is filled in its bounding box plus 32 voxels of
-context (:func:`medinpaint.inpainting.network_fill.network_fill_volume`).
+directions already), and the three orientations' fills are averaged voxel by voxel, each
+weighted by the hole's depth along its slicing axis; no Poisson solve follows. Each connected
+hole is filled in its bounding box plus 32 voxels of context
+(:func:`medinpaint.inpainting.network_fill.network_fill_volume`).
 
 ``fusion="mean"`` is the plain alternative: the Laplacian of the mean of the three fills (at
 each voxel, the mean over the orientations whose search generated it: inside a searched window
@@ -53,7 +54,7 @@ from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, i
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = ["FILLS", "FUSIONS", "VolumeFill", "fill_mode", "fills_in_3d", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+__all__ = ["FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
 
 FILLS = ("auto", "3d", "slices")
 FUSIONS = ("in-plane", "mean")
@@ -68,7 +69,9 @@ class VolumeFill:
         filled: the blended volume; known voxels bit-identical to the input.
         raw: the fused generator fill (the Poisson guidance); the input where no search generated.
         axis_raw: each orientation's raw fill, by slicing axis.
-        uncertainty: mean over the orientations of the fill's spread over the restarts, zero on known voxels.
+        uncertainty: search: the mean over the orientations of the fill's spread over the
+            restarts; network: the spread of the weighted mixture of the orientations' fills;
+            zero on known voxels.
         axis_fills: each orientation's :class:`NativeFill` (slices in display orientation; raw
             fills only, the blend is the 3-D one).
         axis_slices: the slice indices searched along each axis.
@@ -146,7 +149,8 @@ def inpaint_volume(
         intensity: the native -> [-1, 1] map of the model's domain.
         search: latent-search settings (one batched search per orientation).
         method: ``"search"`` (the DCGAN latent search, fused and blended as above) or
-            ``"network"`` (the fill network on the 3-D biharmonic fill, orientations averaged;
+            ``"network"`` (the fill network on the 3-D biharmonic fill, orientations averaged with
+            depth weights;
             ``search``, ``grid``, ``windowing``, ``estimate`` and ``fusion`` do not apply).
         axes: the slicing axes to fill along and fuse (all three by default).
         grid: ``"windows"`` around the holes or whole ``"slices"`` (see :func:`~medinpaint.native_inpainting.inpaint_native`).
@@ -213,7 +217,7 @@ def inpaint_volume(
 
 
 def _network_volume(volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float) -> VolumeFill:
-    """The fill network along each orientation on the 3-D biharmonic fill; orientations averaged in the hole."""
+    """The fill network along each orientation on the 3-D biharmonic fill, orientations fused by depth in the hole."""
     net = fill_network_of(models)
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
     filled, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
@@ -289,6 +293,20 @@ def fills_in_3d(mode: str, known: torch.Tensor, method: str) -> bool:
     return method == "network" or spans_slices(known)
 
 
+def check_fill(fill: str) -> str:
+    """``fill`` when it is one of :data:`FILLS`.
+
+    Example:
+        >>> check_fill("cube")
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: --fill 'cube' is not one of auto, 3d, slices: pick one of them
+    """
+    if fill not in FILLS:
+        raise MedinpaintError(f"--fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
+    return fill
+
+
 def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
     """Check ``fill`` before any work; resolve ``"auto"`` as far as the input's header allows.
 
@@ -311,9 +329,7 @@ def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
         >>> fill_mode("auto", sample_path(), True, None), fill_mode("auto", sample_path(), False, None)
         ('auto', 'slices')
     """
-    if fill not in FILLS:
-        raise MedinpaintError(f"--fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
-    if fill == "slices":
+    if check_fill(fill) == "slices":
         return fill
     name = str(input_path).lower()
     volume = name.endswith((".nii", ".nii.gz")) and sum(s > 1 for s in nifti_shape(input_path)[:3]) == 3

@@ -187,12 +187,12 @@ def network_fill_volume(
     hole = known < 0.5
     filled, spread = np.array(volume, np.float32, copy=True), np.zeros(volume.shape, np.float32)
     axis_fills = {axis: filled.copy() for axis in axes}
-    weights = {axis: run_lengths(hole, axis).astype(np.float32) for axis in axes}
-    total = np.sum([weights[axis] for axis in axes], axis=0)
     groups, _ = ndimage.label(hole, structure=np.ones((3, 3, 3)))
     for group, region in enumerate(ndimage.find_objects(groups), start=1):
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
         mine = groups[box] == group
+        depths = {axis: run_lengths(mine, axis) for axis in axes}  # the runs of a connected hole lie in its box
+        total = np.maximum(sum(depths.values()), 1)
         fused, second_moment = np.zeros(mine.shape, np.float64), np.zeros(mine.shape, np.float64)
         for axis in axes:
             through = np.flatnonzero(mine.any(axis=tuple(a for a in range(3) if a != axis)))
@@ -202,7 +202,7 @@ def network_fill_volume(
             deviations = np.zeros_like(planes)
             planes[through], deviations[through] = fill[:, 0].numpy(), deviation[:, 0].numpy()
             planes, deviations = np.moveaxis(planes, 0, axis), np.moveaxis(deviations, 0, axis)
-            share = weights[axis][box] / np.maximum(total[box], 1)
+            share = depths[axis] / total
             fused += share * planes
             second_moment += share * (planes.astype(np.float64) ** 2 + deviations.astype(np.float64) ** 2)
             axis_fills[axis][box] = np.where(mine, planes, axis_fills[axis][box])

@@ -33,7 +33,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
-from medinpaint.volume_inpainting import FILLS, fills_in_3d, inpaint_stack_3d
+from medinpaint.volume_inpainting import check_fill, fills_in_3d, inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
 
@@ -111,8 +111,7 @@ class SemanticInpaint(Transform):
         for name, value, choices in (("grid", grid, ("auto", *native_inpainting.GRIDS)), ("estimate", estimate, ESTIMATES)):
             if value not in choices:
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
-        if fill not in FILLS:
-            raise MedinpaintError(f"fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
+        check_fill(fill)
         native_inpainting.check_method(method)
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
@@ -149,12 +148,12 @@ class SemanticInpaint(Transform):
             )
         return (fill != 0).any(dim=0, keepdim=True).to(image.device)
 
-    def _in_3d(self, image: torch.Tensor, fill_slices: torch.Tensor) -> bool:
+    def _in_3d(self, image: torch.Tensor, known: torch.Tensor) -> bool:
         """Whether to fill in 3-D: a one-channel volume and ``fill`` (``"auto"`` as :func:`fills_in_3d`)."""
         volume = image.ndim == 4 and image.shape[0] == 1 and min(image.shape[1:]) > 1
         if self.fill == "3d" and not volume:
             raise MedinpaintError(f"fill '3d' needs a one-channel volume (1, H, W, D), got {tuple(image.shape)}: use fill='slices'")
-        return volume and fills_in_3d(self.fill, (~fill_slices).float(), self.method)
+        return volume and fills_in_3d(self.fill, known, self.method)
 
     def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor) -> torch.Tensor:
         """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero.
@@ -176,13 +175,13 @@ class SemanticInpaint(Transform):
             return result
         values = convert_to_tensor(image, track_meta=False).detach().cpu().float()
         stack = self._slices(values)
-        known = (~fill_slices[todo]).float().cpu()
+        known = (~fill_slices).float().cpu()
         intensity = checkpoint_intensity(self.models, values)
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
-        if self._in_3d(image, fill_slices):
-            found = inpaint_stack_3d(stack, (~fill_slices).float().cpu(), self.axis, self.models, intensity, self.search, **options)
+        if self._in_3d(image, known):
+            found = inpaint_stack_3d(stack, known, self.axis, self.models, intensity, self.search, **options)
         else:
-            found = native_inpainting.inpaint_native(stack[todo].contiguous(), known, self.models, intensity, self.search, **options)
+            found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
         filled = self._volume(filled, image.ndim).to(image.device)
