@@ -135,9 +135,9 @@ def volume_hole_windows(
     centres = _cube_centres(volume, slab, side, tissue_level)
     tissue = float(fn.to_unit(torch.tensor(tissue_level), *intensity))
     probabilities = np.asarray(kinds, float) / sum(kinds)
-    images, holes, bases = [], [], []
+    windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (image, hole, base) slices
     bar = tqdm(total=count, disable=not progress, desc="3-D holes and biharmonic bases", unit="win")
-    while len(images) < count:
+    while len(windows) < count:
         corner = centres[rng.integers(len(centres))] - side // 2
         cube = volume[tuple(slice(c, c + side) for c in corner)].astype(np.float32)
         cube = np.asarray(augment(torch.from_numpy(cube)[None]))[0]
@@ -146,16 +146,10 @@ def volume_hole_windows(
             cube = cube + rng.uniform(0, noise_max) * rng.standard_normal(cube.shape).astype(np.float32)
         hole = _hole(HOLE_KINDS[rng.choice(3, p=probabilities)], cube > tissue, rng, semi_axes)
         base = biharmonic_fill_3d(cube, (~hole).astype(np.float32)).astype(np.float32)
+        drawn = len(windows)
         for axis in range(3):
             through = np.flatnonzero(hole.any(axis=tuple(a for a in range(3) if a != axis)))
-            for index in rng.permutation(through)[:slices_per_axis]:
-                if len(images) == count:
-                    break
-                for store, array in ((images, cube), (holes, hole), (bases, base)):
-                    store.append(np.take(array, index, axis=axis))
-                bar.update(1)
+            windows += [tuple(np.take(a, index, axis=axis) for a in (cube, hole, base)) for index in rng.permutation(through)[:slices_per_axis]]
+        bar.update(min(len(windows), count) - drawn)
     bar.close()
-    return {
-        key: torch.from_numpy(np.stack(store)[:, None].astype(np.float32))
-        for key, store in (("image", images), ("hole", holes), ("base", bases))
-    }
+    return {key: torch.from_numpy(np.stack(planes)[:, None].astype(np.float32)) for key, planes in zip(("image", "hole", "base"), zip(*windows[:count]))}
