@@ -9,8 +9,9 @@ library paths that ``inpaint_file`` uses:
 * ``network 2-D, N views``: :func:`medinpaint.inpainting.network_fill.network_fill` on each whole
   axial slice (base: the slice's 2-D biharmonic fill), the mean over the first N symmetry views;
 * ``network 3-D, N views``: :func:`medinpaint.inpainting.network_fill.network_fill_volume`, the
-  path of ``inpaint_volume(method="network")`` (base: the 3-D biharmonic fill, the three axes
-  averaged), the mean over the first N symmetry views;
+  path of ``inpaint_volume(method="network")`` (the checkpoint's ``volume_fill_network`` when it
+  has one; base: the 3-D biharmonic fill, the three axes weighted by the hole's depth), the mean
+  over the first N symmetry views;
 * ``biharmonic`` (2-D, per slice) and ``biharmonic-3d`` (``biharmonic_fill_3d``).
 
 Run: ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_fill_network.py`` (a few minutes
@@ -33,6 +34,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.native_inpainting import fill_network_of
 
 
 def network_2d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: int) -> np.ndarray:
@@ -50,7 +52,7 @@ def network_3d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: i
     """The network on every slice through the holes along all three axes, on the 3-D biharmonic fill."""
     known = (~mask).astype(np.float32)
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
-    return network_fill_volume(volume, known, base, models.fill_network, intensity, views=views)[0]
+    return network_fill_volume(volume, known, base, fill_network_of(models, volume=True), intensity, views=views)[0]
 
 
 def main() -> None:
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/fill_network"))
     parser.add_argument("--views-3d", type=int, nargs="+", default=[1, 2, 8], help="symmetry views of the 3-D rows")
+    parser.add_argument("--only-3d", action="store_true", help="the 3-D rows and biharmonic 3-D only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models = load_models(args.checkpoint, device="cpu")
@@ -73,6 +76,8 @@ def main() -> None:
         "biharmonic": lambda mask: biharmonic(volume, mask)[0],
         "biharmonic-3d": lambda mask: biharmonic_fill_3d(volume, (~mask).astype(np.float32)),
     }
+    if args.only_3d:
+        methods = {name: fill for name, fill in methods.items() if "3-D" in name or name == "biharmonic-3d"}
     rows = []
     for radius in args.radii:
         mask = lesion_mask(volume, radius, args.seed, REGIONS[args.region])

@@ -29,6 +29,12 @@ Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench
 Writes ``--out`` (default results/native_quality/): metrics.csv, metrics.json, table.md, crops.png
 and the lesion masks ``lesions_r<r>mm.nii.gz`` (nonzero = fill), so that ``medinpaint inpaint -i
 <sample> -m lesions_r6mm.nii.gz -o out.nii.gz`` reproduces a run by hand.
+
+Another volume (e.g. a real subject's T1, which no medinpaint model was trained on):
+``--volume T1.nii.gz`` puts the same holes on its axial slices ``--slices`` (default: the 6
+slices evenly spaced over the middle half of its tissue; a one-slice volume: that slice), with the
+same tissue rule, scores and baselines. docs/results.md runs it on the real T1 slice that dipy's
+wheel ships (``dipy/data/files/t1_coronal_slice.npy``).
 """
 
 from __future__ import annotations
@@ -70,14 +76,24 @@ PER_SLICE = 3
 RING = 8  # known voxels around a hole on which the raw fit of G(ẑ) is scored
 
 
-def lesion_mask(volume: np.ndarray, radius: int, seed: int, slices: tuple[int, ...] = SLICES) -> np.ndarray:
-    """(X, Y, Z) bool, True = hole: ``PER_SLICE`` disks of ``radius`` voxels on each axial slice of ``slices``."""
+def lesion_mask(volume: np.ndarray, radius: int, seed: int, slices: tuple[int, ...] = SLICES, per_slice: int = PER_SLICE) -> np.ndarray:
+    """(X, Y, Z) bool, True = hole: ``per_slice`` disks of ``radius`` voxels on each axial slice of ``slices``."""
     rng = np.random.default_rng(seed + radius)
     brain = volume > 0.1 * np.percentile(volume, 99.5)
     mask = np.zeros(volume.shape, bool)
     for z in slices:
-        mask[:, :, z] = lesion_disks(brain[:, :, z], radius, PER_SLICE, rng)
+        mask[:, :, z] = lesion_disks(brain[:, :, z], radius, per_slice, rng)
     return mask
+
+
+def volume_slices(volume: np.ndarray, count: int = len(SLICES)) -> tuple[int, ...]:
+    """``count`` axial slices evenly spaced over the middle half of ``volume``'s tissue (all its
+    slices when it has no more than ``count``)."""
+    if volume.shape[2] <= count:
+        return tuple(range(volume.shape[2]))
+    tissue = np.flatnonzero((volume > 0.1 * np.percentile(volume, 99.5)).any(axis=(0, 1)))
+    first, last = tissue[0] + (tissue[-1] - tissue[0]) // 4, tissue[-1] - (tissue[-1] - tissue[0]) // 4
+    return tuple(int(z) for z in np.unique(np.linspace(first, last, count).round()))
 
 
 def hole_slices(mask: np.ndarray) -> np.ndarray:
@@ -161,6 +177,9 @@ def main() -> None:
     parser.add_argument("--label", default="medinpaint", help="method name in the table")
     parser.add_argument("--prior-weight", type=float, default=None, help="default: the CLI's (0.4 on windows)")
     parser.add_argument("--region", choices=sorted(REGIONS), default="heldout", help="train: for choosing settings only")
+    parser.add_argument("--volume", type=Path, default=None, help="a NIfTI volume to score on instead of the embedded template")
+    parser.add_argument("--per-slice", type=int, default=PER_SLICE, help="disks per slice")
+    parser.add_argument("--slices", type=int, nargs="+", default=None, help="axial slices of --volume (default: volume_slices)")
     parser.add_argument(
         "--sweep", default=None,
         help="comma-separated prior weights: also score w·fill + (1−w)·biharmonic for each (run with --prior-weight 1); "
@@ -172,15 +191,17 @@ def main() -> None:
         parser.error("--sweep mixes the unshrunk fill: pass --prior-weight 1")
     sweep = []
 
-    image = nib.load(str(sample_path()))
+    volume_path = args.volume or sample_path()
+    image = nib.load(str(volume_path))
     truth = np.asarray(image.dataobj, np.float32)
+    slices = tuple(args.slices or volume_slices(truth)) if args.volume else REGIONS[args.region]
     low, high = np.percentile(truth, [0.5, 99.5])
     span = float(high - low)
     rows, crops = [], []
     for radius in args.radii:
-        mask = lesion_mask(truth, radius, args.seed, REGIONS[args.region])
+        mask = lesion_mask(truth, radius, args.seed, slices, args.per_slice)
         nib.save(nib.Nifti1Image(mask.astype(np.uint8), image.affine), str(args.out / f"lesions_r{radius}mm.nii.gz"))
-        ours, raw, spread, ours_seconds = medinpaint_fill(sample_path(), mask, image.affine, args)
+        ours, raw, spread, ours_seconds = medinpaint_fill(volume_path, mask, image.affine, args)
         assert np.array_equal(ours[~mask], truth[~mask]), "known voxels changed"
         classic, classic_seconds = biharmonic(truth, mask)
         started = time.perf_counter()
@@ -207,7 +228,7 @@ def main() -> None:
     write_results(args.out, rows, args)
     if sweep:
         (args.out / "sweep.csv").write_text("\n".join(["radius_mm,prior_weight,psnr,mae,ssim"] + [",".join(str(r[k]) for k in ("radius_mm", "prior_weight", "psnr", "mae", "ssim")) for r in sweep]) + "\n")
-    save_hole_crops(args.out / "crops.png", crops, (float(low), float(high)), title="Held-out slab of the MNI152 T1, native 1 mm voxels")
+    save_hole_crops(args.out / "crops.png", crops, (float(low), float(high)), title=f"{args.volume.name}, native voxels" if args.volume else "Held-out slab of the MNI152 T1, native 1 mm voxels")
 
 
 def write_results(out: Path, rows: list[dict], args) -> None:

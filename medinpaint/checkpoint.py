@@ -18,6 +18,10 @@ A checkpoint is written with ``torch.save`` and read back ONLY with
 ``fill_network``          optional: the posterior-mean fill network trained on the same
                           domain (``state``, ``config``, ``training``; see
                           :mod:`medinpaint.training.fill`); older readers ignore it
+``volume_fill_network``   optional: the fill network fine-tuned on slices through 3-D holes
+                          on their 3-D biharmonic fill, the one the 3-D fill of a volume uses
+                          (same layout; ``target: volume_fill_network`` in
+                          :mod:`medinpaint.training.fill`)
 ========================  ==============================================================
 """
 
@@ -70,6 +74,8 @@ class LoadedModels:
         nz: latent size.
         path: the file it came from.
         fill_network: the posterior-mean fill network stored with the DCGAN, or None.
+        volume_fill_network: the fill network tuned for 3-D fills, or None (then the 3-D fill
+            uses ``fill_network``).
     """
 
     generator: Generator
@@ -81,7 +87,10 @@ class LoadedModels:
     nz: int
     path: Path
     fill_network: ResidualFillNet | None = None
+    volume_fill_network: ResidualFillNet | None = None
 
+
+FILL_NETWORKS = ("fill_network", "volume_fill_network")  # the checkpoint keys of fill networks
 
 SHIPPED_MODELS = {
     "brain_mri": "brain_mri_dcgan.pt",  # the window DCGAN + the fill network (default)
@@ -259,13 +268,12 @@ def load_models(
         normalisation=Normalisation.from_dict(state["normalisation"]) if "normalisation" in state else config.normalisation,
         nz=state["nz"],
         path=path,
-        fill_network=_load_fill_network(state, path, device) if "fill_network" in state else None,
+        **{key: _load_fill_network(state[key], path, device) for key in FILL_NETWORKS if key in state},
     )
 
 
-def _load_fill_network(state: dict[str, Any], path: Path, device: str | torch.device | None) -> ResidualFillNet:
-    """The fill network stored in a checkpoint, float32, eval mode, gradients off."""
-    stored = state["fill_network"]
+def _load_fill_network(stored: dict[str, Any], path: Path, device: str | torch.device | None) -> ResidualFillNet:
+    """A fill network stored in a checkpoint (``state``, ``config``), float32, eval mode, gradients off."""
     network = ResidualFillNet(FillNetConfig.from_dict(stored["config"]))
     try:
         network.load_state_dict(_cast_floats(stored["state"], torch.float32))
@@ -287,8 +295,9 @@ def export_inference_checkpoint(
         state.pop(key, None)
     for name in ("generator", "discriminator"):
         state[name] = _cast_floats(state[name], dtype)
-    if "fill_network" in state:
-        state["fill_network"]["state"] = _cast_floats(state["fill_network"]["state"], dtype)
+    for key in FILL_NETWORKS:
+        if key in state:
+            state[key]["state"] = _cast_floats(state[key]["state"], dtype)
     return save_checkpoint(state, destination, overwrite=overwrite)
 
 

@@ -125,7 +125,11 @@ def train(
 @app.command("train-fill")
 @user_errors_exit
 def train_fill(
-    config: str = typer.Option("brain_mri", help="A fill config name in configs/fill/ (brain_mri) or a YAML path."),
+    config: str = typer.Option(
+        "brain_mri",
+        help="A fill config name in configs/fill/ or a YAML path: brain_mri trains the fill network; brain_mri_volume_tune "
+        "fine-tunes the checkpoint's fill network for 3-D fills (stored as its volume fill network).",
+    ),
     set_: List[str] = typer.Option([], "--set", help="Override a fill config key, KEY=VALUE (value read as YAML); repeatable."),
     checkpoint: Optional[Path] = typer.Option(
         None, help="The DCGAN checkpoint to add the fill network to (trained on the embedded MRI sample); default: brain_mri."
@@ -134,13 +138,13 @@ def train_fill(
     overwrite: bool = typer.Option(False, help="Replace the run folder's checkpoint.pt."),
     progress: bool = typer.Option(True, help="Show progress bars with the loss and ETA."),
 ) -> None:
-    """Train the posterior-mean fill network (inpaint --method network) on the embedded MNI152 T1, outside the held-out slab."""
+    """Train the posterior-mean fill network (inpaint --method network), or its 3-D copy, on the embedded MNI152 T1 outside the held-out slab."""
     from medinpaint.config import parse_override
     from medinpaint.training.fill import FillTrainConfig, train_fill_network
 
     fill_config = FillTrainConfig.from_yaml(config, dict(parse_override(item) for item in set_))
     path = train_fill_network(fill_config, checkpoint, out_dir, progress=progress, overwrite=overwrite)
-    typer.echo(f"checkpoint with fill network: {path}")
+    typer.echo(f"checkpoint with {fill_config.target.replace('_', ' ')}: {path}")
 
 
 @app.command()

@@ -116,8 +116,8 @@ def default_method(models: LoadedModels, method: str = "auto") -> str:
     return method
 
 
-def fill_network_of(models: LoadedModels) -> ResidualFillNet:
-    """The checkpoint's fill network.
+def fill_network_of(models: LoadedModels, *, volume: bool = False) -> ResidualFillNet:
+    """The checkpoint's fill network; with ``volume``, its network for 3-D fills when it has one.
 
     Raises:
         MedinpaintError: the checkpoint has none (the message names the fix).
@@ -126,7 +126,7 @@ def fill_network_of(models: LoadedModels) -> ResidualFillNet:
         raise MedinpaintError(
             f"checkpoint {models.path.name} has no fill network: use --method search, or add one with `medinpaint train-fill`"
         )
-    return models.fill_network
+    return models.volume_fill_network if volume and models.volume_fill_network is not None else models.fill_network
 
 
 def default_prior_weight(grid: str, weight: float | None = None, method: str = "search") -> float:

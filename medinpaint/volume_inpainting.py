@@ -18,8 +18,10 @@ disagree and the fill jumps through-plane. The 3-D fill:
    in all three directions. Known voxels are copied bit for bit;
 4. optionally shrinks the result toward the 3-D biharmonic fill of the hole (``prior_weight`` < 1).
 
-With ``method="network"`` (the checkpoint's posterior-mean fill network) the three
-orientations are combined differently: the network corrects a classical fill, so each slice of
+With ``method="network"`` (the checkpoint's posterior-mean fill network: its
+``volume_fill_network``, tuned on slices through 3-D holes, when it has one; else its
+``fill_network``) the three orientations are combined differently: the network corrects a
+classical fill, so each slice of
 each orientation gets the 3-D biharmonic fill of the hole as its base (continuous in all three
 directions already), and the three orientations' fills are averaged voxel by voxel, each
 weighted by the hole's depth along its slicing axis; no Poisson solve follows. Each connected
@@ -218,7 +220,7 @@ def inpaint_volume(
 
 def _network_volume(volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float) -> VolumeFill:
     """The fill network along each orientation on the 3-D biharmonic fill, orientations fused by depth in the hole."""
-    net = fill_network_of(models)
+    net = fill_network_of(models, volume=True)
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
     filled, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
     axis_fills = {}

@@ -20,7 +20,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume, symmetry_views
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.masks import random_ellipsoids
-from medinpaint.native_inpainting import default_method, inpaint_native
+from medinpaint.native_inpainting import default_method, fill_network_of, inpaint_native
 from medinpaint.networks import FillNetConfig, ResidualFillNet
 from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, train_fill_network
 from medinpaint.training.fill_volumes import volume_hole_windows
@@ -160,17 +160,47 @@ def test_a_few_step_training_run_writes_a_checkpoint_the_cli_uses(trained_checkp
     assert float(np.abs(spread[mask == 0]).max()) == 0.0
 
 
-def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill():
+@pytest.mark.parametrize("untrained_key", ["fill_network", "volume_fill_network"])
+def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill_with_the_volume_network_when_there_is_one(untrained_key):
     volume = sample_volume()[0][70:110, 90:130, 95:125].copy()
     known = np.ones(volume.shape, np.float32)
     known[15:24, 18:27, 10:19] = 0
     models = load_models(device="cpu")
-    untrained = dataclasses.replace(models, fill_network=ResidualFillNet(TINY).eval())
+    assert models.volume_fill_network is not None  # the shipped model has both
+    # an untrained network returns its base; the other one is the shipped, trained fill network
+    networks = {"volume_fill_network": None} | {untrained_key: ResidualFillNet(TINY).eval()}
     intensity = IntensityToUnit(float(volume.min()), float(volume.max()))
-    fill = inpaint_volume(volume, known, untrained, intensity, method="network")
+    fill = inpaint_volume(volume, known, dataclasses.replace(models, **networks), intensity, method="network")
     assert np.array_equal(fill.filled[known > 0], volume[known > 0])
     assert np.allclose(fill.filled, biharmonic_fill_3d(volume, known), atol=1e-2)
     assert sorted(fill.axis_raw) == [0, 1, 2] and float(fill.uncertainty[known > 0].max()) == 0.0
+
+
+def test_a_few_step_volume_tuning_run_keeps_the_fill_network_and_adds_the_volume_network(trained_checkpoint, tmp_path):
+    config = FillTrainConfig(target="volume_fill_network", volume_share=1.0, window_count=8, window_side=32, batch_size=4, steps=2)
+    tuned = load_checkpoint(train_fill_network(config, trained_checkpoint, tmp_path, progress=False))
+    source = load_checkpoint(trained_checkpoint)
+    assert all(torch.equal(tuned["fill_network"]["state"][k], v) for k, v in source["fill_network"]["state"].items())
+    assert tuned["volume_fill_network"]["config"] == source["fill_network"]["config"]  # its architecture, features not read
+    assert not all(torch.equal(tuned["volume_fill_network"]["state"][k], v) for k, v in source["fill_network"]["state"].items())
+    models = load_models(tmp_path / "checkpoint.pt", device="cpu")
+    assert fill_network_of(models, volume=True) is models.volume_fill_network
+    assert fill_network_of(models) is models.fill_network
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [({"target": "fill_net"}, "is not one of fill_network, volume_fill_network"), ({"target": "volume_fill_network"}, "volume_share=0")],
+)
+def test_fill_configs_with_a_bad_target_are_refused(settings, message):
+    with pytest.raises(MedinpaintError, match=message):
+        FillTrainConfig(**settings)
+
+
+def test_volume_tuning_needs_a_checkpoint_with_a_fill_network(tmp_path):
+    config = FillTrainConfig(target="volume_fill_network", volume_share=1.0, window_count=2, window_side=32, steps=1)
+    with pytest.raises(MedinpaintError, match="has no fill network to fine-tune"):
+        train_fill_network(config, "brain_mri_slices", tmp_path, progress=False)
 
 
 def test_the_3d_fill_weighs_each_axis_by_the_hole_depth_along_it():

@@ -19,7 +19,10 @@ of the square per batch, and the loss ``mean over windows of (Σ_hole e² + l1_w
 weigh as much as large ones. The squared error makes the output the posterior mean.
 
 The result is stored inside a copy of a DCGAN checkpoint (key ``fill_network``), so one file
-holds the domain's prior for both methods.
+holds the domain's prior for both methods. With ``target: volume_fill_network`` a run instead
+starts from that checkpoint's ``fill_network`` and fine-tunes it (``configs/fill/brain_mri_volume_tune.yaml``:
+95 % slices through 3-D holes, the network without the volume flag); the result is stored as
+``volume_fill_network``, the network of the 3-D fill, and the 2-D fill keeps the original.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import torch
 from skimage.restoration import inpaint_biharmonic
 from tqdm.auto import tqdm
 
-from medinpaint.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from medinpaint.checkpoint import FILL_NETWORKS, load_checkpoint, resolve_checkpoint, save_checkpoint
 from medinpaint.config import ConfigMixin
 from medinpaint.data.sample import heldout_slab, sample_volume
 from medinpaint.device import pick_device
@@ -72,6 +75,9 @@ class FillTrainConfig(ConfigMixin):
         lesion_semi_axes, tumour_semi_axes: semi-axis ranges (voxels) of those ellipsoids; the
             ``slice`` kind uses ``hole_semi_axes``.
         slices_per_axis: at most this many windows per axis through one cube's hole.
+        target: ``fill_network`` (train a new network) or ``volume_fill_network`` (fine-tune
+            the checkpoint's ``fill_network``, keeping its architecture: ``features`` is not
+            read and no volume flag is added; stored under this key).
         features: the U-Net's six feature counts.
         batch_size, steps, lr, weight_decay: AdamW optimisation (cosine learning rate to 0).
         l1_weight: weight of the absolute error next to the squared error.
@@ -98,6 +104,7 @@ class FillTrainConfig(ConfigMixin):
     lesion_semi_axes: tuple[float, float] = (1.0, 10.0)
     tumour_semi_axes: tuple[float, float] = (5.0, 14.0)
     slices_per_axis: int = 6
+    target: str = "fill_network"
     features: tuple[int, int, int, int, int, int] = (16, 32, 64, 128, 256, 16)
     batch_size: int = 32
     steps: int = 4500
@@ -120,6 +127,10 @@ class FillTrainConfig(ConfigMixin):
             )
         if not 0 <= self.noise_share <= 1 or self.noise_max < 0:
             raise MedinpaintError(f"noise_share={self.noise_share}, noise_max={self.noise_max}: need a share in [0, 1] and a max >= 0")
+        if self.target not in FILL_NETWORKS:
+            raise MedinpaintError(f"target={self.target!r} is not one of {', '.join(FILL_NETWORKS)}: pick one of them")
+        if self.target == "volume_fill_network" and self.volume_share == 0:
+            raise MedinpaintError("target=volume_fill_network with volume_share=0: tune it on slices through 3-D holes (volume_share > 0)")
         if not 0 < self.lr < 1:
             raise MedinpaintError(f"lr={self.lr} out of range: use 0 < lr < 1")
 
@@ -148,10 +159,13 @@ def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, 
     intensity = normalisation.intensity_for(torch.from_numpy(volume))
     side = config.window_side
     in_volumes = int(round(config.volume_share * config.window_count))
-    images = sample_windows(
-        volume, heldout_slab(), (intensity.low, intensity.high), count=config.window_count - in_volumes, sides=(side, side),
-        size=side, seed=config.seed, augment=config.augment_anatomy, orientations=config.window_orientations, progress=progress,
-    )  # fmt: skip
+    if in_volumes < config.window_count:
+        images = sample_windows(
+            volume, heldout_slab(), (intensity.low, intensity.high), count=config.window_count - in_volumes, sides=(side, side),
+            size=side, seed=config.seed, augment=config.augment_anatomy, orientations=config.window_orientations, progress=progress,
+        )  # fmt: skip
+    else:
+        images = torch.zeros(0, 1, side, side)
     tissue_level = TISSUE_LEVEL * float(np.percentile(volume, 99.5))
     tissue = float(fn.to_unit(torch.tensor(tissue_level), intensity.low, intensity.high))
     rng = np.random.default_rng(config.seed)
@@ -214,7 +228,8 @@ def train_fill_network(
         The written checkpoint's path.
 
     Raises:
-        MedinpaintError: a checkpoint not trained on the embedded MRI sample, or an output that exists.
+        MedinpaintError: a checkpoint not trained on the embedded MRI sample, one without the
+            ``fill_network`` to fine-tune (``target: volume_fill_network``), or an output that exists.
     """
     source = resolve_checkpoint(checkpoint)
     state = load_checkpoint(source)
@@ -223,6 +238,9 @@ def train_fill_network(
             f"checkpoint {source} was not trained on the embedded MRI sample: train-fill draws its windows from "
             "that sample only, so pass an MRI checkpoint trained with data: embedded (e.g. brain_mri)"
         )
+    tuning = config.target == "volume_fill_network"
+    if tuning and "fill_network" not in state:
+        raise MedinpaintError(f"checkpoint {source} has no fill network to fine-tune: train one first (a config with target: fill_network)")
     out_dir = Path(out_dir)
     destination = out_dir / "checkpoint.pt"
     if destination.exists() and not overwrite:
@@ -233,7 +251,11 @@ def train_fill_network(
     data = fill_training_set(config, normalisation, progress=progress)
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    network = ResidualFillNet(config.network).to(device).train()
+    network_config = FillNetConfig.from_dict(state["fill_network"]["config"]) if tuning else config.network
+    network = ResidualFillNet(network_config)
+    if tuning:
+        network.load_state_dict({key: value.float() if value.is_floating_point() else value for key, value in state["fill_network"]["state"].items()})
+    network = network.to(device).train()
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
     rng = np.random.default_rng(config.seed)
@@ -255,9 +277,9 @@ def train_fill_network(
     with open(out_dir / "losses.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([("step", "loss", "seconds"), *rows])
     network.eval()
-    state["fill_network"] = {
+    state[config.target] = {
         "state": {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()},
-        "config": config.network.to_dict(),
+        "config": network_config.to_dict(),
         "training": config.to_dict() | {"source_checkpoint": source.name, "seconds": rows[-1][2]},
     }
     return save_checkpoint(state, destination, overwrite=overwrite)
