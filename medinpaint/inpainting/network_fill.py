@@ -164,7 +164,8 @@ def network_fill_volume(
         volume: (X, Y, Z) native units; values in the hole are not read.
         known: (X, Y, Z), 1 = known, 0 = missing.
         base: (X, Y, Z) the classical fill (e.g. the 3-D biharmonic fill), native units.
-        net: the fill network (eval mode).
+        net: the fill network (eval mode; the 3-D fill passes the checkpoint's volume fill
+            network, tuned on such slices, when it has one).
         intensity: the native -> [-1, 1] map.
         axes: slicing axes to fill along.
         views: symmetry views per slice (:func:`network_fill`).

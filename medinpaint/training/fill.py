@@ -254,7 +254,7 @@ def train_fill_network(
     network_config = FillNetConfig.from_dict(state["fill_network"]["config"]) if tuning else config.network
     network = ResidualFillNet(network_config)
     if tuning:
-        network.load_state_dict({key: value.float() if value.is_floating_point() else value for key, value in state["fill_network"]["state"].items()})
+        network.load_state_dict(state["fill_network"]["state"])  # fp16 weights of an exported checkpoint are cast on copy
     network = network.to(device).train()
     optimiser = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
