@@ -31,7 +31,7 @@ and the lesion masks ``lesions_r<r>mm.nii.gz`` (nonzero = fill), so that ``medin
 <sample> -m lesions_r6mm.nii.gz -o out.nii.gz`` reproduces a run by hand.
 
 Another volume (e.g. a real subject's T1, which no medinpaint model was trained on):
-``--volume T1.nii.gz`` puts the same holes on its axial slices ``--slices`` (default: the 6
+``--volume T1.nii.gz`` puts the same holes (radii in voxels) on its axial slices ``--slices`` (default: the 6
 slices evenly spaced over the middle half of its tissue; a one-slice volume: that slice), with the
 same tissue rule, scores and baselines. docs/results.md runs it on the real T1 slice that dipy's
 wheel ships (``dipy/data/files/t1_coronal_slice.npy``).
@@ -224,7 +224,7 @@ def main() -> None:
         x, y = ndimage.center_of_mass(ndimage.label(mask[:, :, z])[0] == 1)
         half = max(3 * radius, 16)
         box = (slice(max(int(x) - half, 0), int(x) + half), slice(max(int(y) - half, 0), int(y) + half), z)
-        crops.append(HoleCrops(f"r = {radius} mm, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1], "biharmonic 3-D": classic_3d[box].T[::-1]}, spread[box].T[::-1]))
+        crops.append(HoleCrops(f"r = {radius} {'voxels' if args.volume else 'mm'}, z = {z}", truth[box].T[::-1], mask[box].T[::-1], {"medinpaint": ours[box].T[::-1], "biharmonic": classic[box].T[::-1], "biharmonic 3-D": classic_3d[box].T[::-1]}, spread[box].T[::-1]))
     write_results(args.out, rows, args)
     if sweep:
         (args.out / "sweep.csv").write_text("\n".join(["radius_mm,prior_weight,psnr,mae,ssim"] + [",".join(str(r[k]) for k in ("radius_mm", "prior_weight", "psnr", "mae", "ssim")) for r in sweep]) + "\n")
