@@ -93,7 +93,7 @@ class LoadedModels:
 FILL_NETWORKS = ("fill_network", "volume_fill_network")  # the checkpoint keys of fill networks
 
 SHIPPED_MODELS = {
-    "brain_mri": "brain_mri_dcgan.pt",  # the window DCGAN + the fill network (default)
+    "brain_mri": "brain_mri_dcgan.pt",  # the window DCGAN + the fill networks (default)
     "brain_mri_slices": "brain_mri_slices_dcgan.pt",  # the 0.1.0 whole-slice model
 }
 

@@ -142,6 +142,7 @@ def test_a_network_with_the_volume_flag_reads_it_and_old_configs_have_none():
 def test_a_few_step_training_run_writes_a_checkpoint_the_cli_uses(trained_checkpoint, tmp_path):
     state = load_checkpoint(trained_checkpoint)
     assert state["fill_network"]["training"]["steps"] == 4 and state["fill_network"]["config"]["features"] == list(TINY.features)
+    assert "volume_fill_network" not in state  # the shipped one was tuned from the network this run replaced
     losses = (trained_checkpoint.parent / "losses.csv").read_text().splitlines()
     assert losses[0] == "step,loss,seconds" and len(losses) == 5
     models = load_models(trained_checkpoint, device="cpu")

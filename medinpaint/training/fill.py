@@ -215,6 +215,9 @@ def train_fill_network(
 ) -> Path:
     """Train a fill network for a DCGAN checkpoint's domain and store it in a copy of that checkpoint.
 
+    A new ``fill_network`` drops the source's ``volume_fill_network`` (it was tuned from the
+    one replaced); tune again with ``target: volume_fill_network``.
+
     Args:
         config: the run.
         checkpoint: the DCGAN checkpoint (file or shipped name; None = the default brain model),
@@ -277,6 +280,8 @@ def train_fill_network(
     with open(out_dir / "losses.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([("step", "loss", "seconds"), *rows])
     network.eval()
+    if not tuning:
+        state.pop("volume_fill_network", None)  # tuned from the fill network this run replaces
     state[config.target] = {
         "state": {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()},
         "config": network_config.to_dict(),
