@@ -33,8 +33,9 @@ and the lesion masks ``lesions_r<r>mm.nii.gz`` (nonzero = fill), so that ``medin
 Another volume (e.g. a real subject's T1, which no medinpaint model was trained on):
 ``--volume T1.nii.gz`` puts the same holes (radii in voxels) on its axial slices ``--slices`` (default: the 6
 slices evenly spaced over the middle half of its tissue; a one-slice volume: that slice), with the
-same tissue rule, scores and baselines. docs/results.md runs it on the real T1 slice that dipy's
-wheel ships (``dipy/data/files/t1_coronal_slice.npy``).
+same tissue rule, scores and baselines. docs/results.md runs it on two real subjects: the 2 mm T1
+volume in nibabel's test data (``nibabel/tests/data/anatomical.nii``) and the T1 slice that
+dipy's wheel ships (``dipy/data/files/t1_coronal_slice.npy``).
 """
 
 from __future__ import annotations
@@ -79,11 +80,16 @@ RING = 8  # known voxels around a hole on which the raw fit of G(ẑ) is scored
 def lesion_mask(volume: np.ndarray, radius: int, seed: int, slices: tuple[int, ...] = SLICES, per_slice: int = PER_SLICE) -> np.ndarray:
     """(X, Y, Z) bool, True = hole: ``per_slice`` disks of ``radius`` voxels on each axial slice of ``slices``."""
     rng = np.random.default_rng(seed + radius)
-    brain = volume > 0.1 * np.percentile(volume, 99.5)
+    brain = tissue_mask(volume)
     mask = np.zeros(volume.shape, bool)
     for z in slices:
         mask[:, :, z] = lesion_disks(brain[:, :, z], radius, per_slice, rng)
     return mask
+
+
+def tissue_mask(volume: np.ndarray) -> np.ndarray:
+    """Tissue: T1 above 10 % of the volume's 99.5th percentile."""
+    return volume > 0.1 * np.percentile(volume, 99.5)
 
 
 def volume_slices(volume: np.ndarray, count: int = len(SLICES)) -> tuple[int, ...]:
@@ -91,7 +97,7 @@ def volume_slices(volume: np.ndarray, count: int = len(SLICES)) -> tuple[int, ..
     slices when it has no more than ``count``)."""
     if volume.shape[2] <= count:
         return tuple(range(volume.shape[2]))
-    tissue = np.flatnonzero((volume > 0.1 * np.percentile(volume, 99.5)).any(axis=(0, 1)))
+    tissue = np.flatnonzero(tissue_mask(volume).any(axis=(0, 1)))
     first, last = tissue[0] + (tissue[-1] - tissue[0]) // 4, tissue[-1] - (tissue[-1] - tissue[0]) // 4
     return tuple(int(z) for z in np.unique(np.linspace(first, last, count).round()))
 
