@@ -18,7 +18,12 @@ Protocol (issue 10; the numbers go to docs/results.md):
 * scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
   the through-plane jump = mean |x(z+1) − x(z)| over the voxel pairs of neighbouring axial
   slices that touch the hole, for each method and for the truth; seconds per case (wall time of
-  the method, the CLI's start-up and model loading included).
+  the method, the CLI's start-up and model loading included);
+* two more through-plane measures, because the jump alone also rewards a rough fill: the jump
+  ratio = the through-plane jump over the in-plane one (the mean of the same jump along x and
+  along y), which is how much more neighbouring slices differ than neighbouring voxels of a
+  slice, whatever the smoothness (the truth's is the reference); and the Δz error = mean
+  |Δz prediction − Δz truth| over the same pairs (0 = the truth's through-plane changes).
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_brats_protocol.py``
 Writes ``--out`` (default results/brats_protocol/): metrics.csv, metrics.json, table.md, views.png.
@@ -48,6 +53,7 @@ CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
 DIAMETERS = (12.0, 36.0)
 CROP_MARGIN = 8
 TISSUE_EROSION = 3
+THROUGH_PLANE = ("jump", "truth_jump", "ratio", "truth_ratio", "dz_error")
 # --region train: holes in axial z = 30..85, below the held-out band z = 91..140 (the prior was
 # trained there); used only to CHOOSE settings, never to report quality
 TRAIN_REGION = (30, 86)
@@ -103,10 +109,38 @@ def biharmonic_3d(voided: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return filled
 
 
+def neighbour_differences(volume: np.ndarray, hole: np.ndarray, axis: int = 2) -> np.ndarray:
+    """x(i+1) − x(i) along ``axis`` for the neighbouring voxel pairs of which at least one is in the hole."""
+    ahead = [slice(None)] * 3
+    behind = list(ahead)
+    ahead[axis], behind[axis] = slice(1, None), slice(None, -1)
+    pairs = hole[tuple(ahead)] | hole[tuple(behind)]
+    return np.diff(volume.astype(np.float64), axis=axis)[pairs]
+
+
 def through_plane_jump(volume: np.ndarray, hole: np.ndarray) -> float:
     """Mean |x(z+1) − x(z)| over neighbouring axial voxel pairs of which at least one is in the hole."""
-    pairs = hole[:, :, 1:] | hole[:, :, :-1]
-    return float(np.abs(np.diff(volume.astype(np.float64), axis=2))[pairs].mean())
+    return float(np.abs(neighbour_differences(volume, hole)).mean())
+
+
+def jump_ratio(volume: np.ndarray, hole: np.ndarray) -> float:
+    """The through-plane jump over the in-plane one (the mean of the jumps along x and along y)."""
+    in_plane = np.mean([np.abs(neighbour_differences(volume, hole, axis)).mean() for axis in (0, 1)])
+    return through_plane_jump(volume, hole) / float(in_plane)
+
+
+def through_plane_error(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> float:
+    """Mean |Δz prediction − Δz truth| over the pairs of :func:`through_plane_jump`."""
+    return float(np.abs(neighbour_differences(prediction, hole) - neighbour_differences(truth, hole)).mean())
+
+
+def through_plane_scores(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> dict[str, float]:
+    """The jump, the jump ratio and the Δz error of a prediction, with the truth's jump and ratio."""
+    return {
+        "jump": through_plane_jump(prediction, hole), "truth_jump": through_plane_jump(truth, hole),
+        "ratio": jump_ratio(prediction, hole), "truth_ratio": jump_ratio(truth, hole),
+        "dz_error": through_plane_error(prediction, truth, hole),
+    }  # fmt: skip
 
 
 def run_cli(arguments: list[str]) -> str:
@@ -176,7 +210,7 @@ def mean_rows(rows: list[dict]) -> list[dict]:
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         mean = {"case": "mean", "method": method}
-        for key in ("ssim", "psnr", "mse", "mae", "jump", "truth_jump"):
+        for key in ("ssim", "psnr", "mse", "mae", *THROUGH_PLANE):
             mean[key] = float(np.mean([r[key] for r in mine]))
         mean["seconds"] = float(np.median([r["seconds"] for r in mine]))
         means.append(mean)
@@ -184,10 +218,13 @@ def mean_rows(rows: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    header = "| case | method | SSIM | PSNR (dB) | MSE | MAE | jump | truth jump | s/case |\n|---|---|---|---|---|---|---|---|---|"
+    header = (
+        "| case | method | SSIM | PSNR (dB) | MSE | MAE | jump | truth jump | jump ratio | truth ratio | Δz error | s/case |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [
         f"| {r['case']} | {r['method']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['mse']:.5f} | {r['mae']:.4f} | "
-        f"{r['jump']:.2f} | {r['truth_jump']:.2f} | {r['seconds']:.1f} |"
+        f"{r['jump']:.2f} | {r['truth_jump']:.2f} | {r['ratio']:.2f} | {r['truth_ratio']:.2f} | {r['dz_error']:.2f} | {r['seconds']:.1f} |"
         for r in rows
     ]
     return "\n".join([header, *lines])
@@ -207,13 +244,14 @@ def main() -> None:
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
     parser.add_argument(
         "--sweep", default=None,
-        help="comma-separated prior weights: also score w·medinpaint + (1−w)·biharmonic-3d for each (run with "
-        "--prior-weight 1 and both methods); exactly what --prior-weight w gives, from one search",
+        help="comma-separated weights: also score w·medinpaint + (1−w)·(the --sweep-with method) for each (run with "
+        "--prior-weight 1 and both methods); with biharmonic-3d, exactly what --prior-weight w gives, from one fill",
     )  # fmt: skip
+    parser.add_argument("--sweep-with", default="biharmonic-3d", choices=METHODS[1:], help="the method --sweep mixes medinpaint with")
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
-    if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", "biharmonic-3d"} <= set(args.methods.split(","))):
-        parser.error("--sweep mixes the unshrunk 3-D fill with biharmonic-3d: pass --prior-weight 1 and both methods")
+    if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", args.sweep_with} <= set(args.methods.split(","))):
+        parser.error(f"--sweep mixes the unshrunk 3-D fill with {args.sweep_with}: pass --prior-weight 1 and both methods")
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -241,17 +279,15 @@ def main() -> None:
                 prediction, seconds = run_method(method, files, voided, hole, affine, extra)
                 scores = brats_scores(prediction, files)
                 predictions[method] = np.asarray(nib.load(str(prediction)).dataobj, np.float32)
-                row = {"case": case, "method": method, **scores, "jump": through_plane_jump(predictions[method], hole),
-                       "truth_jump": through_plane_jump(truth, hole), "seconds": seconds}
+                row = {"case": case, "method": method, **scores, **through_plane_scores(predictions[method], truth, hole), "seconds": seconds}
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)
             for weight in [float(w) for w in args.sweep.split(",")] if args.sweep else []:
-                mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions["biharmonic-3d"], voided)
+                mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions[args.sweep_with], voided)
                 mixed_path = folder / f"mixed-{weight}.nii.gz"
                 nib.save(nib.Nifti1Image(mixed.astype(np.float32), affine), str(mixed_path))
                 scores = brats_scores(mixed_path, files)
-                rows.append({"case": case, "method": f"mix w={weight}", **scores, "jump": through_plane_jump(mixed, hole),
-                             "truth_jump": through_plane_jump(truth, hole), "seconds": float("nan")})
+                rows.append({"case": case, "method": f"mix w={weight} with {args.sweep_with}", **scores, **through_plane_scores(mixed, truth, hole), "seconds": float("nan")})
                 print(table([rows[-1]]).splitlines()[-1], flush=True)
             if case == 0:
                 shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
