@@ -57,7 +57,7 @@ from medinpaint.metrics.scoring import score_volumes
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
-from medinpaint.masks import lesion_disks
+from medinpaint.masks import lesion_disks, tissue_level
 from medinpaint.windows import WindowConfig
 from paired_intervals import paired_interval
 
@@ -88,8 +88,8 @@ def lesion_mask(volume: np.ndarray, radius: int, seed: int, slices: tuple[int, .
 
 
 def tissue_mask(volume: np.ndarray) -> np.ndarray:
-    """Tissue: T1 above 10 % of the volume's 99.5th percentile."""
-    return volume > 0.1 * np.percentile(volume, 99.5)
+    """Tissue: above :func:`~medinpaint.masks.tissue_level`."""
+    return volume > tissue_level(volume)
 
 
 def volume_slices(volume: np.ndarray, count: int = len(SLICES)) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ __all__ = [
     "half",
     "pattern",
     "lesion_disks",
+    "tissue_level",
     "random_ellipses",
     "random_ellipsoids",
     "make_mask",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 SIDES = ("left", "right", "top", "bottom")
+TISSUE_SHARE = 0.1  # tissue: above this share of the volume's 99.5th percentile
 
 
 def _box(top: int, left: int, height: int, width: int, size: int) -> torch.Tensor:
@@ -157,6 +159,17 @@ def pattern(period: int = 8, width: int = 2, size: int = 64) -> torch.Tensor:
 
 MASK_KINDS = ("box", "centre", "quarter", "random-box", "dropout", "half", "pattern")
 _ALIASES = {"center": "centre"}
+
+
+def tissue_level(volume: np.ndarray | torch.Tensor) -> float:
+    """The intensity above which a voxel counts as tissue, where lesion holes may lie:
+    :data:`TISSUE_SHARE` of the volume's 99.5th percentile (native units).
+
+    Example:
+        >>> tissue_level(np.arange(1001.0))  # 10 % of 995
+        99.5
+    """
+    return TISSUE_SHARE * float(np.percentile(np.asarray(volume), 99.5))
 
 
 def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Generator) -> np.ndarray:

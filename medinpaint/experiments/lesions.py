@@ -23,14 +23,13 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.figures import HoleCrops
 from medinpaint.inpainting import SearchConfig
 from medinpaint.io.nifti import extract_slices
-from medinpaint.masks import lesion_disks
+from medinpaint.masks import lesion_disks, tissue_level
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import default_grid, default_method, default_prior_weight, inpaint_native
 
 __all__ = ["LesionCase", "lesion_case", "lesion_rows"]
 
 LESION_SLICE = 118
-TISSUE_LEVEL = 0.1  # tissue: above 10 % of the volume's 99.5th percentile
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def lesion_case(
     volume, _ = sample_volume()
     intensity = models.normalisation.intensity_for(volume)
     native = torch.from_numpy(extract_slices(volume, 2, [slice_index])[0])
-    tissue = native[0, 0].numpy() > TISSUE_LEVEL * np.percentile(volume, 99.5)
+    tissue = native[0, 0].numpy() > tissue_level(volume)
     hole = lesion_disks(tissue, radius, count, np.random.default_rng(seed))
     known = torch.from_numpy(~hole)[None, None].float()
     grid, method = default_grid(models), default_method(models)

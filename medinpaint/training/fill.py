@@ -43,7 +43,7 @@ from medinpaint.config import ConfigMixin
 from medinpaint.data.sample import heldout_slab, sample_volume
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
-from medinpaint.masks import random_ellipses
+from medinpaint.masks import random_ellipses, tissue_level
 from medinpaint.networks.fill_unet import FillNetConfig, ResidualFillNet
 from medinpaint.normalisation import Normalisation
 from medinpaint.training.fill_volumes import HOLE_KINDS, volume_hole_windows
@@ -52,7 +52,6 @@ from medinpaint.transforms import functional as fn
 
 __all__ = ["FillTrainConfig", "fill_training_set", "train_fill_network"]
 
-TISSUE_LEVEL = 0.1  # hole centres lie where the window exceeds this share of the volume's 99.5th percentile
 
 
 @dataclass(frozen=True)
@@ -166,8 +165,8 @@ def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, 
         )  # fmt: skip
     else:
         images = torch.zeros(0, 1, side, side)
-    tissue_level = TISSUE_LEVEL * float(np.percentile(volume, 99.5))
-    tissue = float(fn.to_unit(torch.tensor(tissue_level), intensity.low, intensity.high))
+    tissue_native = tissue_level(volume)
+    tissue = float(fn.to_unit(torch.tensor(tissue_native), intensity.low, intensity.high))
     rng = np.random.default_rng(config.seed)
     holes, bases = np.zeros(images.shape, bool), np.zeros(images.shape, np.float32)
     noisy = images.numpy().copy()
@@ -185,7 +184,7 @@ def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, 
     volumetric = volume_hole_windows(
         volume, heldout_slab(), (intensity.low, intensity.high), count=in_volumes, side=side, kinds=config.volume_hole_kinds,
         semi_axes=semi_axes, slices_per_axis=config.slices_per_axis, noise_share=config.noise_share, noise_max=config.noise_max,
-        tissue_level=tissue_level, seed=config.seed, progress=progress,
+        tissue_level=tissue_native, seed=config.seed, progress=progress,
     )  # fmt: skip
     flags = torch.cat([torch.zeros(len(noisy)), torch.ones(in_volumes)])
     return {key: torch.cat([planar[key], volumetric[key]]) for key in planar} | {"volume_base": flags}
