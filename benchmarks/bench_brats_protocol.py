@@ -23,7 +23,11 @@ Protocol (issue 10; the numbers go to docs/results.md):
   ratio = the through-plane jump over the in-plane one (the mean of the same jump along x and
   along y), which is how much more neighbouring slices differ than neighbouring voxels of a
   slice, whatever the smoothness (the truth's is the reference); and the Δz error = mean
-  |Δz prediction − Δz truth| over the same pairs (0 = the truth's through-plane changes).
+  |Δz prediction − Δz truth| over the same pairs (0 = the truth's through-plane changes);
+* sweeps, for choosing settings on ``--region train``: ``--sweep`` (the 3-D fill mixed with
+  another method) and ``--detail-sweep`` (the network's 3-D fill, run with ``--detail-gain 0``,
+  sharpened by :func:`medinpaint.inpainting.detail.restore_detail` at each sigma and gain),
+  each scored from the same fill like the methods.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_brats_protocol.py``
 Writes ``--out`` (default results/brats_protocol/): metrics.csv, metrics.json, table.md, views.png.
@@ -47,6 +51,7 @@ from scipy.spatial.transform import Rotation
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import heldout_slab, sample_volume
+from medinpaint.inpainting.detail import restore_detail
 from medinpaint.masks import tissue_level
 
 METHODS = ("medinpaint", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
@@ -166,6 +171,14 @@ def run_method(method: str, files: dict[str, Path], voided: np.ndarray, hole: np
     return prediction, time.perf_counter() - started
 
 
+def score_extra(rows: list[dict], name: str, volume: np.ndarray, folder: Path, files, affine, truth, hole, truth_scores: dict, case: int) -> None:
+    """Score a volume made from the methods' fills (a sweep's row) as a file, like the methods; appends and prints its row."""
+    path = folder / f"{name.replace(' ', '_')}.nii.gz"
+    nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), str(path))
+    rows.append({"case": case, "method": name, **brats_scores(path, files), **through_plane_scores(volume, truth, hole), **truth_scores, "seconds": float("nan")})
+    print(table([rows[-1]]).splitlines()[-1], flush=True)
+
+
 def views_figure(path: Path, volumes: dict[str, np.ndarray], hole: np.ndarray) -> None:
     """Axial, coronal and sagittal views through the hole's centre: input, medinpaint, biharmonic 3-D, truth."""
     import matplotlib
@@ -234,6 +247,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="pass --checkpoint to medinpaint (default: the CLI's)")
     parser.add_argument("--method", default=None, help="pass --method to medinpaint (network, search; default: the CLI's)")
     parser.add_argument("--prior-weight", type=float, default=None, help="pass --prior-weight to medinpaint (default: the CLI's)")
+    parser.add_argument("--detail-gain", type=float, default=None, help="pass --detail-gain to medinpaint (default: the CLI's)")
+    parser.add_argument(
+        "--detail-sweep", default=None,
+        help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
+        "with --detail-gain 0, so the fill is the network's; sigma 1 is exactly what --detail-gain gain gives)",
+    )  # fmt: skip
     parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
     parser.add_argument(
@@ -244,13 +263,15 @@ def main() -> None:
     parser.add_argument("--sweep-with", default="biharmonic-3d", choices=METHODS[1:], help="the method --sweep mixes medinpaint with")
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
+    if args.detail_sweep and (args.detail_gain != 0.0 or "medinpaint" not in args.methods.split(",")):
+        parser.error("--detail-sweep sharpens the network's own fill: pass --detail-gain 0 and the medinpaint method")
     if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", args.sweep_with} <= set(args.methods.split(","))):
         parser.error(f"--sweep mixes the unshrunk 3-D fill with {args.sweep_with}: pass --prior-weight 1 and both methods")
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
-    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight)) if value is not None]
+    extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
     truth, affine = sample_volume()
@@ -279,11 +300,10 @@ def main() -> None:
                 print(table([row]).splitlines()[-1], flush=True)
             for weight in [float(w) for w in args.sweep.split(",")] if args.sweep else []:
                 mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions[args.sweep_with], voided)
-                mixed_path = folder / f"mixed-{weight}.nii.gz"
-                nib.save(nib.Nifti1Image(mixed.astype(np.float32), affine), str(mixed_path))
-                scores = brats_scores(mixed_path, files)
-                rows.append({"case": case, "method": f"mix w={weight} with {args.sweep_with}", **scores, **through_plane_scores(mixed, truth, hole), **truth_scores, "seconds": float("nan")})
-                print(table([rows[-1]]).splitlines()[-1], flush=True)
+                score_extra(rows, f"mix w={weight} with {args.sweep_with}", mixed, folder, files, affine, truth, hole, truth_scores, case)
+            for sigma, gain in [tuple(float(v) for v in pair.split(":")) for pair in args.detail_sweep.split(",")] if args.detail_sweep else []:
+                sharpened = restore_detail(predictions["medinpaint"], (~hole).astype(np.float32), gain, sigma)
+                score_extra(rows, f"detail sigma={sigma:g} gain={gain:g}", sharpened, folder, files, affine, truth, hole, truth_scores, case)
             if case == 0:
                 shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
                 views_figure(args.out / "views.png", shown, hole)

@@ -185,6 +185,13 @@ def inpaint(
         "with --grid slices (the paper's method); 0.4 for the search on --grid windows (chosen on training slices of "
         "the template, never on held-out data).",
     ),
+    detail_gain: Optional[float] = typer.Option(
+        None,
+        help="The 3-D network fill only: the fine structure of a thick hole's fill is amplified by this gain (unsharp "
+        "mask, σ = 1 voxel), because a posterior-mean fill is smoother than anatomy; holes 1–2 voxels thick are "
+        "filled almost exactly and left alone, the full gain from 7 voxels thick. 0 = the posterior mean as it is "
+        "(--raw writes it). Default: 0.75, chosen on training holes of the template (higher SSIM, PSNR level).",
+    ),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw model output (the search's G(z) before the blend; the network's fill), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill: over the 8 symmetry views (network, slices), over the three orientations (network, 3-D) or over the restarts (search); .nii.gz or .npy."),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw (G(z), or the network fill) | result | uncertainty."),
@@ -210,6 +217,7 @@ def inpaint(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
         label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts, method=method,
+        detail_gain=detail_gain,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)

@@ -22,6 +22,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.search import ESTIMATES
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
@@ -194,6 +195,7 @@ def inpaint_file(
     windowing: WindowConfig = WindowConfig(),
     blend_method: str = "poisson",
     prior_weight: float | None = None,
+    detail_gain: float | None = None,
     volume_restarts: int | None = None,
     raw_output: str | os.PathLike | None = None,
     uncertainty_output: str | os.PathLike | None = None,
@@ -236,6 +238,10 @@ def inpaint_file(
         prior_weight: share of the generator's blended fill in the hole, the rest being the
             biharmonic fill of the same hole (2-D, or 3-D for ``fill="3d"``); None = the grid's
             default (:func:`~medinpaint.native_inpainting.default_prior_weight`).
+        detail_gain: the 3-D network fill's unsharp-mask gain in the hole
+            (:mod:`medinpaint.inpainting.detail`); 0 = the network's posterior-mean fill as it is;
+            None = :data:`~medinpaint.inpainting.detail.DETAIL_GAIN`. Slice-wise fills and the
+            search are not sharpened.
         volume_restarts: restarts of each orientation's search in the 3-D fill; None =
             ``search.restarts``. The CLI passes :data:`VOLUME_RESTARTS` unless ``--restarts`` is given.
         raw_output, uncertainty_output, panel_output: optional extra outputs.
@@ -267,6 +273,7 @@ def inpaint_file(
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
     if prior_weight is not None:
         check_prior_weight(prior_weight)
+    detail_gain = DETAIL_GAIN if detail_gain is None else check_detail_gain(detail_gain)
     mode = fill_mode(fill, input_path, _is_mask_file(mask), slices)
     outputs = {
         role: Path(path)
@@ -295,9 +302,10 @@ def inpaint_file(
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
-    if fills_in_3d(mode, known, chosen_method):
+    in_3d = fills_in_3d(mode, known, chosen_method)
+    if in_3d:
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
-        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, **options)
+        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, detail_gain=detail_gain, **options)
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
     raw_native, blended_native = fill.raw, fill.filled
@@ -308,7 +316,8 @@ def inpaint_file(
     full_result[todo], full_raw[todo] = blended_native, raw_native
     filled_slices = tuple(loaded.slice_indices[i] for i in torch.nonzero(todo).flatten().tolist())
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
-    how = "posterior-mean fill network" if chosen_method == "network" else f"semantic inpainting (Yeh et al. 2017), {fill.windows} grid image(s), {blend_method} blend"
+    sharpened = f", detail gain {detail_gain:g}" if in_3d and chosen_method == "network" else ""
+    how = f"posterior-mean fill network{', 3-D' if in_3d else ''}{sharpened}" if chosen_method == "network" else f"semantic inpainting (Yeh et al. 2017), {fill.windows} grid image(s), {blend_method} blend"
     description = (
         f"medinpaint {__version__}: {how}, {sum(missing)} pixels in {len(filled_slices)} slice(s), checkpoint "
         f"{models.path.name}, prior weight {weight:g}; known pixels unchanged"

@@ -26,7 +26,9 @@ each orientation gets the 3-D biharmonic fill of the hole as its base (continuou
 directions already), and the three orientations' fills are averaged voxel by voxel, each
 weighted by the hole's depth along its slicing axis; no Poisson solve follows. Each connected
 hole is filled in its bounding box plus 32 voxels of context
-(:func:`medinpaint.inpainting.network_fill.network_fill_volume`).
+(:func:`medinpaint.inpainting.network_fill.network_fill_volume`). The network's posterior-mean
+fill is smoother than anatomy; its fine structure is then amplified in the hole by
+``detail_gain`` (:mod:`medinpaint.inpainting.detail`; 0 = the posterior mean as it is).
 
 ``fusion="mean"`` is the plain alternative: the Laplacian of the mean of the three fills (at
 each voxel, the mean over the orientations whose search generated it: inside a searched window
@@ -49,6 +51,7 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore_detail
 from medinpaint.inpainting.network_fill import network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
@@ -69,7 +72,8 @@ class VolumeFill:
 
     Attributes:
         filled: the blended volume; known voxels bit-identical to the input.
-        raw: the fused generator fill (the Poisson guidance); the input where no search generated.
+        raw: search: the fused generator fill (the Poisson guidance), the input where no search
+            generated; network: the network's fill before the detail gain.
         axis_raw: each orientation's raw fill, by slicing axis.
         uncertainty: search: the mean over the orientations of the fill's spread over the
             restarts; network: the spread of the weighted mixture of the orientations' fills;
@@ -140,6 +144,7 @@ def inpaint_volume(
     estimate: str = "mean",
     fusion: str = "in-plane",
     prior_weight: float = 1.0,
+    detail_gain: float = DETAIL_GAIN,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -163,13 +168,16 @@ def inpaint_volume(
             Laplacian of the mean of the fills).
         prior_weight: share of the blended fill in the hole; the rest is the 3-D biharmonic
             fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the generator's fill only.
+        detail_gain: ``method="network"``: the unsharp-mask gain on the network's fill in the hole
+            (:mod:`medinpaint.inpainting.detail`), applied before ``prior_weight``; 0 = the
+            posterior-mean fill as it is. The search's fills are not sharpened.
         progress: show the searches' progress bars.
 
     Returns:
         :class:`VolumeFill`.
 
     Raises:
-        MedinpaintError: arrays that are not 3-D of one shape, a bad axis or fusion, or nothing known.
+        MedinpaintError: arrays that are not 3-D of one shape, a bad axis, fusion or detail gain, or nothing known.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -188,12 +196,13 @@ def inpaint_volume(
         raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
     if method not in METHODS:
         raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    detail_gain = check_detail_gain(detail_gain)
     hole = known < 0.5
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
     if method == "network":
-        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight)
+        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain)
     stacks = {
         axis: tuple(torch.from_numpy(extract_slices(array, axis, axis_slices[axis])[0]) for array in (volume, known))
         for axis in axes
@@ -218,18 +227,20 @@ def inpaint_volume(
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 
-def _network_volume(volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float) -> VolumeFill:
-    """The fill network along each orientation on the 3-D biharmonic fill, orientations fused by depth in the hole."""
+def _network_volume(
+    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float
+) -> VolumeFill:
+    """The fill network along each orientation on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened."""
     net = fill_network_of(models, volume=True)
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
-    filled, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
+    network, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
     axis_fills = {}
     for axis, indices in axis_slices.items():
         zeros = torch.zeros(len(indices))
         raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
         axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
-    filled = shrink_to_biharmonic_3d(filled, volume, known, prior_weight)
-    return VolumeFill(filled, filled.copy(), axis_raw, spread, axis_fills, axis_slices)
+    filled = shrink_to_biharmonic_3d(restore_detail(network, known, detail_gain), volume, known, prior_weight)
+    return VolumeFill(filled, network.copy(), axis_raw, spread, axis_fills, axis_slices)
 
 
 def inpaint_stack_3d(

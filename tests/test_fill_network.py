@@ -17,6 +17,7 @@ from medinpaint.data.sample import heldout_slab, sample_path, sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.detail import restore_detail
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume, symmetry_views
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.masks import random_ellipsoids
@@ -173,7 +174,8 @@ def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill_with_the_volume_
     intensity = IntensityToUnit(float(volume.min()), float(volume.max()))
     fill = inpaint_volume(volume, known, dataclasses.replace(models, **networks), intensity, method="network")
     assert np.array_equal(fill.filled[known > 0], volume[known > 0])
-    assert np.allclose(fill.filled, biharmonic_fill_3d(volume, known), atol=1e-2)
+    assert np.allclose(fill.raw, biharmonic_fill_3d(volume, known), atol=1e-2)  # raw: the network's fill
+    assert np.array_equal(fill.filled, restore_detail(fill.raw, known))  # then sharpened with the default gain
     assert sorted(fill.axis_raw) == [0, 1, 2] and float(fill.uncertainty[known > 0].max()) == 0.0
 
 

@@ -31,6 +31,7 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import check_fill, fills_in_3d, inpaint_stack_3d
@@ -75,6 +76,8 @@ class SemanticInpaint(Transform):
         estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
         prior_weight: share of the model's fill in the hole against the biharmonic fill;
             None = the default of the method and grid, as ``medinpaint inpaint --prior-weight``.
+        detail_gain: the 3-D network fill's unsharp-mask gain in thick holes; None = the default
+            (0.75), 0 = the posterior mean, as ``medinpaint inpaint --detail-gain``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -103,6 +106,7 @@ class SemanticInpaint(Transform):
         grid: str = "auto",
         estimate: str = "mean",
         prior_weight: float | None = None,
+        detail_gain: float | None = None,
         device: str = "auto",
         progress: bool = False,
     ) -> None:
@@ -113,6 +117,7 @@ class SemanticInpaint(Transform):
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
         check_fill(fill)
         native_inpainting.check_method(method)
+        self.detail_gain = DETAIL_GAIN if detail_gain is None else check_detail_gain(detail_gain)
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
@@ -179,7 +184,7 @@ class SemanticInpaint(Transform):
         intensity = checkpoint_intensity(self.models, values)
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         if self._in_3d(image, known):
-            found = inpaint_stack_3d(stack, known, self.axis, self.models, intensity, self.search, **options)
+            found = inpaint_stack_3d(stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, **options)
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
         filled = torch.zeros_like(stack)
@@ -201,7 +206,7 @@ class SemanticInpaintd(MapTransform):
         mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
-        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``device``, ``progress`` of :class:`SemanticInpaint`.
 
     Example:
         Lesion filling before a (toy) tissue segmentation:

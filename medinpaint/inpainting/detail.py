@@ -1,0 +1,103 @@
+"""Give back a posterior-mean fill the local contrast that averaging took away: unsharp masking in the hole.
+
+The fill network estimates the posterior mean, the average of the plausible fills, which is
+smoother than any one of them: on the benchmark's tumour-sized holes its voxel-to-voxel changes
+are 0.6–0.7 of the anatomy's, in every direction (docs/results.md). SSIM rewards a fill whose local
+contrast matches the truth's, so amplifying the fill's own fine structure,
+
+    x' = x + gain · (x − G_σ * x),
+
+(unsharp masking, in 3-D on the hole's bounding box with the known voxels around it, so the hole's
+edge sharpens against its real neighbours) raises SSIM. It adds no information: the gain trades
+the squared error of the mean (PSNR) for contrast, level for small gains, lower for large ones.
+
+Only thick holes are smoother than anatomy. A hole one or two slices thin is filled almost
+exactly from the known slices beside it (hole PSNR 36–37 dB on single-slice disks), and there
+the same gain only exaggerates real contrast (−3 to −5 dB, measured). So each connected hole
+gets ``gain · clip((depth − 1) / 3, 0, 1)``, ``depth`` = its largest distance (voxels) to a known
+voxel: nothing for a hole one or two voxels thick, the full gain from 7 voxels thick on
+(:data:`FULL_GAIN_DEPTH`; tumour-sized holes, 12 mm and more, all have it).
+
+Only hole voxels change; known voxels are copied bit for bit. σ and gain were chosen on holes in
+the training region of the template, never in the held-out slab (:data:`DETAIL_SIGMA`,
+:data:`DETAIL_GAIN`; docs/training.md, "Through-plane detail").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import gaussian
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting.poisson3d import hole_box
+
+__all__ = ["DETAIL_GAIN", "DETAIL_SIGMA", "FULL_GAIN_DEPTH", "check_detail_gain", "hole_gain", "restore_detail"]
+
+DETAIL_SIGMA = 1.0  # voxels
+# the largest SSIM on 12 training-region tumour cases with hole PSNR within 0.02 dB of the plain fill
+DETAIL_GAIN = 0.75
+FULL_GAIN_DEPTH = 4.0  # voxels to the nearest known voxel; chosen a priori (no hole set of these depths to measure on)
+
+
+def check_detail_gain(gain: float) -> float:
+    """Return ``gain`` as a float, or raise when it is negative or not finite.
+
+    Example:
+        >>> check_detail_gain(0)
+        0.0
+    """
+    if not (math.isfinite(float(gain)) and float(gain) >= 0.0):
+        raise MedinpaintError(f"detail gain {gain!r} is not a number >= 0: 0 = the network's posterior-mean fill as it is")
+    return float(gain)
+
+
+def hole_gain(hole: np.ndarray, gain: float) -> np.ndarray:
+    """The gain of each voxel: ``gain · clip((depth − 1) / (FULL_GAIN_DEPTH − 1), 0, 1)`` per connected hole, 0 outside.
+
+    Example:
+        >>> hole = np.zeros((20, 20, 5), bool); hole[2:8, 2:8, 2] = True  # one slice thin
+        >>> hole[10:19, 10:19, 1:4] = True  # three slices thick: depth 2 at its centre
+        >>> gains = hole_gain(hole, 0.75)
+        >>> float(gains[4, 4, 2]), float(gains[14, 14, 2]), float(gains[0, 0, 0])
+        (0.0, 0.25, 0.0)
+    """
+    components, count = ndimage.label(hole, structure=np.ones((3, 3, 3)))
+    depth = ndimage.distance_transform_edt(hole)
+    deepest = np.asarray(ndimage.maximum(depth, components, np.arange(1, count + 1)), np.float64)
+    share = np.clip((deepest - 1.0) / (FULL_GAIN_DEPTH - 1.0), 0.0, 1.0)
+    return np.concatenate([[0.0], gain * share])[components]
+
+
+def restore_detail(filled: np.ndarray, known: np.ndarray, gain: float = DETAIL_GAIN, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """Unsharp-mask the thick holes of a filled (X, Y, Z) volume (:func:`hole_gain`); known voxels stay as they are.
+
+    Args:
+        filled: the filled volume (X, Y, Z), native units.
+        known: (X, Y, Z), 1 = known, 0 = missing (the voxels that may change).
+        gain: the share of the fine structure ``x − G_σ * x`` added to a thick hole; 0 returns
+            ``filled`` itself.
+        sigma: the Gaussian's standard deviation in voxels (the scale of "fine").
+
+    Returns:
+        The volume, ``filled``'s dtype.
+
+    Example:
+        >>> filled = np.zeros((15, 15, 15), np.float32); filled[7, 7, 7] = 1
+        >>> known = np.ones(filled.shape); known[3:12, 3:12, 3:12] = 0  # 9 voxels thick: the full gain
+        >>> sharp = restore_detail(filled, known, gain=1.0)
+        >>> bool(sharp[7, 7, 7] > 1 > 0 > sharp[7, 7, 6]), bool((sharp[known > 0] == 0).all())
+        (True, True)
+    """
+    gain = check_detail_gain(gain)
+    hole = np.asarray(known) < 0.5
+    if gain == 0.0 or not hole.any():
+        return filled
+    box = hole_box(hole, margin=math.ceil(4 * sigma) + 1)  # the Gaussian's reach: known context on every side
+    region = filled[box].astype(np.float64)
+    fine = region - gaussian(region, sigma=sigma, preserve_range=True)
+    result = filled.copy()
+    result[box] = np.where(hole[box], region + hole_gain(hole[box], gain) * fine, region).astype(filled.dtype)
+    return result

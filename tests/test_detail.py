@@ -1,0 +1,88 @@
+"""The detail gain of the 3-D network fill: unsharp masking inside the hole, on the real template and through the CLI."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+from skimage.filters import unsharp_mask
+from scipy import ndimage
+from typer.testing import CliRunner
+
+from medinpaint.cli import app
+from medinpaint.data.sample import sample_volume
+from medinpaint.errors import MedinpaintError
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, hole_gain, restore_detail
+from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+
+
+@pytest.fixture(scope="module")
+def crop_with_hole() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A crop of the template, an ellipsoid hole in it, and the 3-D biharmonic fill of that hole (a smooth fill)."""
+    crop = sample_volume()[0][70:110, 90:130, 100:126].astype(np.float32)
+    grid = np.mgrid[: crop.shape[0], : crop.shape[1], : crop.shape[2]]
+    hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((20, 20, 13), (8, 6, 5)))) <= 1
+    known = (~hole).astype(np.float32)
+    return crop, known, biharmonic_fill_3d(crop, known).astype(np.float32)
+
+
+def fine_structure(volume: np.ndarray, hole: np.ndarray) -> float:
+    """Mean |difference| between neighbouring voxels along every axis, over the pairs inside the hole."""
+    return float(np.mean([np.abs(np.diff(volume, axis=a))[(hole[tuple(np.s_[:-1] if i == a else np.s_[:] for i in range(3))])].mean() for a in range(3)]))
+
+
+def test_detail_sharpens_only_the_hole_as_unsharp_masking_the_whole_volume_would(crop_with_hole):
+    crop, known, smooth = crop_with_hole
+    hole = known < 0.5
+    sharp = restore_detail(smooth, known, gain=DETAIL_GAIN)
+    assert np.array_equal(sharp[~hole], smooth[~hole])  # known voxels bit for bit
+    everywhere = unsharp_mask(smooth, radius=1.0, amount=DETAIL_GAIN, preserve_range=True)
+    assert np.allclose(sharp[hole], everywhere[hole], atol=1e-3)  # the box around the hole holds the filter's reach
+    assert not np.allclose(sharp[hole], smooth[hole], atol=0.5)
+    assert fine_structure(smooth, hole) < fine_structure(sharp, hole) < fine_structure(restore_detail(smooth, known, gain=2.0), hole)
+    assert restore_detail(smooth, known, gain=0.0) is smooth
+
+
+def test_holes_one_or_two_slices_thin_are_left_as_filled_and_each_hole_gets_its_own_gain(crop_with_hole):
+    crop, known, _ = crop_with_hole
+    thin = np.ones(crop.shape, np.float32)
+    thin[5:15, 5:15, 4] = 0  # a lesion disk on one slice: filled almost exactly from its neighbours
+    thin[28:38, 30:38, 20:22] = 0  # two slices
+    smooth = biharmonic_fill_3d(crop, thin).astype(np.float32)
+    assert np.array_equal(restore_detail(smooth, thin), smooth)
+    both = np.minimum(known, thin)  # the ellipsoid (6 voxels deep at most) and the thin holes, apart
+    gains = hole_gain(both < 0.5, DETAIL_GAIN)
+    assert float(gains[10, 10, 4]) == float(gains[32, 34, 20]) == 0.0 and float(gains[20, 20, 13]) == DETAIL_GAIN
+    assert float(gains[both > 0].max()) == 0.0
+    assert ndimage.label(both < 0.5)[1] == 3
+
+
+@pytest.mark.parametrize("gain", [-0.5, float("nan"), float("inf")])
+def test_a_gain_that_is_not_a_number_at_least_0_is_refused(gain):
+    with pytest.raises(MedinpaintError, match="is not a number >= 0"):
+        check_detail_gain(gain)
+
+
+def test_the_cli_detail_gain_sets_the_3d_fill_and_a_bad_one_is_one_error_line(tmp_path, crop_with_hole):
+    crop, known, _ = crop_with_hole
+    hole = known < 0.5
+    nib.save(nib.Nifti1Image(crop, np.eye(4)), str(tmp_path / "t1.nii.gz"))
+    nib.save(nib.Nifti1Image(hole.astype(np.uint8), np.eye(4)), str(tmp_path / "hole.nii.gz"))
+    base = ["inpaint", "-i", str(tmp_path / "t1.nii.gz"), "-m", str(tmp_path / "hole.nii.gz")]
+    runner = CliRunner()
+    results = {}
+    for gain in ("0", "0.75"):
+        out, raw = tmp_path / f"out{gain}.nii.gz", tmp_path / f"raw{gain}.nii.gz"
+        done = runner.invoke(app, [*base, "-o", str(out), "--raw", str(raw), "--detail-gain", gain])
+        assert done.exit_code == 0, done.output
+        results[gain] = np.asarray(nib.load(str(out)).dataobj)
+        assert np.array_equal(results[gain][~hole], crop[~hole])
+    network = np.asarray(nib.load(str(tmp_path / "raw0.nii.gz")).dataobj)
+    assert np.array_equal(results["0"], network)  # gain 0: the posterior mean, as --raw writes it
+    assert np.allclose(results["0.75"], restore_detail(network, known, 0.75), atol=1e-4)
+    default = inpaint_file(tmp_path / "t1.nii.gz", str(tmp_path / "hole.nii.gz"), tmp_path / "default.nii.gz", progress=False)
+    assert np.array_equal(np.asarray(nib.load(str(default.outputs["output"])).dataobj), results["0.75"])
+    bad = runner.invoke(app, [*base, "-o", str(tmp_path / "bad.nii.gz"), "--detail-gain", "-1"])
+    assert bad.exit_code == 2 and bad.stderr.strip() == "error: detail gain -1.0 is not a number >= 0: 0 = the network's posterior-mean fill as it is"
+    assert not (tmp_path / "bad.nii.gz").exists()
