@@ -192,7 +192,7 @@ def inpaint(
         "filled almost exactly and left alone, the full gain from 7 voxels thick. 0 = the posterior mean as it is "
         "(--raw writes it). Default: 0.75, chosen on training holes of the template (higher SSIM, PSNR level).",
     ),
-    raw: Optional[Path] = typer.Option(None, help="Also write the raw model output (the search's G(z) before the blend; the network's fill), same format as the input."),
+    raw: Optional[Path] = typer.Option(None, help="Also write the raw model output (the search's G(z) before the blend; the network's fill, before the detail gain), same format as the input."),
     uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill: over the 8 symmetry views (network, slices), over the three orientations (network, 3-D) or over the restarts (search); .nii.gz or .npy."),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw (G(z), or the network fill) | result | uncertainty."),
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),

@@ -50,8 +50,8 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
-from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore_detail
+from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.network_fill import network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
