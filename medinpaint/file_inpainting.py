@@ -21,8 +21,8 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
+from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
-from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
@@ -273,7 +273,7 @@ def inpaint_file(
             raise MedinpaintError(f"--{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
     if prior_weight is not None:
         check_prior_weight(prior_weight)
-    detail_gain = DETAIL_GAIN if detail_gain is None else check_detail_gain(detail_gain)
+    detail_gain = default_detail_gain(detail_gain)
     mode = fill_mode(fill, input_path, _is_mask_file(mask), slices)
     outputs = {
         role: Path(path)

@@ -15,6 +15,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, hole_gain, restore_detail
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.transforms import SemanticInpaint
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,8 @@ def test_holes_one_or_two_slices_thin_are_left_as_filled_and_each_hole_gets_its_
 def test_a_gain_that_is_not_a_number_at_least_0_is_refused(gain):
     with pytest.raises(MedinpaintError, match="is not a number >= 0"):
         check_detail_gain(gain)
+    with pytest.raises(MedinpaintError, match="is not a number >= 0"):  # before the (missing) checkpoint is read
+        SemanticInpaint("no-such-checkpoint.pt", detail_gain=gain)
 
 
 def test_the_cli_detail_gain_sets_the_3d_fill_and_a_bad_one_is_one_error_line(tmp_path, crop_with_hole):

@@ -34,7 +34,7 @@ from skimage.filters import gaussian
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.poisson3d import hole_box
 
-__all__ = ["DETAIL_GAIN", "DETAIL_SIGMA", "FULL_GAIN_DEPTH", "check_detail_gain", "hole_gain", "restore_detail"]
+__all__ = ["DETAIL_GAIN", "DETAIL_SIGMA", "FULL_GAIN_DEPTH", "check_detail_gain", "default_detail_gain", "hole_gain", "restore_detail"]
 
 DETAIL_SIGMA = 1.0  # voxels
 # the largest SSIM on 12 training-region tumour cases with hole PSNR within 0.02 dB of the plain fill
@@ -52,6 +52,16 @@ def check_detail_gain(gain: float) -> float:
     if not (math.isfinite(float(gain)) and float(gain) >= 0.0):
         raise MedinpaintError(f"detail gain {gain!r} is not a number >= 0: 0 = the network's posterior-mean fill as it is")
     return float(gain)
+
+
+def default_detail_gain(gain: float | None = None) -> float:
+    """``gain`` checked, or :data:`DETAIL_GAIN` for None (the CLI's and the transform's default).
+
+    Example:
+        >>> default_detail_gain(), default_detail_gain(0)
+        (0.75, 0.0)
+    """
+    return DETAIL_GAIN if gain is None else check_detail_gain(gain)
 
 
 def hole_gain(hole: np.ndarray, gain: float) -> np.ndarray:

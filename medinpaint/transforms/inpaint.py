@@ -31,7 +31,7 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
-from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain
+from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import check_fill, fills_in_3d, inpaint_stack_3d
@@ -117,7 +117,7 @@ class SemanticInpaint(Transform):
                 raise MedinpaintError(f"{name} {value!r} is not one of {', '.join(choices)}: pick one of them")
         check_fill(fill)
         native_inpainting.check_method(method)
-        self.detail_gain = DETAIL_GAIN if detail_gain is None else check_detail_gain(detail_gain)
+        self.detail_gain = default_detail_gain(detail_gain)
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
