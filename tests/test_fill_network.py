@@ -23,7 +23,8 @@ from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.masks import random_ellipsoids
 from medinpaint.native_inpainting import default_method, fill_network_of, inpaint_native
 from medinpaint.networks import FillNetConfig, ResidualFillNet
-from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, train_fill_network
+from medinpaint.metrics.scoring import _hole_ssim
+from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, hole_ssim_loss, train_fill_network
 from medinpaint.training.fill_volumes import volume_hole_windows
 from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import IntensityToUnit
@@ -91,6 +92,20 @@ def test_hole_loss_weighs_each_window_alike():
     fill = torch.cat([torch.full((1, 1, 8, 8), 2.0), torch.ones(1, 1, 8, 8)])
     assert float(hole_loss(fill, truth, hole, l1_weight=0.0)) == pytest.approx((4 + 1) / 2)
     assert float(hole_loss(fill, truth, hole, l1_weight=1.0)) == pytest.approx((6 + 2) / 2)
+
+
+def test_the_ssim_loss_is_one_minus_the_brats_ssim_of_the_slice():
+    """On a real template slice the training term equals 1 − the scorer's hole SSIM (masked [0, 1] slices, range 1)."""
+    truth_unit = sample_volume()[0][40:104, 60:124, 110].astype(np.float32)
+    truth_unit = truth_unit / truth_unit.max()
+    hole = np.zeros(truth_unit.shape, bool)
+    hole[20:44, 18:40] = True
+    rng = np.random.default_rng(3)
+    fill_unit = np.clip(truth_unit + 0.1 * rng.standard_normal(truth_unit.shape).astype(np.float32), 0, 1)
+    as_window = lambda unit: torch.from_numpy(unit * 2 - 1)[None, None]  # noqa: E731
+    loss = float(hole_ssim_loss(as_window(fill_unit), as_window(truth_unit), torch.from_numpy(hole).float()[None, None]))
+    scored = _hole_ssim((fill_unit * hole)[None], (truth_unit * hole)[None], hole[None], data_range=1.0)
+    assert 0.05 < loss < 1 and loss == pytest.approx(1 - scored, abs=1e-5)
 
 
 def test_planar_training_windows_get_the_2d_biharmonic_fill_as_their_base():
@@ -180,7 +195,9 @@ def test_the_3d_network_fill_starts_from_the_3d_biharmonic_fill_with_the_volume_
 
 
 def test_a_few_step_volume_tuning_run_keeps_the_fill_network_and_adds_the_volume_network(trained_checkpoint, tmp_path):
-    config = FillTrainConfig(target="volume_fill_network", volume_share=1.0, window_count=8, window_side=32, batch_size=4, steps=2)
+    config = FillTrainConfig(  # with the SSIM term of the loss
+        target="volume_fill_network", volume_share=1.0, window_count=8, window_side=32, batch_size=4, steps=2, ssim_weight=0.5
+    )
     tuned = load_checkpoint(train_fill_network(config, trained_checkpoint, tmp_path, progress=False))
     source = load_checkpoint(trained_checkpoint)
     assert all(torch.equal(tuned["fill_network"]["state"][k], v) for k, v in source["fill_network"]["state"].items())
@@ -193,7 +210,11 @@ def test_a_few_step_volume_tuning_run_keeps_the_fill_network_and_adds_the_volume
 
 @pytest.mark.parametrize(
     ("settings", "message"),
-    [({"target": "fill_net"}, "is not one of fill_network, volume_fill_network"), ({"target": "volume_fill_network"}, "volume_share=0")],
+    [
+        ({"target": "fill_net"}, "is not one of fill_network, volume_fill_network"),
+        ({"target": "volume_fill_network"}, "volume_share=0"),
+        ({"ssim_weight": -1.0}, "loss weights must be >= 0"),
+    ],
 )
 def test_fill_configs_with_a_bad_target_are_refused(settings, message):
     with pytest.raises(MedinpaintError, match=message):

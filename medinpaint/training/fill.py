@@ -16,7 +16,9 @@ scored lower (docs/training.md).
 Training (:func:`train_fill_network`): AdamW with a cosine learning rate, one random symmetry
 of the square per batch, and the loss ``mean over windows of (Σ_hole e² + l1_weight·Σ_hole |e|)
 / |hole|``: each window counts alike, whatever its hole's size, so small lesion-sized holes
-weigh as much as large ones. The squared error makes the output the posterior mean.
+weigh as much as large ones. The squared error makes the output the posterior mean;
+``ssim_weight`` > 0 adds ``ssim_weight · (1 − SSIM over the hole)`` (:func:`hole_ssim_loss`),
+which rewards a fill whose local contrast matches the anatomy's, as SSIM scores it.
 
 The result is stored inside a copy of a DCGAN checkpoint (key ``fill_network``), so one file
 holds the domain's prior for both methods. With ``target: volume_fill_network`` a run instead
@@ -50,7 +52,7 @@ from medinpaint.training.fill_volumes import HOLE_KINDS, volume_hole_windows
 from medinpaint.training.windows import sample_windows
 from medinpaint.transforms import functional as fn
 
-__all__ = ["FillTrainConfig", "fill_training_set", "train_fill_network"]
+__all__ = ["FillTrainConfig", "fill_training_set", "hole_loss", "hole_ssim_loss", "train_fill_network"]
 
 
 
@@ -80,6 +82,8 @@ class FillTrainConfig(ConfigMixin):
         features: the U-Net's six feature counts.
         batch_size, steps, lr, weight_decay: AdamW optimisation (cosine learning rate to 0).
         l1_weight: weight of the absolute error next to the squared error.
+        ssim_weight: weight of :func:`hole_ssim_loss` (1 − the hole's SSIM as the BraTS protocol
+            scores it, per window) next to them; 0 = the posterior mean.
         seed: seeds the windows, holes, noise, weights and batches.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
 
@@ -110,6 +114,7 @@ class FillTrainConfig(ConfigMixin):
     lr: float = 2e-3
     weight_decay: float = 1e-4
     l1_weight: float = 0.1
+    ssim_weight: float = 0.0
     seed: int = 11
     device: str = "auto"
 
@@ -130,6 +135,8 @@ class FillTrainConfig(ConfigMixin):
             raise MedinpaintError(f"target={self.target!r} is not one of {', '.join(FILL_NETWORKS)}: pick one of them")
         if self.target == "volume_fill_network" and self.volume_share == 0:
             raise MedinpaintError("target=volume_fill_network with volume_share=0: tune it on slices through 3-D holes (volume_share > 0)")
+        if self.l1_weight < 0 or self.ssim_weight < 0:
+            raise MedinpaintError(f"l1_weight={self.l1_weight}, ssim_weight={self.ssim_weight}: loss weights must be >= 0")
         if not 0 < self.lr < 1:
             raise MedinpaintError(f"lr={self.lr} out of range: use 0 < lr < 1")
 
@@ -209,6 +216,29 @@ def hole_loss(fill: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor, l1_we
     return (per_window / hole.sum(dim=(1, 2, 3)).clamp_min(1)).mean()
 
 
+def hole_ssim_loss(fill: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Mean over windows of 1 − the mean over the hole of the SSIM map of the hole-masked windows.
+
+    The 2-D counterpart of the BraTS protocol (:mod:`medinpaint.metrics.scoring`): both windows
+    mapped from [-1, 1] to [0, 1] (clipped), multiplied by the hole, torchmetrics' SSIM map
+    (11 × 11 Gaussian window, σ = 1.5, data range 1) averaged over the hole's pixels.
+
+    Example:
+        >>> hole = torch.zeros(1, 1, 16, 16); hole[..., 4:12, 4:12] = 1
+        >>> truth = torch.rand(1, 1, 16, 16) * 2 - 1
+        >>> float(hole_ssim_loss(truth, truth, hole)) < 1e-6, float(hole_ssim_loss(torch.zeros_like(truth), truth, hole)) > 0.1
+        (True, True)
+    """
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    def unit(window: torch.Tensor) -> torch.Tensor:
+        return (window.clamp(-1, 1) + 1) / 2 * hole
+
+    _, ssim_map = structural_similarity_index_measure(unit(fill), unit(truth), data_range=1.0, return_full_image=True)
+    per_window = (ssim_map * hole).sum(dim=(1, 2, 3)) / hole.sum(dim=(1, 2, 3)).clamp_min(1)
+    return (1 - per_window).mean()
+
+
 def train_fill_network(
     config: FillTrainConfig, checkpoint: str | Path | None, out_dir: str | Path, *, progress: bool = True, overwrite: bool = False
 ) -> Path:
@@ -268,7 +298,10 @@ def train_fill_network(
         drawn = torch.from_numpy(rng.integers(0, len(stacked), config.batch_size))
         batch = _symmetry(stacked[drawn], rng).to(device)
         image, hole, base = batch[:, :1], batch[:, 1:2], batch[:, 2:3]
-        loss = hole_loss(network(image, 1.0 - hole, base, data["volume_base"][drawn].to(device)), image, hole, config.l1_weight)
+        fill = network(image, 1.0 - hole, base, data["volume_base"][drawn].to(device))
+        loss = hole_loss(fill, image, hole, config.l1_weight)
+        if config.ssim_weight:
+            loss = loss + config.ssim_weight * hole_ssim_loss(fill, image, hole)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
