@@ -43,7 +43,7 @@ from monai.utils import look_up_option
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.nifti import read_nifti
 
-__all__ = ["PROTOCOLS", "protocol_name", "score_volumes", "score_files"]
+__all__ = ["PROTOCOLS", "hole_ssim", "protocol_name", "score_volumes", "score_files"]
 
 PROTOCOLS = ("brats", "hole")
 PERCENTILES = (0.5, 99.5)
@@ -66,13 +66,29 @@ def protocol_name(protocol: str) -> str:
         raise MedinpaintError(f"unknown protocol {protocol!r}: {hint}use one of {', '.join(PROTOCOLS)}") from None
 
 
-def _hole_ssim(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray, data_range: float | None) -> float:
-    """Mean over ``hole`` of torchmetrics' SSIM map of the ``[1, X, Y, Z]`` tensors (float32)."""
+def hole_ssim(prediction: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
+    """Per item of a batch (N, C, H, W): the mean over ``hole`` of torchmetrics' SSIM map, float64, differentiable.
+
+    The SSIM both protocols score (on ``[1, X, Y, Z]``) and the fill network's SSIM loss term
+    (:func:`medinpaint.training.fill.hole_ssim_loss`, on windows) both come from here.
+
+    Example:
+        >>> image = torch.rand(2, 1, 16, 16)
+        >>> hole = torch.zeros_like(image); hole[..., 4:12, 4:12] = 1
+        >>> [round(v, 6) for v in hole_ssim(image, image, hole, 1.0).tolist()]
+        [1.0, 1.0]
+    """
     from torchmetrics.functional.image import structural_similarity_index_measure
 
+    _, ssim_map = structural_similarity_index_measure(prediction, truth, data_range=data_range, return_full_image=True)
+    dims = tuple(range(1, ssim_map.ndim))
+    return (ssim_map.double() * hole).sum(dim=dims) / hole.sum(dim=dims).clamp_min(1)
+
+
+def _hole_ssim(prediction: np.ndarray, truth: np.ndarray, hole: np.ndarray, data_range: float | None) -> float:
+    """:func:`hole_ssim` of the ``[1, X, Y, Z]`` float32 tensors of two volumes, as the challenge passes them."""
     preds, target = (torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None] for v in (prediction, truth))
-    _, ssim_map = structural_similarity_index_measure(preds, target, data_range=data_range, return_full_image=True)
-    return float(ssim_map[0].numpy()[hole].astype(np.float64).mean())
+    return float(hole_ssim(preds, target, torch.from_numpy(np.asarray(hole, bool))[None], data_range)[0])
 
 
 def _psnr(data_range: float, mse: float) -> float:

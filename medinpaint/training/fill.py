@@ -46,6 +46,7 @@ from medinpaint.data.sample import heldout_slab, sample_volume
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.masks import random_ellipses, tissue_level
+from medinpaint.metrics.scoring import hole_ssim
 from medinpaint.networks.fill_unet import FillNetConfig, ResidualFillNet
 from medinpaint.normalisation import Normalisation
 from medinpaint.training.fill_volumes import HOLE_KINDS, volume_hole_windows
@@ -220,8 +221,9 @@ def hole_ssim_loss(fill: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) 
     """Mean over windows of 1 − the mean over the hole of the SSIM map of the hole-masked windows.
 
     The 2-D counterpart of the BraTS protocol (:mod:`medinpaint.metrics.scoring`): both windows
-    mapped from [-1, 1] to [0, 1] (clipped), multiplied by the hole, torchmetrics' SSIM map
-    (11 × 11 Gaussian window, σ = 1.5, data range 1) averaged over the hole's pixels.
+    mapped from [-1, 1] to [0, 1] (clipped), multiplied by the hole, and the scorer's
+    :func:`~medinpaint.metrics.scoring.hole_ssim` (torchmetrics' 11 × 11 Gaussian SSIM map, σ = 1.5,
+    data range 1, averaged over the hole's pixels).
 
     Example:
         >>> hole = torch.zeros(1, 1, 16, 16); hole[..., 4:12, 4:12] = 1
@@ -229,14 +231,10 @@ def hole_ssim_loss(fill: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) 
         >>> float(hole_ssim_loss(truth, truth, hole)) < 1e-6, float(hole_ssim_loss(torch.zeros_like(truth), truth, hole)) > 0.1
         (True, True)
     """
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
     def unit(window: torch.Tensor) -> torch.Tensor:
         return (window.clamp(-1, 1) + 1) / 2 * hole
 
-    _, ssim_map = structural_similarity_index_measure(unit(fill), unit(truth), data_range=1.0, return_full_image=True)
-    per_window = (ssim_map * hole).sum(dim=(1, 2, 3)) / hole.sum(dim=(1, 2, 3)).clamp_min(1)
-    return (1 - per_window).mean()
+    return (1 - hole_ssim(unit(fill), unit(truth), hole, data_range=1.0)).mean().to(fill.dtype)
 
 
 def train_fill_network(
