@@ -9,8 +9,8 @@ This scores, from one set of the network's fills per case, two alternatives:
   the mean of that difference in the fills of the two other orientations (whose slices contain
   d; no orientation's differences across its own, separately filled, slices), then one exact
   3-D Poisson solve (:func:`medinpaint.inpainting.poisson3d.gradient_blend_3d`) with the known
-  voxels as the boundary;
-* ``views v``: ``v`` symmetry views per slice (``network_fill_volume(views=v)``; shipped: 1);
+  voxels as the boundary (:func:`medinpaint.volume_inpainting.in_plane_blend`, the search's own);
+* ``views v``: ``v`` symmetry views per slice (``network_fill_volume(views=v)``; shipped: ``VOLUME_VIEWS``, 1);
 
 each with the shipped detail gain (0.75) applied after, like the CLI, and the shipped fill itself.
 
@@ -42,24 +42,13 @@ from bench_brats_protocol import through_plane_scores, tumour_hole
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
-from medinpaint.inpainting.network_fill import network_fill_volume
-from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box
+from medinpaint.inpainting.network_fill import VOLUME_VIEWS, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import fill_network_of
+from medinpaint.volume_inpainting import in_plane_blend
 
-SHIPPED = "shipped (depth-weighted values, 1 view)"
-
-
-def in_plane_gradient_fusion(axis_fills: dict[int, np.ndarray], volume: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """One 3-D Poisson solve whose guidance along each axis is the mean difference of the OTHER axes' fills."""
-    box = hole_box(known < 0.5)
-    differences = tuple(
-        np.mean([np.diff(axis_fills[a][box].astype(np.float64), axis=d) for a in axis_fills if a != d], axis=0) for d in range(3)
-    )
-    fused = volume.copy()
-    fused[box] = gradient_blend_3d(differences, volume[box], known[box])
-    return fused
+SHIPPED = f"shipped (depth-weighted values, views {VOLUME_VIEWS})"
 
 
 def main() -> None:
@@ -84,13 +73,13 @@ def main() -> None:
         intensity = models.normalisation.intensity_for(torch.from_numpy(voided))
         base = biharmonic_fill_3d(voided, known).astype(np.float32)
         fills = {}
-        for views in [1, *(int(v) for v in args.views.split(",") if v)]:
+        for views in [VOLUME_VIEWS, *(int(v) for v in args.views.split(",") if v)]:
             started = time.perf_counter()
             fused, _, axis_fills = network_fill_volume(voided, known, base, net, intensity, views=views)
-            fills[SHIPPED if views == 1 else f"views {views}"] = (fused, time.perf_counter() - started)
-            if views == 1:
+            fills[SHIPPED if views == VOLUME_VIEWS else f"views {views}"] = (fused, time.perf_counter() - started)
+            if views == VOLUME_VIEWS:
                 started = time.perf_counter()
-                fills["in-plane gradients"] = (in_plane_gradient_fusion(axis_fills, voided, known), fills[SHIPPED][1] + time.perf_counter() - started)
+                fills["in-plane gradients"] = (in_plane_blend(axis_fills, voided, known), fills[SHIPPED][1] + time.perf_counter() - started)
         for name, (fill, seconds) in fills.items():
             sharpened = restore_detail(fill, known, DETAIL_GAIN)
             rows.append({"case": case, "variant": name, **score_volumes(sharpened, truth, voided, hole), **through_plane_scores(sharpened, truth, hole), "seconds": seconds})

@@ -59,7 +59,7 @@ from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, i
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = ["FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+__all__ = ["FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "in_plane_blend", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
 
 FILLS = ("auto", "3d", "slices")
 FUSIONS = ("in-plane", "mean")
@@ -114,7 +114,7 @@ def _coverage(known: torch.Tensor, grid: str, windowing: WindowConfig) -> torch.
     return paste_windows(ones, windows, torch.zeros_like(known))
 
 
-def _in_plane_blend(axis_raw: dict[int, np.ndarray], volume: np.ndarray, known: np.ndarray) -> np.ndarray:
+def in_plane_blend(axis_raw: dict[int, np.ndarray], volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     """3-D Poisson fill whose guidance along each axis d is the mean difference of the fills of the OTHER axes.
 
     Each orientation's fill is coherent within its slices (one search per slice) but not across
@@ -222,7 +222,7 @@ def inpaint_volume(
         spread += _to_volume(fill.uncertainty, axis, indices, np.zeros_like(volume))
         axis_fills[axis] = fill
     raw = np.where(count > 0, total / np.maximum(count, 1), volume).astype(np.float32)
-    filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else _in_plane_blend(axis_raw, volume, known)
+    filled = poisson_blend_3d(raw, volume, known) if fusion == "mean" else in_plane_blend(axis_raw, volume, known)
     filled = shrink_to_biharmonic_3d(filled, volume, known, prior_weight)
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
