@@ -3,7 +3,9 @@
 Protocol (issue 10; the numbers go to docs/results.md):
 
 * data: the embedded MNI152 T1 (1 mm). Holes lie wholly inside the held-out axial slab
-  z = 96..135 (no training window of any orientation touches z = 91..140);
+  z = 96..135 (no training window of any orientation touches z = 91..140); or, ``--volume``, a
+  NIfTI volume no model saw (e.g. the real subject's T1 in nibabel's test data), holes anywhere
+  in its tissue, their sizes in mm;
 * holes: per case, the union of 2–3 randomly rotated ellipsoids, each 12–36 mm across along
   every axis, the later ones centred inside the first so that the union is one region; the
   union lies in healthy tissue (the brain, T1 > 10 % of its 99.5th percentile, eroded by 3
@@ -27,7 +29,8 @@ Protocol (issue 10; the numbers go to docs/results.md):
 * sweeps, for choosing settings on ``--region train``: ``--sweep`` (the 3-D fill mixed with
   another method) and ``--detail-sweep`` (the network's 3-D fill, run with ``--detail-gain 0``,
   sharpened by :func:`medinpaint.inpainting.detail.restore_detail` at each sigma and gain),
-  each scored from the same fill like the methods.
+  and ``--texture-sweep`` (the 3-D fill plus white noise of the surrounding tissue's fine-structure
+  spread: a sample's texture instead of the mean), each scored from the same fill like the methods.
 
 Run (heavy on 2 cores): ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_brats_protocol.py``
 Writes ``--out`` (default results/brats_protocol/): metrics.csv, metrics.json, table.md, views.png.
@@ -48,10 +51,12 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
+from skimage.filters import gaussian
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import heldout_slab, sample_volume
-from medinpaint.inpainting.detail import restore_detail
+from medinpaint.inpainting.detail import DETAIL_SIGMA, restore_detail
+from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 
 METHODS = ("medinpaint", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
@@ -65,16 +70,18 @@ THROUGH_PLANE = ("jump", "truth_jump", "ratio", "truth_ratio", "dz_error")
 TRAIN_REGION = (30, 86)
 
 
-def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "heldout") -> np.ndarray:
-    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids in healthy tissue inside the held-out slab
-    (or, ``region="train"``, inside ``TRAIN_REGION``)."""
-    slab = heldout_slab()
-    start, stop = (slab.start, slab.stop) if region == "heldout" else TRAIN_REGION
+def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "heldout", spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids (``DIAMETERS`` in mm, voxels of ``spacing``
+    mm) in healthy tissue inside the held-out slab (``region="train"``: inside ``TRAIN_REGION``;
+    ``"volume"``: anywhere in the volume, for a volume no model saw)."""
+    start, stop = {"heldout": (heldout_slab().start, heldout_slab().stop), "train": TRAIN_REGION, "volume": (0, volume.shape[2])}[region]
     brain = ndimage.binary_fill_holes(volume > tissue_level(volume))
     allowed = ndimage.binary_erosion(brain, iterations=TISSUE_EROSION)
     allowed[:, :, :start] = allowed[:, :, stop:] = False
-    half = int(np.ceil(DIAMETERS[1] / 2)) + 1
-    offsets = np.stack(np.mgrid[-half : half + 1, -half : half + 1, -half : half + 1], axis=-1).astype(float)
+    spacing = np.asarray(spacing, float)
+    half = np.ceil(DIAMETERS[1] / 2 / spacing).astype(int) + 1  # voxels along each axis
+    grid = np.mgrid[tuple(slice(-h, h + 1) for h in half)]
+    offsets = np.stack(grid, axis=-1) * spacing  # mm
     candidates = np.argwhere(allowed)
     while True:
         centre = candidates[rng.integers(len(candidates))]
@@ -86,12 +93,18 @@ def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "hel
             local |= (((rotated - shift) / radii) ** 2).sum(axis=-1) <= 1
             shift = rng.uniform(-0.5, 0.5, size=3) * radii  # the next one starts inside this one
         hole = np.zeros(volume.shape, bool)
-        box = tuple(slice(c - half, c + half + 1) for c in centre)
+        box = tuple(slice(c - h, c + h + 1) for c, h in zip(centre, half))
         if any(b.start < 0 or b.stop > s for b, s in zip(box, volume.shape)):
             continue
         hole[box] = local
         if ndimage.label(local)[1] == 1 and not (hole & ~allowed).any():
             return hole
+
+
+def user_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A NIfTI volume as ``(volume (X, Y, Z) float32, affine)``, read as the CLI reads it."""
+    volume, source = read_nifti(path)
+    return volume, source.affine
 
 
 def hole_crop(hole: np.ndarray, margin: int = CROP_MARGIN) -> tuple[slice, ...]:
@@ -140,6 +153,18 @@ def through_plane_scores(prediction: np.ndarray, truth: np.ndarray, hole: np.nda
     """The jump, the jump ratio and the Δz error (mean |Δz prediction − Δz truth| over the jump's pairs)."""
     errors = neighbour_differences(prediction, hole) - neighbour_differences(truth, hole)
     return {"jump": through_plane_jump(prediction, hole), "ratio": jump_ratio(prediction, hole), "dz_error": float(np.abs(errors).mean())}
+
+
+def add_tissue_texture(filled: np.ndarray, hole: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """``filled`` plus white noise in the hole, of ``amount`` × the spread (standard deviation) of the
+    fine structure ``x − G_σ * x`` (σ = ``DETAIL_SIGMA``) of the known voxels around it: a sample's
+    texture on the mean fill, as lesion-filling tools add the surrounding tissue's noise."""
+    box = hole_crop(hole)
+    region = filled[box].astype(np.float64)
+    spread = float((region - gaussian(region, sigma=DETAIL_SIGMA, preserve_range=True))[~hole[box]].std())
+    textured = filled.astype(np.float64)
+    textured[hole] += amount * spread * rng.standard_normal(int(hole.sum()))
+    return textured.astype(filled.dtype)
 
 
 def run_cli(arguments: list[str]) -> str:
@@ -205,7 +230,7 @@ def views_figure(path: Path, volumes: dict[str, np.ndarray], hole: np.ndarray) -
                 ax.set_title(label, fontsize=9)
             if col == 0:
                 ax.set_ylabel(f"{name} {'xyz'[axis]}={centre[axis]}", fontsize=9)
-    figure.suptitle("3-D hole in the held-out slab (red: hole outline)", fontsize=10)
+    figure.suptitle("3-D hole (red: hole outline)", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=130)
     plt.close(figure)
@@ -237,6 +262,18 @@ def table(rows: list[dict]) -> str:
     return "\n".join([header, *lines])
 
 
+def write_results(out: Path, rows: list[dict], table_text: str) -> None:
+    """Write ``rows`` to ``out``/metrics.csv and ``table_text`` to ``out``/table.md, and print the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "table.md").write_text(table_text + "\n")
+    print(table_text)
+    print(f"written to {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=3)
@@ -253,8 +290,17 @@ def main() -> None:
         help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
         "with --detail-gain 0, so the fill is the network's; sigma 1 is exactly what --detail-gain gain gives)",
     )  # fmt: skip
+    parser.add_argument(
+        "--texture-sweep", default=None,
+        help="comma-separated amounts: also score add_tissue_texture(medinpaint's fill, amount) for each (seeded by "
+        "--seed and the case; the fill as the CLI's defaults give it)",
+    )  # fmt: skip
     parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
+    parser.add_argument(
+        "--volume", type=Path, default=None,
+        help="a NIfTI T1 volume no model saw, instead of the template: holes anywhere in its tissue, sized in mm",
+    )  # fmt: skip
     parser.add_argument(
         "--sweep", default=None,
         help="comma-separated weights: also score w·medinpaint + (1−w)·(the --sweep-with method) for each (run with "
@@ -274,13 +320,17 @@ def main() -> None:
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
-    truth, affine = sample_volume()
+    if args.volume is not None and args.region != "heldout":
+        parser.error("--volume places holes anywhere in that volume: drop --region")
+    truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
-            hole = tumour_hole(truth, rng, args.region)
+            hole = tumour_hole(truth, rng, region, spacing)
             voided = np.where(hole, 0, truth).astype(np.float32)
             folder = Path(tmp) / f"case{case}"
             folder.mkdir()
@@ -304,18 +354,15 @@ def main() -> None:
             for sigma, gain in [tuple(float(v) for v in pair.split(":")) for pair in args.detail_sweep.split(",")] if args.detail_sweep else []:
                 sharpened = restore_detail(predictions["medinpaint"], (~hole).astype(np.float32), gain, sigma)
                 score_extra(rows, f"detail sigma={sigma:g} gain={gain:g}", sharpened, folder, files, affine, truth, hole, truth_scores, case)
+            for amount in [float(a) for a in args.texture_sweep.split(",")] if args.texture_sweep else []:
+                textured = add_tissue_texture(predictions["medinpaint"], hole, amount, np.random.default_rng([args.seed, case]))
+                score_extra(rows, f"texture {amount:g}", textured, folder, files, affine, truth, hole, truth_scores, case)
             if case == 0:
                 shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
                 views_figure(args.out / "views.png", shown, hole)
     rows += mean_rows(rows)
-    with open(args.out / "metrics.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args) | {"out": str(args.out)}, "rows": rows}, indent=2))
-    (args.out / "table.md").write_text(table(rows) + "\n")
-    print(table(rows))
-    print(f"written to {args.out}")
+    (args.out / "metrics.json").write_text(json.dumps({"arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows}, indent=2))
+    write_results(args.out, rows, table(rows))
 
 
 if __name__ == "__main__":

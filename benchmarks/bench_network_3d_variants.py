@@ -31,14 +31,13 @@ Writes ``--out`` (default results/network_3d_variants/): metrics.csv, table.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench_brats_protocol import through_plane_scores, tumour_hole
+from bench_brats_protocol import through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
@@ -91,14 +90,7 @@ def main() -> None:
         mean = {key: float(np.mean([r[key] for r in mine])) for key in ("ssim", "psnr", "jump", "dz_error", "seconds")}
         up = "" if variant == SHIPPED else f"{sum(r['ssim'] > shipped[r['case']]['ssim'] for r in mine)} / {len(mine)}"
         lines.append(f"| {variant} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | {up} | {mean['jump']:.2f} | {mean['dz_error']:.2f} | {mean['seconds']:.1f} |")
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "metrics.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (args.out / "table.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"written to {args.out}")
+    write_results(args.out, rows, "\n".join(lines))
 
 
 if __name__ == "__main__":
