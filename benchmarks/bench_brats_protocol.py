@@ -262,6 +262,25 @@ def table(rows: list[dict]) -> str:
     return "\n".join([header, *lines])
 
 
+def comparison_table(rows: list[dict], by: str, reference: str, header: list[str], cells) -> str:
+    """A markdown table with one row per value of ``row[by]``: its name, then ``cells(mine, mean, up)``,
+    where ``mean(key)`` is the mean over its cases and ``up(key)`` says in how many cases it is above
+    the ``reference`` row of the same case (blank for the reference itself)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    references = {r["case"]: r for r in rows if r[by] == reference}
+    for name in dict.fromkeys(r[by] for r in rows):
+        mine = [r for r in rows if r[by] == name]
+
+        def mean(key: str) -> float:
+            return float(np.mean([r[key] for r in mine]))
+
+        def up(key: str) -> str:
+            return "" if name == reference else f"{sum(r[key] > references[r['case']][key] for r in mine)} / {len(mine)}"
+
+        lines.append("| " + " | ".join([name, *cells(mine, mean, up)]) + " |")
+    return "\n".join(lines)
+
+
 def write_results(out: Path, rows: list[dict], table_text: str) -> None:
     """Write ``rows`` to ``out``/metrics.csv and ``table_text`` to ``out``/table.md, and print the table."""
     out.mkdir(parents=True, exist_ok=True)

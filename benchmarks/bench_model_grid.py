@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from bench_brats_protocol import through_plane_jump, through_plane_scores, tumour_hole, write_results
+from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
@@ -102,14 +102,12 @@ def main() -> None:
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole),
                          **through_plane_scores(prediction, truth, hole), "truth_jump": truth_jump, "seconds": seconds[name]})  # fmt: skip
             print(f"case {case} ({int(hole.sum())} voxels) {name:22s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
-    cli = {r["case"]: r for r in rows if r["fill"] == CLI_ROW}
-    lines = ["| fill (2 mm template) | SSIM | PSNR (dB) | MAE | SSIM up | PSNR up | jump | truth jump | s / case (median) |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in dict.fromkeys(r["fill"] for r in rows):
-        mine = [r for r in rows if r["fill"] == name]
-        mean = {key: float(np.mean([r[key] for r in mine])) for key in ("ssim", "psnr", "mae", "jump", "truth_jump")}
-        up = ("", "") if name == CLI_ROW else tuple(f"{sum(r[k] > cli[r['case']][k] for r in mine)} / {len(mine)}" for k in ("ssim", "psnr"))
-        lines.append(f"| {name} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | {mean['mae']:.4f} | {up[0]} | {up[1]} | {mean['jump']:.2f} | {mean['truth_jump']:.2f} | {seconds_cell([r['seconds'] for r in mine])} |")
-    write_results(args.out, rows, "\n".join(lines))
+    header = ["fill (2 mm template)", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "jump", "truth jump", "s / case (median)"]
+    table = comparison_table(rows, "fill", CLI_ROW, header, lambda mine, mean, up: [
+        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"), f"{mean('jump'):.2f}",
+        f"{mean('truth_jump'):.2f}", seconds_cell([r["seconds"] for r in mine]),
+    ])  # fmt: skip
+    write_results(args.out, rows, table)
 
 
 if __name__ == "__main__":

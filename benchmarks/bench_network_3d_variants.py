@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_brats_protocol import through_plane_scores, tumour_hole, write_results
+from bench_brats_protocol import comparison_table, through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
@@ -83,14 +83,11 @@ def main() -> None:
             sharpened = restore_detail(fill, known, DETAIL_GAIN)
             rows.append({"case": case, "variant": name, **score_volumes(sharpened, truth, voided, hole), **through_plane_scores(sharpened, truth, hole), "seconds": seconds})
             print(f"case {case} {name:40s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f}", flush=True)
-    shipped = {r["case"]: r for r in rows if r["variant"] == SHIPPED}
-    lines = ["| variant (detail gain 0.75 after) | SSIM | PSNR (dB) | SSIM up (cases) | jump | Δz error | network s/case |", "|---|---|---|---|---|---|---|"]
-    for variant in dict.fromkeys(r["variant"] for r in rows):
-        mine = [r for r in rows if r["variant"] == variant]
-        mean = {key: float(np.mean([r[key] for r in mine])) for key in ("ssim", "psnr", "jump", "dz_error", "seconds")}
-        up = "" if variant == SHIPPED else f"{sum(r['ssim'] > shipped[r['case']]['ssim'] for r in mine)} / {len(mine)}"
-        lines.append(f"| {variant} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | {up} | {mean['jump']:.2f} | {mean['dz_error']:.2f} | {mean['seconds']:.1f} |")
-    write_results(args.out, rows, "\n".join(lines))
+    header = ["variant (detail gain 0.75 after)", "SSIM", "PSNR (dB)", "SSIM up (cases)", "jump", "Δz error", "network s/case"]
+    table = comparison_table(rows, "variant", SHIPPED, header, lambda mine, mean, up: [
+        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", up("ssim"), f"{mean('jump'):.2f}", f"{mean('dz_error'):.2f}", f"{mean('seconds'):.1f}",
+    ])  # fmt: skip
+    write_results(args.out, rows, table)
 
 
 if __name__ == "__main__":
