@@ -342,7 +342,7 @@ def main() -> None:
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
-    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    spacing = nib.affines.voxel_sizes(affine)
     region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -380,7 +380,7 @@ def main() -> None:
                 shown = {"input": voided, **{m: predictions[m] for m in ("medinpaint", "biharmonic-3d") if m in predictions}, "truth": truth}
                 views_figure(args.out / "views.png", shown, hole)
     rows += mean_rows(rows)
-    (args.out / "metrics.json").write_text(json.dumps({"arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows}, indent=2))
+    (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args), "rows": rows}, indent=2, default=str))
     write_results(args.out, rows, table(rows))
 
 

@@ -7,8 +7,9 @@ on the 1 mm template, default ``--region train``; a 2 mm voxel is in the hole wh
 voxels is):
 
 * ``biharmonic-3d``: scikit-image's 3-D biharmonic fill at 2 mm;
-* ``network at 2 mm``: the CLI's 3-D fill as it runs on a 2 mm volume today (3-D biharmonic base,
-  the volume fill network along the three axes, depth-weighted, detail gain ``DETAIL_GAIN``);
+* ``network at 2 mm``: the CLI's 3-D fill as it runs on a 2 mm volume today
+  (:func:`medinpaint.volume_inpainting.inpaint_volume` with ``method="network"`` and its defaults:
+  3-D biharmonic base, the volume fill network along the three axes, depth-weighted, detail gain 0.75);
 * ``network on 1 mm grid``: the 2 mm volume with its hole filled by 3-D biharmonic, upsampled 2× by
   cubic spline (``scipy.ndimage.zoom``), its hole (each 2 mm hole voxel's 8 children) filled by the
   same 3-D fill at 1 mm, then averaged back over each 2 mm voxel's 8 children; known voxels are the
@@ -35,11 +36,9 @@ from scipy import ndimage
 from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
-from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
-from medinpaint.inpainting.network_fill import network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
-from medinpaint.native_inpainting import fill_network_of
+from medinpaint.volume_inpainting import inpaint_volume
 
 CLI_ROW = "network at 2 mm (CLI)"
 
@@ -74,13 +73,11 @@ def main() -> None:
     fine_truth = sample_volume()[0].astype(np.float32)
     truth = to_2mm(fine_truth).astype(np.float32)
     models = load_models(device="cpu")
-    net = fill_network_of(models, volume=True)
 
-    def fill_3d(voided: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The 3-D biharmonic base and the CLI's network fill of it (sharpened), at the arrays' own grid."""
+    def fill_3d(voided: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """The CLI's 3-D fill (``inpaint_volume(method="network")`` with its defaults) at the arrays' own grid."""
         intensity = models.normalisation.intensity_for(torch.from_numpy(voided))
-        base = biharmonic_fill_3d(voided, known).astype(np.float32)
-        return base, restore_detail(network_fill_volume(voided, known, base, net, intensity)[0], known, DETAIL_GAIN)
+        return inpaint_volume(voided, known, models, intensity, method="network").filled
 
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -89,12 +86,13 @@ def main() -> None:
         voided = np.where(hole, 0, truth).astype(np.float32)
         known = (~hole).astype(np.float32)
         started = time.perf_counter()
-        biharmonic, native = fill_3d(voided, known)
+        biharmonic = biharmonic_fill_3d(voided, known).astype(np.float32)
+        native = fill_3d(voided, known)
         seconds = {"biharmonic-3d": float("nan"), CLI_ROW: time.perf_counter() - started}
         started = time.perf_counter()
         fine_hole = children(hole)
         upsampled = np.where(fine_hole, 0, ndimage.zoom(biharmonic, 2, order=3)).astype(np.float32)
-        fine = fill_3d(upsampled, (~fine_hole).astype(np.float32))[1]
+        fine = fill_3d(upsampled, (~fine_hole).astype(np.float32))
         on_grid = np.where(hole, to_2mm(fine), voided).astype(np.float32)
         seconds["network on 1 mm grid"] = seconds[CLI_ROW] + time.perf_counter() - started
         truth_jump = through_plane_jump(truth, hole)
