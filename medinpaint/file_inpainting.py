@@ -22,6 +22,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
+from medinpaint.inpainting.model_grid import grid_factors, model_voxel_mm
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -56,6 +57,8 @@ class FileInpaintReport:
         loss: final search objective per filled slice (empty when nothing was filled).
         iterations: Adam steps per filled slice.
         seconds: wall time.
+        model_grid: the 3-D network fill's upsampling per voxel axis onto the model's grid
+            (:mod:`medinpaint.inpainting.model_grid`); (1, 1, 1) = filled on the input's own grid.
     """
 
     input: Path
@@ -65,6 +68,7 @@ class FileInpaintReport:
     loss: tuple[float, ...]
     iterations: tuple[int, ...]
     seconds: float
+    model_grid: tuple[int, int, int] = (1, 1, 1)
 
     def __str__(self) -> str:
         if not self.slices:
@@ -75,6 +79,8 @@ class FileInpaintReport:
                 f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}"
                 for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)
             ]
+            if self.model_grid != (1, 1, 1):
+                lines.append("filled on the model's voxel grid: each input voxel split {} × {} × {}, then averaged back".format(*self.model_grid))
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 
@@ -305,7 +311,10 @@ def inpaint_file(
     in_3d = fills_in_3d(mode, known, chosen_method)
     if in_3d:
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
-        fill = inpaint_stack_3d(loaded.native, known, loaded.source.axis, models, intensity, volume_search, detail_gain=detail_gain, **options)
+        fill = inpaint_stack_3d(
+            loaded.native, known, loaded.source.axis, models, intensity, volume_search, detail_gain=detail_gain,
+            spacing=loaded.source.voxel_mm, **options,
+        )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
     raw_native, blended_native = fill.raw, fill.filled
@@ -341,4 +350,5 @@ def inpaint_file(
         tuple(float(v) for v in fill.loss),
         tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
+        grid_factors(loaded.source.voxel_mm, model_voxel_mm(models)) if in_3d and chosen_method == "network" else (1, 1, 1),
     )

@@ -102,11 +102,6 @@ def dilate(region: np.ndarray, spacing: Sequence[float], mm: float) -> np.ndarra
     return grown
 
 
-def _voxel_sizes(affine: np.ndarray) -> np.ndarray:
-    """NIfTI voxel size (3,) in mm along each voxel axis."""
-    return np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
-
-
 def _no_spacing(like: LoadedSlices) -> MedinpaintError:
     return MedinpaintError(
         f"--dilate is in millimetres but the input {like.path.name} gives no pixel spacing: "
@@ -118,7 +113,7 @@ def _plane_spacing(like: LoadedSlices) -> tuple[float, float]:
     """(row, column) spacing in mm of the native slices."""
     source = like.source
     if isinstance(source, NiftiSource):
-        voxel = _voxel_sizes(source.affine)
+        voxel = source.voxel_mm
         first, second = (k for k in range(3) if k != source.axis)
         return float(voxel[second]), float(voxel[first])  # display rows run along the second axis
     spacing = frame_geometry(source).pixel_spacing if isinstance(source, DicomSource) else None
@@ -194,7 +189,7 @@ def _nifti_fill(path, like: LoadedSlices, chosen, mm: float) -> np.ndarray:
     if len(image_shape) >= 3 and mask_source.shape[:3] == image_shape[:3]:
         if not np.allclose(mask_source.affine, like.source.affine, atol=1e-3):
             raise MedinpaintError(f"mask {path.name} has another affine than {like.path.name}: resample the mask onto the image")
-        region = dilate(_select_values(volume, chosen, path.name), _voxel_sizes(like.source.affine), mm)
+        region = dilate(_select_values(volume, chosen, path.name), like.source.voxel_mm, mm)
         return extract_slices(region.astype(np.float32), like.source.axis, like.slice_indices)[0] > 0.5
     if volume.shape[2] == 1:
         plane = extract_slices(volume, 2, [0])[0][:, 0]

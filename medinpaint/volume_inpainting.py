@@ -52,7 +52,8 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore_detail
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
-from medinpaint.inpainting.network_fill import network_fill_volume
+from medinpaint.inpainting.model_grid import grid_factors, model_voxel_mm, on_model_grid
+from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
@@ -145,6 +146,7 @@ def inpaint_volume(
     fusion: str = "in-plane",
     prior_weight: float = 1.0,
     detail_gain: float = DETAIL_GAIN,
+    spacing: tuple[float, float, float] | None = None,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -171,6 +173,10 @@ def inpaint_volume(
         detail_gain: ``method="network"``: the unsharp-mask gain on the network's fill in the hole
             (:mod:`medinpaint.inpainting.detail`), applied before ``prior_weight``; 0 = the
             posterior-mean fill as it is. The search's fills are not sharpened.
+        spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
+            voxels are at least 1.5× the model's (the embedded brain models: 1 mm), the hole is
+            filled on the model's grid and averaged back
+            (:mod:`medinpaint.inpainting.model_grid`); None = on the volume's own grid.
         progress: show the searches' progress bars.
 
     Returns:
@@ -202,7 +208,7 @@ def inpaint_volume(
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
     if method == "network":
-        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain)
+        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing)
     stacks = {
         axis: tuple(torch.from_numpy(extract_slices(array, axis, axis_slices[axis])[0]) for array in (volume, known))
         for axis in axes
@@ -227,20 +233,36 @@ def inpaint_volume(
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 
-def _network_volume(
-    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float
-) -> VolumeFill:
-    """The fill network along each orientation on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened."""
-    net = fill_network_of(models, volume=True)
+def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float) -> dict:
+    """The fill network along ``axes`` on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened."""
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
-    network, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=tuple(axis_slices))
+    network, spread, axis_raw = network_fill_volume(volume, known, base, fill_network_of(models, volume=True), intensity, axes=axes)
+    return {"filled": restore_detail(network, known, detail_gain), "network": network, "spread": spread, **axis_raw}
+
+
+def _network_volume(
+    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing
+) -> VolumeFill:
+    """:func:`_network_fill` at the volume's grid, or on the model's grid (:mod:`medinpaint.inpainting.model_grid`) for larger voxels."""
+    axes = tuple(axis_slices)
+    factors = grid_factors(spacing, model_voxel_mm(models))
+    if factors == (1, 1, 1):
+        fills = _network_fill(volume, known, models, intensity, axes, detail_gain)
+    else:
+        base = biharmonic_fill_3d(volume, known).astype(np.float32)
+        def fine_fill(fine_volume, fine_known):
+            return _network_fill(fine_volume, fine_known, models, intensity, axes, detail_gain)
+        hole = known < 0.5
+        averaged = on_model_grid(fine_fill, volume, known, base, factors, CONTEXT)
+        fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in averaged.items()}
+    axis_raw, spread = {axis: fills[axis] for axis in axes}, fills["spread"]
     axis_fills = {}
     for axis, indices in axis_slices.items():
         zeros = torch.zeros(len(indices))
         raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
         axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
-    filled = shrink_to_biharmonic_3d(restore_detail(network, known, detail_gain), volume, known, prior_weight)
-    return VolumeFill(filled, network.copy(), axis_raw, spread, axis_fills, axis_slices)
+    filled = shrink_to_biharmonic_3d(fills["filled"], volume, known, prior_weight)
+    return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices)
 
 
 def inpaint_stack_3d(

@@ -17,6 +17,7 @@ Two splits:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import torch
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["HeldoutSlab", "SampleSplit", "heldout_slab", "sample_path", "sample_split", "sample_slices", "sample_volume"]
+__all__ = ["HeldoutSlab", "SampleSplit", "heldout_slab", "sample_path", "sample_split", "sample_slices", "sample_volume", "sample_voxel_mm"]
 
 SAMPLE_FILE = "mni152_t1_1mm.nii.gz"
 TISSUE_FRACTION = 0.05
@@ -102,6 +103,19 @@ def sample_volume() -> tuple[np.ndarray, np.ndarray]:
 
     volume, source = read_nifti(sample_path())
     return volume, source.affine
+
+
+@functools.cache
+def sample_voxel_mm() -> float:
+    """The sample's voxel size in mm (isotropic), read from its header.
+
+    Example:
+        >>> sample_voxel_mm()
+        1.0
+    """
+    from medinpaint.io.nifti import nifti_voxel_mm
+
+    return float(np.round(np.mean(nifti_voxel_mm(sample_path())), 6))
 
 
 def heldout_slab() -> HeldoutSlab:

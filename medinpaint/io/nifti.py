@@ -17,7 +17,7 @@ import numpy as np
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["NiftiSource", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "write_nifti_like"]
+__all__ = ["NiftiSource", "nifti_voxel_mm", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "write_nifti_like"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -40,6 +40,21 @@ class NiftiSource:
     shape: tuple[int, ...]
     affine: np.ndarray
 
+    @property
+    def voxel_mm(self) -> tuple[float, float, float]:
+        """The voxel size in mm along the first three array axes (nibabel's ``voxel_sizes`` of the affine).
+
+        Example:
+            >>> from medinpaint.data import sample_path
+            >>> read_nifti(sample_path())[1].voxel_mm
+            (1.0, 1.0, 1.0)
+        """
+        return _voxel_mm(self.affine)
+
+
+def _voxel_mm(affine: np.ndarray) -> tuple[float, float, float]:
+    return tuple(float(v) for v in nib.affines.voxel_sizes(affine)[:3])
+
 
 def _load(path: Path) -> nib.Nifti1Image:
     try:
@@ -60,6 +75,17 @@ def nifti_shape(path: str | Path) -> tuple[int, ...]:
         (197, 233, 189)
     """
     return tuple(int(s) for s in _load(Path(path)).shape)
+
+
+def nifti_voxel_mm(path: str | Path) -> tuple[float, float, float]:
+    """The voxel size in mm along the first three array axes of a NIfTI file, from its header only.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> nifti_voxel_mm(sample_path())
+        (1.0, 1.0, 1.0)
+    """
+    return _voxel_mm(_load(Path(path)).affine)
 
 
 def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[np.ndarray, NiftiSource]:

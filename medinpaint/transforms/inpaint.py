@@ -5,7 +5,8 @@
 NONZERO = fill. It cuts the image into 2-D slices along ``axis`` and fills the slices the mask
 touches with :func:`medinpaint.native_inpainting.inpaint_native`, or, for a one-channel volume
 under the fill network (``fill="auto"``, as ``medinpaint inpaint --fill``), fills the volume in
-3-D (:func:`medinpaint.volume_inpainting.inpaint_stack_3d`). It returns the image in its own
+3-D (:func:`medinpaint.volume_inpainting.inpaint_stack_3d`; a ``MetaTensor``'s voxel size from
+its affine, as the command line reads a NIfTI file's). It returns the image in its own
 units and dtype with its metadata (affine, meta dict) kept; only masked voxels change.
 
 Slices go to the generator in the display orientation that ``medinpaint inpaint`` uses for NIfTI
@@ -21,7 +22,7 @@ from collections.abc import Hashable, Mapping
 
 import torch
 from monai.config import KeysCollection, NdarrayOrTensor
-from monai.data import get_track_meta
+from monai.data import MetaTensor, get_track_meta
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 from monai.utils.type_conversion import convert_to_tensor
@@ -184,7 +185,10 @@ class SemanticInpaint(Transform):
         intensity = checkpoint_intensity(self.models, values)
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         if self._in_3d(image, known):
-            found = inpaint_stack_3d(stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, **options)
+            spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
+            found = inpaint_stack_3d(
+                stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing, **options
+            )
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
         filled = torch.zeros_like(stack)

@@ -1,0 +1,125 @@
+"""Fill a volume whose voxels are larger than the model's on the model's own voxel grid.
+
+The brain models learned the 1 mm MNI152 template: a 2 mm volume shows them anatomy at half the
+scale they know. For a volume with voxels at least 1.5 times the model's along an axis, the 3-D
+fill runs on a finer grid instead: the hole's bounding box plus context is upsampled by an integer
+factor per axis (cubic spline, pixel-area aligned: voxel ``i`` becomes voxels ``f·i .. f·i + f − 1``),
+the hole there is every child of a hole voxel, the fill runs at that grid, and each hole voxel
+gets the mean of its children. Known voxels are never resampled: the caller keeps its own.
+
+On the template block-averaged to 2 mm (``benchmarks/bench_model_grid.py``, training holes) this
+raised hole PSNR by about 0.4 dB against the same fill at 2 mm (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from medinpaint.checkpoint import LoadedModels
+from medinpaint.data.sample import sample_voxel_mm
+from medinpaint.inpainting.poisson3d import hole_box
+
+__all__ = ["MIN_RATIO", "grid_factors", "model_voxel_mm", "on_model_grid", "upsample", "block_mean"]
+
+MIN_RATIO = 1.5  # an axis is resampled when its voxels are at least this many times the model's
+
+
+def model_voxel_mm(models: LoadedModels) -> float | None:
+    """The voxel size (mm) of the volumes the model learned, or None when the checkpoint does not say.
+
+    Models trained on the embedded sample (``data: embedded``) learned its 1 mm voxels; for other
+    training data the size is unknown and volumes are filled on their own grid.
+
+    Example:
+        >>> from medinpaint.checkpoint import load_models
+        >>> model_voxel_mm(load_models(device="cpu"))
+        1.0
+    """
+    return sample_voxel_mm() if models.config.data == "embedded" else None
+
+
+def grid_factors(spacing: Sequence[float] | None, model_mm: float | None) -> tuple[int, int, int]:
+    """Per axis, how many model voxels one input voxel spans (rounded; 1 below :data:`MIN_RATIO`).
+
+    Example:
+        >>> grid_factors((2.0, 2.0, 2.0), 1.0), grid_factors((0.9, 0.9, 3.0), 1.0), grid_factors((1.4, 1, 1), 1.0)
+        ((2, 2, 2), (1, 1, 3), (1, 1, 1))
+        >>> grid_factors((2.0, 2.0, 2.0), None)
+        (1, 1, 1)
+    """
+    if spacing is None or model_mm is None:
+        return (1, 1, 1)
+    return tuple(math.floor(s / model_mm + 0.5) if s >= MIN_RATIO * model_mm else 1 for s in spacing)
+
+
+def upsample(volume: np.ndarray, factors: Sequence[int]) -> np.ndarray:
+    """Cubic-spline upsampling by integer ``factors``, pixel-area aligned (scipy's ``grid_mode``).
+
+    Example:
+        >>> ramp = np.fromfunction(lambda x, y, z: x + 0.0 * y, (20, 4, 4))
+        >>> fine = upsample(ramp, (2, 1, 1))  # voxel 9 becomes voxels 18 and 19, a quarter voxel either side of 9
+        >>> fine.shape, [round(float(v), 3) for v in fine[18:22, 0, 0]]
+        ((40, 4, 4), [8.75, 9.25, 9.75, 10.25])
+    """
+    return ndimage.zoom(np.asarray(volume, np.float64), tuple(factors), order=3, mode="nearest", grid_mode=True)
+
+
+def block_mean(fine: np.ndarray, factors: Sequence[int]) -> np.ndarray:
+    """The mean over each block of ``factors`` voxels: the inverse of :func:`upsample` for a piecewise-constant volume.
+
+    Example:
+        >>> block_mean(np.arange(8.0).reshape(4, 2, 1), (2, 2, 1)).ravel().tolist()
+        [1.5, 5.5]
+    """
+    x, y, z = (n // f for n, f in zip(fine.shape, factors))
+    return fine.reshape(x, factors[0], y, factors[1], z, factors[2]).mean(axis=(1, 3, 5))
+
+
+def on_model_grid(
+    fill: Callable[[np.ndarray, np.ndarray], Mapping[object, np.ndarray]],
+    volume: np.ndarray,
+    known: np.ndarray,
+    base: np.ndarray,
+    factors: Sequence[int],
+    context: int,
+) -> dict[object, np.ndarray]:
+    """Run ``fill`` on the hole's box, upsampled by ``factors``, and average each result back.
+
+    Args:
+        fill: ``fill(fine_volume, fine_known)`` -> named (X', Y', Z') arrays at the fine grid.
+        volume: (X, Y, Z) native units.
+        known: (X, Y, Z), 1 = known, 0 = missing.
+        base: (X, Y, Z) a fill of the hole (e.g. 3-D biharmonic), so that upsampling near the hole
+            reads no placeholder values; only its hole voxels are read.
+        factors: integer upsampling per axis (:func:`grid_factors`).
+        context: fine voxels of known context kept around the hole's box (at least).
+
+    Returns:
+        Each of ``fill``'s arrays block-averaged back to the volume's grid, in the volume's
+        shape: the averaged values in the hole, 0 on known voxels.
+
+    Example:
+        >>> volume = np.fromfunction(lambda x, y, z: x + y + z, (12, 12, 12))
+        >>> known = np.ones(volume.shape); known[5:7, 5:7, 5:7] = 0
+        >>> out = on_model_grid(lambda v, k: {"same": v}, volume, known, volume, (2, 2, 2), context=8)
+        >>> float(np.abs(out["same"] - volume)[5:7, 5:7, 5:7].max()) < 0.01, float(out["same"][0, 0, 0])
+        (True, 0.0)
+    """
+    hole = known < 0.5
+    margin = max(math.ceil(context / f) for f in factors)
+    box = hole_box(hole, margin=margin)
+    coarse = np.where(hole, base, volume)[box]
+    fine_known = known[box]
+    for axis, factor in enumerate(factors):
+        fine_known = np.repeat(fine_known, factor, axis=axis)
+    results = fill(upsample(coarse, factors).astype(np.float32), (fine_known >= 0.5).astype(np.float32))
+    averaged = {}
+    for name, array in results.items():
+        full = np.zeros(volume.shape, np.float32)
+        full[box] = np.where(hole[box], block_mean(np.asarray(array, np.float64), factors), 0.0)
+        averaged[name] = full
+    return averaged
