@@ -13,7 +13,10 @@ with tumour-sized holes (:func:`bench_brats_protocol.tumour_hole` on the 1 mm te
   0.75), as the CLI ran on such volumes before 2026-12-04;
 * ``network on the model's grid``: the same call given the voxel size (``spacing``), as the CLI
   runs it now (:mod:`medinpaint.inpainting.model_grid`: the hole's box upsampled to 1 mm by cubic
-  spline, filled there, averaged back).
+  spline, filled there, averaged back);
+* ``biharmonic-3d on the model's grid``: a diagnostic, not a method the CLI offers: the 3-D
+  biharmonic fill run through the same resampling, to tell what the finer grid gives a classical
+  fill from what it gives the network.
 
 Scores: the BraTS protocol (:func:`medinpaint.metrics.scoring.score_volumes`) and the through-plane
 jump (:func:`bench_brats_protocol.through_plane_scores`), mean over the cases, and in how many cases
@@ -35,13 +38,15 @@ import torch
 from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
-from medinpaint.inpainting.model_grid import block_mean
+from medinpaint.inpainting.model_grid import block_mean, on_model_grid
+from medinpaint.inpainting.network_fill import CONTEXT
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.volume_inpainting import inpaint_volume
 
 OWN_ROW = "network on the volume's grid"
 MODEL_ROW = "network on the model's grid"
+BIHARMONIC_MODEL_ROW = "biharmonic-3d on the model's grid"
 
 
 def main() -> None:
@@ -78,11 +83,15 @@ def main() -> None:
             started = time.perf_counter()
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
+        started = time.perf_counter()
+        fine = on_model_grid(lambda v, k: {"filled": biharmonic_fill_3d(v, k)}, voided, known, biharmonic, block, CONTEXT)
+        predictions[BIHARMONIC_MODEL_ROW] = np.where(hole, fine["filled"], voided).astype(np.float32)
+        seconds[BIHARMONIC_MODEL_ROW] = time.perf_counter() - started
         truth_jump = through_plane_jump(truth, hole)
         for name, prediction in predictions.items():
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole),
                          **through_plane_scores(prediction, truth, hole), "truth_jump": truth_jump, "seconds": seconds[name]})  # fmt: skip
-            print(f"case {case} ({int(hole.sum())} voxels) {name:28s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
+            print(f"case {case} ({int(hole.sum())} voxels) {name:33s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
     header = [f"fill (template averaged {args.block.replace(',', '×')})", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "jump", "truth jump", "s / case (median)"]
     table = comparison_table(rows, "fill", OWN_ROW, header, lambda mine, mean, up: [
         f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"), f"{mean('jump'):.2f}",

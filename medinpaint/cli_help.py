@@ -42,11 +42,12 @@ GRID_HELP = (
 FILL_HELP = (
     "How a volume's holes are filled: 3d (along all three axes, from the known voxels around the hole in 3-D; "
     "--method network: every slice through the hole corrects the 3-D biharmonic fill and the three axes are "
-    "averaged, each weighted by the hole's depth along it, on the model's voxel grid when the NIfTI voxels are at "
+    "averaged, each weighted by the hole's depth along it, on the model's voxel grid when the voxels are at "
     "least 1.5× the model's along an axis (the embedded brain models: 1 mm; a 2 mm volume, or 3 mm slices, is "
     "upsampled around the hole, filled at 1 mm and averaged back); --method search: the axes' fills are fused through "
-    "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; 3-D NIfTI with a mask file), "
-    "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (for a 3-D NIfTI mask file: 3d "
+    "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; a 3-D NIfTI volume, or a DICOM series or multi-frame "
+    "file whose frames are evenly spaced in one orientation, with a mask file), "
+    "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (for such a volume and mask file: 3d "
     "under --method network, even for a hole on one slice, whose 3-D fill reads the slices above and below; under "
     "--method search, 3d when a hole spans neighbouring slices; slices otherwise)."
 )

@@ -33,7 +33,7 @@ from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
-from medinpaint.volume_inpainting import fill_mode, fills_in_3d, inpaint_stack_3d
+from medinpaint.volume_inpainting import fill_mode, fills_in_3d, inpaint_stack_3d, stack_axis, volume_voxel_mm
 from medinpaint.windows import WindowConfig
 
 __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_file", "native_known_mask"]
@@ -234,8 +234,9 @@ def inpaint_file(
             trained for: windows for the default brain model).
         fill: ``"3d"`` (fill along all three axes from the 3-D context: the network on the 3-D
             biharmonic fill, or the search's fills fused in one exact 3-D Poisson blend; a 3-D
-            NIfTI volume with a mask file), ``"slices"`` (each slice along ``axis`` on its own,
-            2-D) or ``"auto"`` (for a 3-D NIfTI mask file: 3d under the network, and under the
+            NIfTI volume, or a DICOM series or multi-frame file whose frames form a regular
+            volume, with a mask file), ``"slices"`` (each slice along ``axis`` on its own,
+            2-D) or ``"auto"`` (for such a volume: 3d under the network, and under the
             search when a hole spans neighbouring slices; else slices). ``blend_method`` applies to the search's slice-wise fills.
         estimate: the fill, ``"mean"`` of the restarts (the posterior-mean estimate) or the
             ``"best"`` restart.
@@ -308,12 +309,18 @@ def inpaint_file(
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
-    in_3d = fills_in_3d(mode, known, chosen_method)
+    spacing = volume_voxel_mm(loaded) if mode != "slices" else None
+    if mode == "3d" and spacing is None:
+        raise MedinpaintError(
+            f"--fill 3d needs frames that form a regular volume (one orientation, evenly spaced, with PixelSpacing), "
+            f"and {input_path.name} does not: use --fill slices"
+        )
+    in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
     if in_3d:
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(
-            loaded.native, known, loaded.source.axis, models, intensity, volume_search, detail_gain=detail_gain,
-            spacing=loaded.source.voxel_mm, **options,
+            loaded.native, known, stack_axis(loaded), models, intensity, volume_search, detail_gain=detail_gain,
+            spacing=spacing, **options,
         )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
@@ -350,5 +357,5 @@ def inpaint_file(
         tuple(float(v) for v in fill.loss),
         tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
-        grid_factors(loaded.source.voxel_mm, model_voxel_mm(models)) if in_3d and chosen_method == "network" else (1, 1, 1),
+        grid_factors(spacing, model_voxel_mm(models)) if in_3d and chosen_method == "network" else (1, 1, 1),
     )

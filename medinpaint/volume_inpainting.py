@@ -43,8 +43,10 @@ for :func:`medinpaint.file_inpainting.inpaint_file`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pydicom
 import torch
 
 from medinpaint.checkpoint import LoadedModels
@@ -55,12 +57,18 @@ from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson
 from medinpaint.inpainting.model_grid import grid_factors, model_voxel_mm, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
-from medinpaint.io.nifti import extract_slices, nifti_shape, slice_from_display
+from medinpaint.io.dicom import DicomSource
+from medinpaint.io.dicom_geometry import frame_geometry
+from medinpaint.io.nifti import NiftiSource, extract_slices, nifti_shape, slice_from_display
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
+from medinpaint.pipeline import LoadedSlices
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = ["FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "in_plane_blend", "inpaint_stack_3d", "inpaint_volume", "spans_slices"]
+__all__ = [
+    "FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "in_plane_blend", "inpaint_stack_3d", "inpaint_volume",
+    "spans_slices", "stack_axis", "volume_voxel_mm",
+]
 
 FILLS = ("auto", "3d", "slices")
 FUSIONS = ("in-plane", "mean")
@@ -347,17 +355,19 @@ def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
 
     Args:
         fill: ``"3d"``, ``"slices"`` or ``"auto"``.
-        input_path: the image file.
+        input_path: the image file (or DICOM series folder).
         mask_is_file: the mask is a file (not a generated kind).
         slices: the slices the user asked for (None = all the mask touches).
 
     Returns:
-        ``"slices"``; ``"3d"``; or ``"auto"`` for a 3-D NIfTI volume with a mask file, which the
-        caller resolves with :func:`fills_in_3d`.
+        ``"slices"``; or ``fill`` (``"3d"`` or ``"auto"``) for a 3-D NIfTI volume or a DICOM
+        series folder or file with a mask file and all its slices. For DICOM the caller checks,
+        once the frames are read, that they form a regular volume (:func:`volume_voxel_mm`);
+        ``"auto"`` is then resolved with :func:`fills_in_3d`.
 
     Raises:
         MedinpaintError: an unknown value, or ``"3d"`` for an input that is not a 3-D NIfTI
-            volume with a mask file and all its slices.
+            volume or a DICOM input with a mask file and all its slices.
 
     Example:
         >>> from medinpaint.data import sample_path
@@ -366,13 +376,49 @@ def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
     """
     if check_fill(fill) == "slices":
         return fill
-    name = str(input_path).lower()
-    volume = name.endswith((".nii", ".nii.gz")) and sum(s > 1 for s in nifti_shape(input_path)[:3]) == 3
+    path = Path(input_path)
+    if str(path).lower().endswith((".nii", ".nii.gz")):
+        volume = sum(s > 1 for s in nifti_shape(path)[:3]) == 3
+    else:
+        volume = path.is_dir() or (path.is_file() and pydicom.misc.is_dicom(str(path)))  # frames read later
     if volume and mask_is_file and slices is None:
         return fill
     if fill == "3d":
         raise MedinpaintError(
-            f"--fill 3d needs a 3-D NIfTI volume, a mask file and no --slices, got {input_path}: "
-            "use --fill slices for 2-D images, series, generated masks or chosen slices"
+            f"--fill 3d needs a 3-D NIfTI volume or a DICOM series, a mask file and no --slices, got {input_path}: "
+            "use --fill slices for 2-D images, generated masks or chosen slices"
         )
     return "slices"
+
+
+def volume_voxel_mm(loaded: LoadedSlices) -> tuple[float, float, float] | None:
+    """The voxel size (mm) of the volume that :func:`inpaint_stack_3d` builds from ``loaded``'s slices, or None.
+
+    NIfTI: the affine's voxel sizes along the array axes. DICOM: frames stack along the volume's
+    first axis, and each frame's columns and rows along the second and third
+    (:func:`~medinpaint.io.nifti.slice_from_display`), so (slice spacing, column spacing, row
+    spacing); None when the frames do not form a regular volume (one orientation, evenly spaced
+    along the normal, with PixelSpacing: :meth:`~medinpaint.io.dicom_geometry.FrameGeometry.slice_spacing`).
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> volume_voxel_mm(load_slices(sample_path(), slices=[90, 91]))
+        (1.0, 1.0, 1.0)
+    """
+    source = loaded.source
+    if isinstance(source, NiftiSource):
+        return source.voxel_mm
+    if not isinstance(source, DicomSource):
+        return None
+    geometry = frame_geometry(source)
+    between = geometry.slice_spacing()
+    if between is None or geometry.pixel_spacing is None or len(loaded.slice_indices) != len(geometry.references):
+        return None
+    rows, columns = geometry.pixel_spacing
+    return (between, float(columns), float(rows))
+
+
+def stack_axis(loaded: LoadedSlices) -> int:
+    """The volume axis along which ``loaded``'s slices lie: the NIfTI slicing axis, 0 for DICOM frames."""
+    return loaded.source.axis if isinstance(loaded.source, NiftiSource) else 0

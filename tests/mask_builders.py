@@ -29,6 +29,33 @@ def ct_series(target: Path) -> Path:
     return Path(shutil.copytree(source, target))
 
 
+def mr_series(frames: np.ndarray, spacing: tuple[float, float, float], target: Path) -> Path:
+    """A regular axial MR series of ``frames`` (F, rows, cols; rounded to int16), built on a real MR slice's tags.
+
+    Each file is a copy of pydicom's MR700 slice with new pixels, size, UIDs and geometry:
+    frame k at ImagePositionPatient (0, 0, k · ``spacing[0]``), PixelSpacing ``spacing[1:]``
+    (row spacing, column spacing).
+    """
+    template = read_series(dicom_test_file("CT_small.dcm").parent / "dicomdirtests" / "98892003" / "MR700")[0]
+    target.mkdir(parents=True)
+    series_uid, study_uid = generate_uid(), generate_uid()
+    for k, frame in enumerate(np.rint(frames).astype(np.int16)):
+        ds = template.copy()
+        ds.file_meta = template.file_meta.copy()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.InstanceNumber = series_uid, study_uid, k + 1
+        ds.Rows, ds.Columns = frame.shape
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.PixelSpacing = [float(spacing[1]), float(spacing[2])]
+        ds.SliceThickness = float(spacing[0])
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.ImagePositionPatient = [0.0, 0.0, k * float(spacing[0])]
+        ds.SliceLocation = k * float(spacing[0])
+        ds.PixelData = frame.tobytes()
+        ds.save_as(target / f"slice{k:03d}.dcm", enforce_file_format=True)
+    return target
+
+
 def read_series(folder: Path) -> list[Dataset]:
     return [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
 

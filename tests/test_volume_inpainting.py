@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -161,7 +162,7 @@ def test_bad_fill_is_one_error_line_before_any_work(tmp_path, crop_files):
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: --fill 'cube' is not one of auto, 3d, slices: pick one of them"
     generated = runner.invoke(app, [*base[:4], "box:8", *base[5:], "--fill", "3d"])
-    assert generated.exit_code == 2 and "--fill 3d needs a 3-D NIfTI volume, a mask file" in generated.stderr
+    assert generated.exit_code == 2 and "--fill 3d needs a 3-D NIfTI volume or a DICOM series, a mask file" in generated.stderr
     assert not (tmp_path / "out.nii.gz").exists()
 
 
@@ -189,3 +190,52 @@ def test_volume_restarts_set_the_3d_searches_and_the_cli_defaults_them_to_2(tmp_
     assert (given["search"].restarts, given["volume_restarts"]) == (3, 3)
     with pytest.raises(MedinpaintError, match="restarts must be > 0"):
         file_options(restarts=0, **common)  # 0 is refused, not taken for "default"
+
+
+@pytest.fixture(scope="module")
+def mr_volume_series(tmp_path_factory):
+    """The held-out crop as a regular axial MR series (every second slice: 1 × 1 mm pixels, 2 mm apart) and a DICOM-SEG of a 3-D hole."""
+    from mask_builders import make_seg, mr_series, read_series
+    from medinpaint.io.nifti import extract_slices
+
+    folder = tmp_path_factory.mktemp("mr_volume")
+    volume, _ = sample_volume()
+    frames = extract_slices(np.ascontiguousarray(volume[70:130, 90:150, 96:136:2]), 2, range(20))[0][:, 0]  # display: (F, rows, cols)
+    grid = np.mgrid[tuple(slice(0, n) for n in frames.shape)]
+    hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((10, 30, 28), (4, 8, 7)))) <= 1
+    series = mr_series(frames, (2.0, 1.0, 1.0), folder / "series")
+    seg = make_seg(read_series(series), hole[..., None], ["tumour"], folder / "seg.dcm")
+    return series, seg, np.rint(frames), hole
+
+
+def read_frames(folder: Path) -> np.ndarray:
+    from mask_builders import read_series
+
+    return np.stack([ds.pixel_array.astype(np.float64) for ds in sorted(read_series(folder), key=lambda ds: ds.ImagePositionPatient[2])])
+
+
+def test_a_regular_dicom_series_is_filled_in_3d_on_the_model_grid(tmp_path, mr_volume_series):
+    series, seg, frames, hole = mr_volume_series
+    models = load_models(device="cpu")
+    filled = {}
+    for fill in ("auto", "slices"):
+        report = inpaint_file(series, str(seg), tmp_path / fill, models=models, fill=fill, progress=False)
+        filled[fill] = read_frames(tmp_path / fill)
+        assert np.array_equal(filled[fill][~hole], frames[~hole])
+        assert report.model_grid == ((2, 1, 1) if fill == "auto" else (1, 1, 1))  # frames 2 mm apart: split through-plane only
+    errors = {fill: np.abs(filled[fill][hole] - frames[hole]).mean() for fill in filled}
+    assert errors["auto"] < 0.9 * errors["slices"]  # the 3-D fill reads the frames above and below the hole
+
+
+def test_fill_3d_refuses_dicom_frames_that_are_not_a_regular_volume(tmp_path, mr_volume_series):
+    from mask_builders import make_seg, read_series
+
+    series, _, frames, hole = mr_volume_series
+    gapped = Path(shutil.copytree(series, tmp_path / "gapped"))
+    (gapped / "slice012.dcm").unlink()  # frames 2 mm apart, then 4 mm: not a regular volume
+    kept = np.delete(np.arange(len(frames)), 12)
+    seg = make_seg(read_series(gapped), hole[kept][..., None], ["tumour"], tmp_path / "seg.dcm")
+    result = CliRunner().invoke(app, ["inpaint", "-i", str(gapped), "-m", str(seg), "-o", str(tmp_path / "out"), "--fill", "3d"])
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: --fill 3d needs frames that form a regular volume") and "use --fill slices" in result.stderr
+    assert not (tmp_path / "out").exists()
