@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_brats_protocol import tumour_hole  # noqa: E402
 from medinpaint.data.sample import sample_volume  # noqa: E402
-from medinpaint.inpainting.model_grid import block_mean  # noqa: E402
+from medinpaint.inpainting.fill_grid import block_mean  # noqa: E402
 
 
 def medinpaint(*args: str) -> float:

@@ -42,9 +42,9 @@ GRID_HELP = (
 FILL_HELP = (
     "How a volume's holes are filled: 3d (along all three axes, from the known voxels around the hole in 3-D; "
     "--method network: every slice through the hole corrects the 3-D biharmonic fill and the three axes are "
-    "averaged, each weighted by the hole's depth along it, on the model's voxel grid when the voxels are at "
-    "least 1.5× the model's along an axis (the embedded brain models: 1 mm; a 2 mm volume, or 3 mm slices, is "
-    "upsampled around the hole, filled at 1 mm and averaged back); --method search: the axes' fills are fused through "
+    "averaged, each weighted by the hole's depth along it; thick slices (voxels at least 1.5× longer along an "
+    "axis than the finest, or than the model's 1 mm) are split around the hole into near-isotropic voxels, "
+    "filled there and averaged back; --method search: the axes' fills are fused through "
     "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; a 3-D NIfTI volume, or a DICOM series or multi-frame "
     "file whose frames are evenly spaced in one orientation, with a mask file), "
     "slices (each slice along --axis on its own, 2-D: the 0.1.0 behaviour), or auto (for such a volume and mask file: 3d "

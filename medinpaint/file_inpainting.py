@@ -22,7 +22,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
-from medinpaint.inpainting.model_grid import grid_factors, model_voxel_mm
+from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -57,8 +57,8 @@ class FileInpaintReport:
         loss: final search objective per filled slice (empty when nothing was filled).
         iterations: Adam steps per filled slice.
         seconds: wall time.
-        model_grid: the 3-D network fill's upsampling per voxel axis onto the model's grid
-            (:mod:`medinpaint.inpainting.model_grid`); (1, 1, 1) = filled on the input's own grid.
+        fill_grid: how the 3-D network fill split each voxel axis for a finer, near-isotropic
+            grid (:mod:`medinpaint.inpainting.fill_grid`); (1, 1, 1) = filled on the input's own grid.
     """
 
     input: Path
@@ -68,7 +68,7 @@ class FileInpaintReport:
     loss: tuple[float, ...]
     iterations: tuple[int, ...]
     seconds: float
-    model_grid: tuple[int, int, int] = (1, 1, 1)
+    fill_grid: tuple[int, int, int] = (1, 1, 1)
 
     def __str__(self) -> str:
         if not self.slices:
@@ -79,8 +79,8 @@ class FileInpaintReport:
                 f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}"
                 for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)
             ]
-            if self.model_grid != (1, 1, 1):
-                lines.append("filled on the model's voxel grid: each input voxel split {} × {} × {}, then averaged back".format(*self.model_grid))
+            if self.fill_grid != (1, 1, 1):
+                lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 

@@ -43,6 +43,7 @@ for :func:`medinpaint.file_inpainting.inpaint_file`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore_detail
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
-from medinpaint.inpainting.model_grid import grid_factors, model_voxel_mm, on_model_grid
+from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
 from medinpaint.io.dicom import DicomSource
@@ -182,9 +183,9 @@ def inpaint_volume(
             (:mod:`medinpaint.inpainting.detail`), applied before ``prior_weight``; 0 = the
             posterior-mean fill as it is. The search's fills are not sharpened.
         spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
-            voxels are at least 1.5× the model's (the embedded brain models: 1 mm), the hole is
-            filled on the model's grid and averaged back
-            (:mod:`medinpaint.inpainting.model_grid`); None = on the volume's own grid.
+            voxels are at least 1.5× the finest (and the model's 1 mm), the hole is filled on a
+            finer, near-isotropic grid and averaged back (:mod:`medinpaint.inpainting.fill_grid`);
+            None = on the volume's own grid.
         progress: show the searches' progress bars.
 
     Returns:
@@ -251,17 +252,16 @@ def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUni
 def _network_volume(
     volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing
 ) -> VolumeFill:
-    """:func:`_network_fill` at the volume's grid, or on the model's grid (:mod:`medinpaint.inpainting.model_grid`) for larger voxels."""
+    """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
     factors = grid_factors(spacing, model_voxel_mm(models))
     if factors == (1, 1, 1):
         fills = _network_fill(volume, known, models, intensity, axes, detail_gain)
     else:
         base = biharmonic_fill_3d(volume, known).astype(np.float32)
-        def fine_fill(fine_volume, fine_known):
-            return _network_fill(fine_volume, fine_known, models, intensity, axes, detail_gain)
+        fine_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain)
         hole = known < 0.5
-        averaged = on_model_grid(fine_fill, volume, known, base, factors, CONTEXT)
+        averaged = on_finer_grid(fine_fill, volume, known, base, factors, CONTEXT)
         fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in averaged.items()}
     axis_raw, spread = {axis: fills[axis] for axis in axes}, fills["spread"]
     axis_fills = {}

@@ -214,7 +214,7 @@ def read_frames(folder: Path) -> np.ndarray:
     return np.stack([ds.pixel_array.astype(np.float64) for ds in sorted(read_series(folder), key=lambda ds: ds.ImagePositionPatient[2])])
 
 
-def test_a_regular_dicom_series_is_filled_in_3d_on_the_model_grid(tmp_path, mr_volume_series):
+def test_a_regular_dicom_series_of_thick_frames_is_filled_in_3d_on_a_finer_grid(tmp_path, mr_volume_series):
     series, seg, frames, hole = mr_volume_series
     models = load_models(device="cpu")
     filled = {}
@@ -222,7 +222,7 @@ def test_a_regular_dicom_series_is_filled_in_3d_on_the_model_grid(tmp_path, mr_v
         report = inpaint_file(series, str(seg), tmp_path / fill, models=models, fill=fill, progress=False)
         filled[fill] = read_frames(tmp_path / fill)
         assert np.array_equal(filled[fill][~hole], frames[~hole])
-        assert report.model_grid == ((2, 1, 1) if fill == "auto" else (1, 1, 1))  # frames 2 mm apart: split through-plane only
+        assert report.fill_grid == ((2, 1, 1) if fill == "auto" else (1, 1, 1))  # frames 2 mm apart: split through-plane only
     errors = {fill: np.abs(filled[fill][hole] - frames[hole]).mean() for fill in filled}
     assert errors["auto"] < 0.9 * errors["slices"]  # the 3-D fill reads the frames above and below the hole
 

@@ -1,14 +1,19 @@
-"""Fill a volume whose voxels are larger than the model's on the model's own voxel grid.
+"""Fill a volume of anisotropic voxels (thick slices) on a finer, near-isotropic grid.
 
-The brain models learned the 1 mm MNI152 template: a 2 mm volume shows them anatomy at half the
-scale they know. For a volume with voxels at least 1.5 times the model's along an axis, the 3-D
-fill runs on a finer grid instead: the hole's bounding box plus context is upsampled by an integer
-factor per axis (cubic spline, pixel-area aligned: voxel ``i`` becomes voxels ``f·i .. f·i + f − 1``),
-the hole there is every child of a hole voxel, the fill runs at that grid, and each hole voxel
-gets the mean of its children. Known voxels are never resampled: the caller keeps its own.
+The 3-D fills (3-D biharmonic, the network along the three axes weighted by the hole's depth)
+treat one voxel step as the same distance along every axis. With 1 × 1 × 3 mm voxels a step
+through-plane is three times longer than in-plane, and the fill's geometry is wrong. Along each
+axis whose voxels are at least 1.5 times the target size (the finest voxel of the volume, and
+never finer than the model's own voxels: the embedded brain models learned 1 mm), the hole's
+bounding box plus context is upsampled by an integer factor (cubic spline, pixel-area aligned:
+voxel ``i`` becomes voxels ``f·i .. f·i + f − 1``), the hole there is every child of a hole voxel,
+the fill runs at that grid, and each hole voxel gets the mean of its children. Known voxels are
+never resampled: the caller keeps its own. Isotropic volumes are filled on their own grid.
 
-On the template block-averaged to 2 mm (``benchmarks/bench_model_grid.py``, training holes) this
-raised hole PSNR by about 0.4 dB against the same fill at 2 mm (docs/training.md).
+Measured with ``benchmarks/bench_fill_grid.py`` (docs/training.md, "Volumes of thick slices"): on
+the template averaged to 1 × 1 × 3 mm the finer grid gains about 2 dB hole PSNR; on 2 mm
+isotropic voxels, upsampling to the model's 1 mm gained on the template but lost on a real
+subject's 2 mm T1, so isotropic volumes are left alone.
 """
 
 from __future__ import annotations
@@ -23,16 +28,16 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.data.sample import sample_voxel_mm
 from medinpaint.inpainting.poisson3d import hole_box
 
-__all__ = ["MIN_RATIO", "grid_factors", "model_voxel_mm", "on_model_grid", "upsample", "block_mean"]
+__all__ = ["MIN_RATIO", "block_mean", "grid_factors", "model_voxel_mm", "on_finer_grid", "upsample"]
 
-MIN_RATIO = 1.5  # an axis is resampled when its voxels are at least this many times the model's
+MIN_RATIO = 1.5  # an axis is split when its voxels are at least this many times the target size
 
 
 def model_voxel_mm(models: LoadedModels) -> float | None:
     """The voxel size (mm) of the volumes the model learned, or None when the checkpoint does not say.
 
     Models trained on the embedded sample (``data: embedded``) learned its 1 mm voxels; for other
-    training data the size is unknown and volumes are filled on their own grid.
+    training data the size is unknown (:func:`grid_factors` then takes the volume's finest voxel).
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -43,17 +48,20 @@ def model_voxel_mm(models: LoadedModels) -> float | None:
 
 
 def grid_factors(spacing: Sequence[float] | None, model_mm: float | None) -> tuple[int, int, int]:
-    """Per axis, how many model voxels one input voxel spans (rounded; 1 below :data:`MIN_RATIO`).
+    """Per axis, how many voxels of the target size one input voxel spans (rounded; 1 below :data:`MIN_RATIO`).
+
+    The target size is the volume's finest voxel, or the model's voxel size when that is larger.
 
     Example:
-        >>> grid_factors((2.0, 2.0, 2.0), 1.0), grid_factors((0.9, 0.9, 3.0), 1.0), grid_factors((1.4, 1, 1), 1.0)
-        ((2, 2, 2), (1, 1, 3), (1, 1, 1))
-        >>> grid_factors((2.0, 2.0, 2.0), None)
-        (1, 1, 1)
+        >>> grid_factors((0.94, 0.94, 3.0), 1.0), grid_factors((2.0, 2.0, 6.0), 1.0), grid_factors((0.5, 0.5, 5.0), 1.0)
+        ((1, 1, 3), (1, 1, 3), (1, 1, 5))
+        >>> grid_factors((2.0, 2.0, 2.0), 1.0), grid_factors((1.0, 1.0, 1.4), 1.0), grid_factors((1.0, 1.0, 3.0), None)
+        ((1, 1, 1), (1, 1, 1), (1, 1, 3))
     """
-    if spacing is None or model_mm is None:
+    if spacing is None:
         return (1, 1, 1)
-    return tuple(math.floor(s / model_mm + 0.5) if s >= MIN_RATIO * model_mm else 1 for s in spacing)
+    target = max(min(spacing), model_mm or 0.0)
+    return tuple(math.floor(s / target + 0.5) if s >= MIN_RATIO * target else 1 for s in spacing)
 
 
 def upsample(volume: np.ndarray, factors: Sequence[int]) -> np.ndarray:
@@ -79,7 +87,7 @@ def block_mean(fine: np.ndarray, factors: Sequence[int]) -> np.ndarray:
     return fine.reshape(x, factors[0], y, factors[1], z, factors[2]).mean(axis=(1, 3, 5))
 
 
-def on_model_grid(
+def on_finer_grid(
     fill: Callable[[np.ndarray, np.ndarray], Mapping[object, np.ndarray]],
     volume: np.ndarray,
     known: np.ndarray,
@@ -105,7 +113,7 @@ def on_model_grid(
     Example:
         >>> volume = np.fromfunction(lambda x, y, z: x + y + z, (12, 12, 12))
         >>> known = np.ones(volume.shape); known[5:7, 5:7, 5:7] = 0
-        >>> out = on_model_grid(lambda v, k: {"same": v}, volume, known, volume, (2, 2, 2), context=8)
+        >>> out = on_finer_grid(lambda v, k: {"same": v}, volume, known, volume, (2, 2, 2), context=8)
         >>> float(np.abs(out["same"] - volume)[5:7, 5:7, 5:7].max()) < 0.01, float(out["same"][0, 0, 0])
         (True, 0.0)
     """

@@ -1,28 +1,28 @@
-"""Benchmark: is a coarse volume better filled on the model's 1 mm grid than on its own?
+"""Benchmark: are coarse or thick-slice volumes better filled on a finer grid than on their own?
 
-The brain models learned the 1 mm MNI152 template; a 2 mm volume shows them anatomy at half the
-scale they know. This compares, on the template block-averaged to coarser voxels (``--block``:
-2,2,2 for 2 mm voxels, 1,1,3 for 3 mm slices; a stand-in for such a scan whose truth is known),
-with tumour-sized holes (:func:`bench_brats_protocol.tumour_hole` on the 1 mm template, default
-``--region train``; a coarse voxel is in the hole when any of its 1 mm voxels is):
+The 3-D fills take one voxel step as the same distance along every axis, and the brain models
+learned 1 mm anatomy. This compares, on the template block-averaged to coarser voxels
+(``--block``: 1,1,3 for 3 mm slices, 2,2,2 for 2 mm voxels; a stand-in for such a scan whose truth
+is known), with tumour-sized holes (:func:`bench_brats_protocol.tumour_hole` on the 1 mm template,
+default ``--region train``; a coarse voxel is in the hole when any of its 1 mm voxels is):
 
 * ``biharmonic-3d``: scikit-image's 3-D biharmonic fill on the coarse grid;
 * ``network on the volume's grid``: the 3-D fill with no voxel size
   (:func:`medinpaint.volume_inpainting.inpaint_volume`, ``method="network"``, ``spacing=None``:
   3-D biharmonic base, the volume fill network along the three axes, depth-weighted, detail gain
-  0.75), as the CLI ran on such volumes before 2026-12-04;
-* ``network on the model's grid``: the same call given the voxel size (``spacing``), as the CLI
-  runs it now (:mod:`medinpaint.inpainting.model_grid`: the hole's box upsampled to 1 mm by cubic
-  spline, filled there, averaged back);
-* ``biharmonic-3d on the model's grid``: a diagnostic, not a method the CLI offers: the 3-D
-  biharmonic fill run through the same resampling, to tell what the finer grid gives a classical
-  fill from what it gives the network.
+  0.75), as the CLI ran on every volume before 2026-12-04;
+* ``network given the voxel size (CLI)``: the same call with ``spacing``, as the CLI runs it now
+  (:mod:`medinpaint.inpainting.fill_grid`: thick axes split toward near-isotropic voxels around the
+  hole, filled there, averaged back; isotropic voxels are left on their own grid);
+* ``biharmonic-3d on the finer grid``: a diagnostic, not a method the CLI offers: the 3-D
+  biharmonic fill through the same resampling, to tell what the finer grid gives a classical fill
+  from what it gives the network.
 
 Scores: the BraTS protocol (:func:`medinpaint.metrics.scoring.score_volumes`) and the through-plane
 jump (:func:`bench_brats_protocol.through_plane_scores`), mean over the cases, and in how many cases
 each beats the fill on the volume's grid. Settings are chosen on ``--region train`` only.
 
-Run: ``cd benchmarks && flock /tmp/medinpaint-cpu.lock python bench_model_grid.py --block 2,2,2 --out ../results/model_grid``
+Run: ``cd benchmarks && flock /tmp/medinpaint-cpu.lock python bench_fill_grid.py --block 1,1,3 --out ../results/fill_grid``
 Writes ``--out``: metrics.csv, table.md.
 """
 
@@ -38,15 +38,15 @@ import torch
 from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
-from medinpaint.inpainting.model_grid import block_mean, on_model_grid
+from medinpaint.inpainting.fill_grid import block_mean, grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.volume_inpainting import inpaint_volume
 
 OWN_ROW = "network on the volume's grid"
-MODEL_ROW = "network on the model's grid"
-BIHARMONIC_MODEL_ROW = "biharmonic-3d on the model's grid"
+CLI_ROW = "network given the voxel size (CLI)"
+BIHARMONIC_FINE_ROW = "biharmonic-3d on the finer grid"
 
 
 def main() -> None:
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--region", choices=("heldout", "train"), default="train")
     parser.add_argument("--block", default="2,2,2", help="1 mm voxels averaged per coarse voxel along X, Y, Z")
-    parser.add_argument("--out", type=Path, default=Path("results/model_grid"))
+    parser.add_argument("--out", type=Path, default=Path("results/fill_grid"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     fine_truth = sample_volume()[0].astype(np.float32)
@@ -63,6 +63,7 @@ def main() -> None:
     whole_blocks = tuple(slice(0, n - n % b) for n, b in zip(fine_truth.shape, block))  # odd trailing voxels dropped
     truth = block_mean(fine_truth[whole_blocks], block).astype(np.float32)
     models = load_models(device="cpu")
+    factors = grid_factors(tuple(float(b) for b in block), model_voxel_mm(models))  # the CLI's split of these voxels
 
     def fill_3d(voided: np.ndarray, known: np.ndarray, spacing) -> np.ndarray:
         """The CLI's 3-D fill (``inpaint_volume(method="network")`` with its defaults), given ``spacing`` or not."""
@@ -79,19 +80,19 @@ def main() -> None:
         biharmonic = biharmonic_fill_3d(voided, known).astype(np.float32)
         seconds = {"biharmonic-3d": time.perf_counter() - started}
         predictions = {"biharmonic-3d": biharmonic}
-        for name, spacing in ((OWN_ROW, None), (MODEL_ROW, tuple(float(b) for b in block))):
+        for name, spacing in ((OWN_ROW, None), (CLI_ROW, tuple(float(b) for b in block))):
             started = time.perf_counter()
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
         started = time.perf_counter()
-        fine = on_model_grid(lambda v, k: {"filled": biharmonic_fill_3d(v, k)}, voided, known, biharmonic, block, CONTEXT)
-        predictions[BIHARMONIC_MODEL_ROW] = np.where(hole, fine["filled"], voided).astype(np.float32)
-        seconds[BIHARMONIC_MODEL_ROW] = time.perf_counter() - started
+        fine = on_finer_grid(lambda v, k: {"filled": biharmonic_fill_3d(v, k)}, voided, known, biharmonic, factors, CONTEXT)
+        predictions[BIHARMONIC_FINE_ROW] = np.where(hole, fine["filled"], voided).astype(np.float32)
+        seconds[BIHARMONIC_FINE_ROW] = time.perf_counter() - started
         truth_jump = through_plane_jump(truth, hole)
         for name, prediction in predictions.items():
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole),
                          **through_plane_scores(prediction, truth, hole), "truth_jump": truth_jump, "seconds": seconds[name]})  # fmt: skip
-            print(f"case {case} ({int(hole.sum())} voxels) {name:33s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
+            print(f"case {case} ({int(hole.sum())} voxels) {name:36s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
     header = [f"fill (template averaged {args.block.replace(',', '×')})", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "jump", "truth jump", "s / case (median)"]
     table = comparison_table(rows, "fill", OWN_ROW, header, lambda mine, mean, up: [
         f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"), f"{mean('jump'):.2f}",
