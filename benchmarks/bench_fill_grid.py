@@ -18,6 +18,10 @@ default ``--region train``; a coarse voxel is in the hole when any of its 1 mm v
   biharmonic fill through the same resampling, to tell what the finer grid gives a classical fill
   from what it gives the network.
 
+``--volume T1.nii.gz`` does the same with a volume no model saw as the truth (holes sized in mm from
+its voxels, anywhere in its tissue), e.g. nibabel's real 2 mm T1 with ``--block 1,3,1`` for 6 mm
+coronal slices.
+
 Scores: the BraTS protocol (:func:`medinpaint.metrics.scoring.score_volumes`) and the through-plane
 jump (:func:`bench_brats_protocol.through_plane_scores`), mean over the cases, and in how many cases
 each beats the fill on the volume's grid. Settings are chosen on ``--region train`` only.
@@ -32,10 +36,11 @@ import argparse
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import torch
 
-from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, write_results
+from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.fill_grid import block_mean, grid_factors, model_voxel_mm, on_finer_grid
@@ -54,16 +59,22 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--region", choices=("heldout", "train"), default="train")
-    parser.add_argument("--block", default="2,2,2", help="1 mm voxels averaged per coarse voxel along X, Y, Z")
+    parser.add_argument("--block", default="2,2,2", help="voxels averaged per coarse voxel along X, Y, Z")
+    parser.add_argument("--volume", type=Path, default=None,
+                        help="a NIfTI volume no model saw instead of the template; holes anywhere in its tissue (no --region)")
     parser.add_argument("--out", type=Path, default=Path("results/fill_grid"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    fine_truth = sample_volume()[0].astype(np.float32)
+    fine_truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
+    fine_truth = fine_truth.astype(np.float32)
+    fine_mm = nib.affines.voxel_sizes(affine)
+    region = "volume" if args.volume is not None else args.region
     block = tuple(int(b) for b in args.block.split(","))
     whole_blocks = tuple(slice(0, n - n % b) for n, b in zip(fine_truth.shape, block))  # odd trailing voxels dropped
     truth = block_mean(fine_truth[whole_blocks], block).astype(np.float32)
     models = load_models(device="cpu")
-    factors = grid_factors(tuple(float(b) for b in block), model_voxel_mm(models))  # the CLI's split of these voxels
+    coarse_mm = tuple(float(m * b) for m, b in zip(fine_mm, block))
+    factors = grid_factors(coarse_mm, model_voxel_mm(models))  # the CLI's split of these voxels
 
     def fill_3d(voided: np.ndarray, known: np.ndarray, spacing) -> np.ndarray:
         """The CLI's 3-D fill (``inpaint_volume(method="network")`` with its defaults), given ``spacing`` or not."""
@@ -73,14 +84,14 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows = []
     for case in range(args.cases):
-        hole = block_mean(tumour_hole(fine_truth, rng, args.region)[whole_blocks].astype(np.float32), block) > 0
+        hole = block_mean(tumour_hole(fine_truth, rng, region, spacing=fine_mm)[whole_blocks].astype(np.float32), block) > 0
         voided = np.where(hole, 0, truth).astype(np.float32)
         known = (~hole).astype(np.float32)
         started = time.perf_counter()
         biharmonic = biharmonic_fill_3d(voided, known).astype(np.float32)
         seconds = {"biharmonic-3d": time.perf_counter() - started}
         predictions = {"biharmonic-3d": biharmonic}
-        for name, spacing in ((OWN_ROW, None), (CLI_ROW, tuple(float(b) for b in block))):
+        for name, spacing in ((OWN_ROW, None), (CLI_ROW, coarse_mm)):
             started = time.perf_counter()
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
@@ -93,7 +104,7 @@ def main() -> None:
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole),
                          **through_plane_scores(prediction, truth, hole), "truth_jump": truth_jump, "seconds": seconds[name]})  # fmt: skip
             print(f"case {case} ({int(hole.sum())} voxels) {name:36s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} jump {rows[-1]['jump']:.2f} (truth {truth_jump:.2f})", flush=True)
-    header = [f"fill (template averaged {args.block.replace(',', '×')})", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "jump", "truth jump", "s / case (median)"]
+    header = [f"fill ({args.volume.name if args.volume else 'template'} averaged {args.block.replace(',', '×')})", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "jump", "truth jump", "s / case (median)"]
     table = comparison_table(rows, "fill", OWN_ROW, header, lambda mine, mean, up: [
         f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"), f"{mean('jump'):.2f}",
         f"{mean('truth_jump'):.2f}", f"{np.median([r['seconds'] for r in mine]):.1f}",

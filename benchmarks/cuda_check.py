@@ -3,7 +3,7 @@
 Runs ``medinpaint`` as a user would, once with ``--device cuda`` and once with ``--device cpu``:
 
 * ``inpaint`` of a 3-D NIfTI volume (held-out tumour-sized hole in the embedded T1, the CLI's
-  defaults: the 3-D network fill), at 1 mm and block-averaged to 2 mm (the model-grid path);
+  defaults: the 3-D network fill), at 1 mm and averaged to 1 × 1 × 3 mm slices (the finer-grid path);
 * ``inpaint --method search --fill slices`` of a lesion on one axial slice (the latent search);
 * ``train --config brain_mri`` for a few steps and ``train-fill`` for a few steps on CUDA.
 
@@ -11,7 +11,8 @@ For each fill: the largest and mean absolute difference between the two devices'
 hole, as a share of the input's 0.5–99.5 percentile span, and the seconds each took; known voxels
 must be bit-identical to the input on both.
 
-Run: ``python benchmarks/cuda_check.py --out results/cuda_check`` (``--out``: cuda_check.json)
+Run: ``python benchmarks/cuda_check.py --out results/cuda_check`` (``--out``: cuda_check.json). Not yet run on a
+GPU: no machine with one was lent when it was written (2026-12-04); a CPU-only dry run of its steps passed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_brats_protocol import tumour_hole  # noqa: E402
 from medinpaint.data.sample import sample_volume  # noqa: E402
 from medinpaint.inpainting.fill_grid import block_mean  # noqa: E402
+
+
+THICK = (1, 1, 3)  # 1 mm voxels averaged into one voxel of the thick-slice case
 
 
 def medinpaint(*args: str) -> float:
@@ -70,10 +74,11 @@ def main() -> None:
     hole = tumour_hole(volume, np.random.default_rng(0), "heldout")
     box = tuple(slice(max(int(i.min()) - 40, 0), int(i.max()) + 41) for i in np.nonzero(hole))
     crop, crop_hole = volume[box], hole[box]
-    cases = {"3d_1mm": (crop, crop_hole, affine[:3, :3]), "3d_2mm": (
-        block_mean(crop[tuple(slice(0, n - n % 2) for n in crop.shape)], (2, 2, 2)).astype(np.float32),
-        block_mean(crop_hole[tuple(slice(0, n - n % 2) for n in crop.shape)].astype(np.float32), (2, 2, 2)) > 0,
-        2 * affine[:3, :3],
+    whole = tuple(slice(0, n - n % b) for n, b in zip(crop.shape, THICK))
+    cases = {"3d_1mm": (crop, crop_hole, affine[:3, :3]), "3d_thick": (
+        block_mean(crop[whole], THICK).astype(np.float32),
+        block_mean(crop_hole[whole].astype(np.float32), THICK) > 0,
+        affine[:3, :3] * np.array(THICK),
     )}
     lesion = np.zeros_like(crop_hole)
     centre = [int(np.mean(i)) for i in np.nonzero(crop_hole)]

@@ -33,7 +33,8 @@ from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
-from medinpaint.volume_inpainting import fill_mode, fills_in_3d, inpaint_stack_3d, stack_axis, volume_voxel_mm
+from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
+from medinpaint.volume_inpainting import inpaint_stack_3d
 from medinpaint.windows import WindowConfig
 
 __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_file", "native_known_mask"]

@@ -36,18 +36,16 @@ or slice). It carries each orientation's slice-to-slice disagreement into the gu
 leaves streaks; measured on the benchmark's tumour-sized holes it scored lower in SSIM and PSNR
 and jumped more through-plane (docs/method.md, "3-D fill").
 
-:func:`fill_mode` chooses between this fill (``"3d"``) and slice-wise filling (``"slices"``)
-for :func:`medinpaint.file_inpainting.inpaint_file`.
+:mod:`medinpaint.fill_modes` chooses between this fill (``"3d"``) and slice-wise filling
+(``"slices"``) for :func:`medinpaint.file_inpainting.inpaint_file` and the MONAI transform.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import pydicom
 import torch
 
 from medinpaint.checkpoint import LoadedModels
@@ -58,20 +56,13 @@ from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
-from medinpaint.io.dicom import DicomSource
-from medinpaint.io.dicom_geometry import frame_geometry
-from medinpaint.io.nifti import NiftiSource, extract_slices, nifti_shape, slice_from_display
+from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
-from medinpaint.pipeline import LoadedSlices
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
-__all__ = [
-    "FILLS", "FUSIONS", "VolumeFill", "check_fill", "fill_mode", "fills_in_3d", "in_plane_blend", "inpaint_stack_3d", "inpaint_volume",
-    "spans_slices", "stack_axis", "volume_voxel_mm",
-]
+__all__ = ["FUSIONS", "VolumeFill", "in_plane_blend", "inpaint_stack_3d", "inpaint_volume"]
 
-FILLS = ("auto", "3d", "slices")
 FUSIONS = ("in-plane", "mean")
 AXES = (0, 1, 2)
 
@@ -304,121 +295,3 @@ def inpaint_stack_3d(
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
     return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows)
-
-
-def spans_slices(known: torch.Tensor) -> bool:
-    """Whether a hole of the slices (N, 1, H, W), 1 = known, continues from one slice into the next.
-
-    Example:
-        >>> known = torch.ones(3, 1, 4, 4); known[0, 0, 1, 1] = 0; known[2, 0, 1, 1] = 0
-        >>> spans_slices(known), spans_slices(torch.cat([known[:1], known[:1]]))
-        (False, True)
-    """
-    hole = known < 0.5
-    return bool((hole[1:] & hole[:-1]).any())
-
-
-def fills_in_3d(mode: str, known: torch.Tensor, method: str) -> bool:
-    """Whether a volume's hole is filled in 3-D: ``mode`` from :func:`fill_mode`, ``method`` resolved.
-
-    ``"auto"`` means 3-D for the fill network on every hole (its 3-D base reads the known slices
-    above and below even a hole on one slice: on training slices that beat every 2-D fill of
-    lesion disks; docs/training.md) and, for the search, for holes that span neighbouring slices
-    (:func:`spans_slices`).
-
-    Example:
-        >>> known = torch.ones(3, 1, 4, 4); known[1, 0, 1, 1] = 0
-        >>> fills_in_3d("auto", known, "network"), fills_in_3d("auto", known, "search"), fills_in_3d("slices", known, "network")
-        (True, False, False)
-    """
-    if mode != "auto":
-        return mode == "3d"
-    return method == "network" or spans_slices(known)
-
-
-def check_fill(fill: str) -> str:
-    """``fill`` when it is one of :data:`FILLS`.
-
-    Example:
-        >>> check_fill("cube")
-        Traceback (most recent call last):
-        ...
-        medinpaint.errors.MedinpaintError: --fill 'cube' is not one of auto, 3d, slices: pick one of them
-    """
-    if fill not in FILLS:
-        raise MedinpaintError(f"--fill {fill!r} is not one of {', '.join(FILLS)}: pick one of them")
-    return fill
-
-
-def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
-    """Check ``fill`` before any work; resolve ``"auto"`` as far as the input's header allows.
-
-    Args:
-        fill: ``"3d"``, ``"slices"`` or ``"auto"``.
-        input_path: the image file (or DICOM series folder).
-        mask_is_file: the mask is a file (not a generated kind).
-        slices: the slices the user asked for (None = all the mask touches).
-
-    Returns:
-        ``"slices"``; or ``fill`` (``"3d"`` or ``"auto"``) for a 3-D NIfTI volume or a DICOM
-        series folder or file with a mask file and all its slices. For DICOM the caller checks,
-        once the frames are read, that they form a regular volume (:func:`volume_voxel_mm`);
-        ``"auto"`` is then resolved with :func:`fills_in_3d`.
-
-    Raises:
-        MedinpaintError: an unknown value, or ``"3d"`` for an input that is not a 3-D NIfTI
-            volume or a DICOM input with a mask file and all its slices.
-
-    Example:
-        >>> from medinpaint.data import sample_path
-        >>> fill_mode("auto", sample_path(), True, None), fill_mode("auto", sample_path(), False, None)
-        ('auto', 'slices')
-    """
-    if check_fill(fill) == "slices":
-        return fill
-    path = Path(input_path)
-    if str(path).lower().endswith((".nii", ".nii.gz")):
-        volume = sum(s > 1 for s in nifti_shape(path)[:3]) == 3
-    else:
-        volume = path.is_dir() or (path.is_file() and pydicom.misc.is_dicom(str(path)))  # frames read later
-    if volume and mask_is_file and slices is None:
-        return fill
-    if fill == "3d":
-        raise MedinpaintError(
-            f"--fill 3d needs a 3-D NIfTI volume or a DICOM series, a mask file and no --slices, got {input_path}: "
-            "use --fill slices for 2-D images, generated masks or chosen slices"
-        )
-    return "slices"
-
-
-def volume_voxel_mm(loaded: LoadedSlices) -> tuple[float, float, float] | None:
-    """The voxel size (mm) of the volume that :func:`inpaint_stack_3d` builds from ``loaded``'s slices, or None.
-
-    NIfTI: the affine's voxel sizes along the array axes. DICOM: frames stack along the volume's
-    first axis, and each frame's columns and rows along the second and third
-    (:func:`~medinpaint.io.nifti.slice_from_display`), so (slice spacing, column spacing, row
-    spacing); None when the frames do not form a regular volume (one orientation, evenly spaced
-    along the normal, with PixelSpacing: :meth:`~medinpaint.io.dicom_geometry.FrameGeometry.slice_spacing`).
-
-    Example:
-        >>> from medinpaint.data import sample_path
-        >>> from medinpaint.pipeline import load_slices
-        >>> volume_voxel_mm(load_slices(sample_path(), slices=[90, 91]))
-        (1.0, 1.0, 1.0)
-    """
-    source = loaded.source
-    if isinstance(source, NiftiSource):
-        return source.voxel_mm
-    if not isinstance(source, DicomSource):
-        return None
-    geometry = frame_geometry(source)
-    between = geometry.slice_spacing()
-    if between is None or geometry.pixel_spacing is None or len(loaded.slice_indices) != len(geometry.references):
-        return None
-    rows, columns = geometry.pixel_spacing
-    return (between, float(columns), float(rows))
-
-
-def stack_axis(loaded: LoadedSlices) -> int:
-    """The volume axis along which ``loaded``'s slices lie: the NIfTI slicing axis, 0 for DICOM frames."""
-    return loaded.source.axis if isinstance(loaded.source, NiftiSource) else 0

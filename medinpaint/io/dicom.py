@@ -27,7 +27,7 @@ from pydicom.valuerep import VR
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["DicomSource", "read_dicom", "dicom_domain", "write_dicom_like"]
+__all__ = ["DicomSource", "dicom_domain", "is_dicom_file", "read_dicom", "write_dicom_like"]
 
 DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"
 PIXEL_DATA_TAG = 0x7FE00010
@@ -168,7 +168,7 @@ def read_dicom(path: str | Path) -> tuple[np.ndarray, DicomSource]:
         frames = _pixels(ds, path.name)
         layout = "multiframe" if int(ds.get("NumberOfFrames", 1) or 1) > 1 else "file"
         return frames, DicomSource(path, layout, (ds,), (path.name,))
-    files = sorted(p for p in path.iterdir() if p.is_file() and pydicom.misc.is_dicom(str(p)))
+    files = sorted(p for p in path.iterdir() if is_dicom_file(p))
     if not files:
         raise MedinpaintError(f"folder {path} holds no DICOM file: give a folder of one DICOM series")
     datasets = [_read_one(p) for p in files]
@@ -188,6 +188,18 @@ def read_dicom(path: str | Path) -> tuple[np.ndarray, DicomSource]:
         )
     source = DicomSource(path, "series", tuple(datasets[i] for i in order), tuple(files[i].name for i in order))
     return np.concatenate(stacks), source
+
+
+def is_dicom_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file with DICOM's preamble (pydicom's check; no dataset is read).
+
+    Example:
+        >>> from pydicom.data import get_testdata_file
+        >>> is_dicom_file(get_testdata_file("CT_small.dcm")), is_dicom_file(__file__)
+        (True, False)
+    """
+    path = Path(path)
+    return path.is_file() and pydicom.misc.is_dicom(str(path))
 
 
 def dicom_domain(ds: Dataset) -> str:

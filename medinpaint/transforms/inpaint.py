@@ -35,7 +35,8 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
-from medinpaint.volume_inpainting import check_fill, fills_in_3d, inpaint_stack_3d
+from medinpaint.fill_modes import check_fill, fills_in_3d
+from medinpaint.volume_inpainting import inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
 
