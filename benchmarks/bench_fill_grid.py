@@ -74,7 +74,6 @@ def main() -> None:
     truth = block_mean(fine_truth[whole_blocks], block).astype(np.float32)
     models = load_models(device="cpu")
     coarse_mm = tuple(float(m * b) for m, b in zip(fine_mm, block))
-    factors = grid_factors(coarse_mm, model_voxel_mm(models))  # the CLI's split of these voxels
 
     def fill_3d(voided: np.ndarray, known: np.ndarray, spacing) -> np.ndarray:
         """The CLI's 3-D fill (``inpaint_volume(method="network")`` with its defaults), given ``spacing`` or not."""
@@ -96,6 +95,7 @@ def main() -> None:
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
         started = time.perf_counter()
+        factors = grid_factors(coarse_mm, model_voxel_mm(models), int(hole.sum()))  # the CLI's split for this hole
         fine = on_finer_grid(lambda v, k: {"filled": biharmonic_fill_3d(v, k)}, voided, known, biharmonic, factors, CONTEXT)
         predictions[BIHARMONIC_FINE_ROW] = np.where(hole, fine["filled"], voided).astype(np.float32)
         seconds[BIHARMONIC_FINE_ROW] = time.perf_counter() - started

@@ -358,5 +358,5 @@ def inpaint_file(
         tuple(float(v) for v in fill.loss),
         tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
-        grid_factors(spacing, model_voxel_mm(models)) if in_3d and chosen_method == "network" else (1, 1, 1),
+        grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum())) if in_3d and chosen_method == "network" else (1, 1, 1),
     )

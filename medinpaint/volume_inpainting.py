@@ -245,7 +245,7 @@ def _network_volume(
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
-    factors = grid_factors(spacing, model_voxel_mm(models))
+    factors = grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum()))
     if factors == (1, 1, 1):
         fills = _network_fill(volume, known, models, intensity, axes, detail_gain)
     else:

@@ -13,7 +13,7 @@ from monai.data import MetaTensor
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
-from medinpaint.inpainting.fill_grid import block_mean, grid_factors, model_voxel_mm, on_finer_grid, upsample
+from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_voxel_mm, on_finer_grid, upsample
 from medinpaint.transforms import SemanticInpaint
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -44,6 +44,10 @@ def test_grid_factors_split_only_thick_axes_toward_the_finest_voxel_and_never_be
     assert grid_factors((2.0, 2.0, 2.0), 1.0) == (1, 1, 1)  # isotropic: on its own grid
     assert grid_factors((1.0, 1.0, 3.0), None) == (1, 1, 3)  # a model that does not know its voxel size
     assert grid_factors(None, 1.0) == (1, 1, 1)
+    # a hole too large for the finer grid's 3-D solve: the largest factor comes down until it fits
+    assert grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=14_000) == (1, 1, 2)
+    assert grid_factors((1.0, 3.0, 3.0), 1.0, hole_voxels=10_000) == (1, 2, 2)
+    assert grid_factors((1.0, 1.0, 3.0), 1.0, hole_voxels=MAX_FINE_HOLE) == (1, 1, 1)
 
 
 def test_the_embedded_models_know_their_1_mm_voxels_and_others_do_not(models):
@@ -85,7 +89,7 @@ def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tm
         nib.save(nib.Nifti1Image(crop, affine), tmp_path / f"{name}.nii.gz")
         nib.save(nib.Nifti1Image(hole.astype(np.uint8), affine), tmp_path / f"{name}_mask.nii.gz")
         report = inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / f"{name}_mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", models=models, progress=False)
-        assert report.fill_grid == grid_factors(sizes, 1.0)
+        assert report.fill_grid == grid_factors(sizes, 1.0, int(hole.sum()))
         assert ("finer grid" in str(report)) == (name == "thick")
         filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj)
         assert np.array_equal(filled[name][~hole], crop[~hole])

@@ -8,7 +8,8 @@ never finer than the model's own voxels: the embedded brain models learned 1 mm)
 bounding box plus context is upsampled by an integer factor (cubic spline, pixel-area aligned:
 voxel ``i`` becomes voxels ``f·i .. f·i + f − 1``), the hole there is every child of a hole voxel,
 the fill runs at that grid, and each hole voxel gets the mean of its children. Known voxels are
-never resampled: the caller keeps its own. Isotropic volumes are filled on their own grid.
+never resampled: the caller keeps its own. Isotropic volumes are filled on their own grid. A hole
+that would exceed :data:`MAX_FINE_HOLE` voxels on the finer grid gets smaller factors.
 
 Measured with ``benchmarks/bench_fill_grid.py`` (docs/training.md, "Volumes of thick slices"): on
 the template averaged to 1 × 1 × 3 mm the finer grid gains about 2 dB hole PSNR; on 2 mm
@@ -28,9 +29,10 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.data.sample import sample_voxel_mm
 from medinpaint.inpainting.poisson3d import hole_box
 
-__all__ = ["MIN_RATIO", "block_mean", "grid_factors", "model_voxel_mm", "on_finer_grid", "upsample"]
+__all__ = ["MAX_FINE_HOLE", "MIN_RATIO", "block_mean", "grid_factors", "model_voxel_mm", "on_finer_grid", "upsample"]
 
 MIN_RATIO = 1.5  # an axis is split when its voxels are at least this many times the target size
+MAX_FINE_HOLE = 40_000  # hole voxels on the finer grid at most: scikit-image's 3-D biharmonic solve grows ~n^2.7 (25 s at 43 000)
 
 
 def model_voxel_mm(models: LoadedModels) -> float | None:
@@ -47,21 +49,28 @@ def model_voxel_mm(models: LoadedModels) -> float | None:
     return sample_voxel_mm() if models.config.data == "embedded" else None
 
 
-def grid_factors(spacing: Sequence[float] | None, model_mm: float | None) -> tuple[int, int, int]:
+def grid_factors(spacing: Sequence[float] | None, model_mm: float | None, hole_voxels: int = 0) -> tuple[int, int, int]:
     """Per axis, how many voxels of the target size one input voxel spans (rounded; 1 below :data:`MIN_RATIO`).
 
     The target size is the volume's finest voxel, or the model's voxel size when that is larger.
+    While the hole would hold more than :data:`MAX_FINE_HOLE` voxels on the finer grid, the
+    largest factor is lowered by one (the finer grid's 3-D biharmonic base is the cost).
 
     Example:
         >>> grid_factors((0.94, 0.94, 3.0), 1.0), grid_factors((2.0, 2.0, 6.0), 1.0), grid_factors((0.5, 0.5, 5.0), 1.0)
         ((1, 1, 3), (1, 1, 3), (1, 1, 5))
         >>> grid_factors((2.0, 2.0, 2.0), 1.0), grid_factors((1.0, 1.0, 1.4), 1.0), grid_factors((1.0, 1.0, 3.0), None)
         ((1, 1, 1), (1, 1, 1), (1, 1, 3))
+        >>> grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=14_000)  # 5 × 14 000 voxels would be too many
+        (1, 1, 2)
     """
     if spacing is None:
         return (1, 1, 1)
     target = max(min(spacing), model_mm or 0.0)
-    return tuple(math.floor(s / target + 0.5) if s >= MIN_RATIO * target else 1 for s in spacing)
+    factors = [math.floor(s / target + 0.5) if s >= MIN_RATIO * target else 1 for s in spacing]
+    while hole_voxels * math.prod(factors) > MAX_FINE_HOLE and max(factors) > 1:
+        factors[factors.index(max(factors))] -= 1
+    return tuple(factors)
 
 
 def upsample(volume: np.ndarray, factors: Sequence[int]) -> np.ndarray:
