@@ -20,6 +20,7 @@ from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
+from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm
@@ -33,7 +34,6 @@ from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
-from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
 from medinpaint.volume_inpainting import inpaint_stack_3d
 from medinpaint.windows import WindowConfig
 
@@ -310,11 +310,11 @@ def inpaint_file(
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
-    spacing = volume_voxel_mm(loaded) if mode != "slices" else None
+    spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
     if mode == "3d" and spacing is None:
         raise MedinpaintError(
-            f"--fill 3d needs frames that form a regular volume (one orientation, evenly spaced, with PixelSpacing), "
-            f"and {input_path.name} does not: use --fill slices"
+            f"--fill 3d needs one-channel frames that form a regular volume (one orientation, evenly spaced, with "
+            f"PixelSpacing), and {input_path.name} does not: use --fill slices"
         )
     in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
     if in_3d:

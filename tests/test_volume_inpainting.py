@@ -237,5 +237,5 @@ def test_fill_3d_refuses_dicom_frames_that_are_not_a_regular_volume(tmp_path, mr
     seg = make_seg(read_series(gapped), hole[kept][..., None], ["tumour"], tmp_path / "seg.dcm")
     result = CliRunner().invoke(app, ["inpaint", "-i", str(gapped), "-m", str(seg), "-o", str(tmp_path / "out"), "--fill", "3d"])
     assert result.exit_code != 0 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: --fill 3d needs frames that form a regular volume") and "use --fill slices" in result.stderr
+    assert result.stderr.startswith("error: --fill 3d needs one-channel frames that form a regular volume") and "use --fill slices" in result.stderr
     assert not (tmp_path / "out").exists()

@@ -31,11 +31,11 @@ from medinpaint import native_inpainting
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
+from medinpaint.fill_modes import check_fill, fills_in_3d
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.transforms.array import IntensityToUnit
-from medinpaint.fill_modes import check_fill, fills_in_3d
 from medinpaint.volume_inpainting import inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
