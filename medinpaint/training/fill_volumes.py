@@ -98,6 +98,7 @@ def volume_hole_windows(
     noise_share: float = 0.5,
     noise_max: float = 0.04,
     tissue_level: float = 0.0,
+    centres: np.ndarray | None = None,
     seed: int = 0,
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
@@ -116,6 +117,8 @@ def volume_hole_windows(
         noise_share, noise_max: share of cubes with Gaussian noise, its largest standard deviation
             on the [-1, 1] scale.
         tissue_level: native value above which a voxel counts as tissue (cube and hole centres).
+        centres: (K, 3) voxels to centre the cubes on, each cube inside the volume; None = every
+            tissue voxel whose cube lies clear of ``slab``'s band.
         seed: seeds cubes, holes, augmentation, noise and slices.
         progress: show a progress bar.
 
@@ -132,7 +135,7 @@ def volume_hole_windows(
     semi_axes = semi_axes or {"slice": (1.5, 18.0), "lesions": (1.0, 10.0), "tumour": (5.0, 14.0)}
     rng = np.random.default_rng(seed)
     augment = volume_augmentation(seed)
-    centres = _cube_centres(volume, slab, side, tissue_level)
+    centres = _cube_centres(volume, slab, side, tissue_level) if centres is None else np.asarray(centres)
     tissue = float(fn.to_unit(torch.tensor(tissue_level), *intensity))
     probabilities = np.asarray(kinds, float) / sum(kinds)
     windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (image, hole, base) slices

@@ -1,0 +1,117 @@
+"""Benchmark: does tuning the volume fill network on the input's own known tissue help its 3-D fill?
+
+The network learned one averaged brain. Test-time adaptation tunes a copy of it, for each volume,
+on that volume's own anatomy: windows cut exactly as its training windows were
+(:func:`medinpaint.training.fill.volume_hole_windows`: slices through tumour-sized and lesion
+holes of 64³ cubes, MONAI augmentation, the cube's 3-D biharmonic fill as the base), but from
+cubes of the voided input centred within ``--radius`` voxels of the hole and holding none of its
+voxels. The copy trains ``--steps`` steps (batch 32, AdamW, the training loss), then fills the
+hole as the CLI's 3-D fill does (:func:`medinpaint.volume_inpainting.inpaint_volume` with
+``method="network"``). Settings are fixed before any run; nothing here is chosen on the scores.
+
+Cases: the tumour-sized holes of :mod:`bench_brats_protocol` (same seed, same holes), in-process,
+scored with the BraTS protocol against the shipped network on the same holes.
+
+Run: ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_adaptation.py --cases 8 --out results/adaptation``
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench_brats_protocol import comparison_table, tumour_hole, write_results
+from medinpaint.checkpoint import load_models
+from medinpaint.data.sample import heldout_slab, sample_volume
+from medinpaint.masks import tissue_level
+from medinpaint.metrics.scoring import score_volumes
+from medinpaint.native_inpainting import fill_network_of
+from medinpaint.training.fill import hole_loss
+from medinpaint.training.fill_volumes import volume_hole_windows
+from medinpaint.volume_inpainting import inpaint_volume
+
+SHIPPED, ADAPTED = "shipped network", "adapted to the volume"
+SIDE = 64
+
+
+def local_centres(voided: np.ndarray, hole: np.ndarray, radius: int, rng: np.random.Generator, count: int = 400) -> np.ndarray:
+    """Up to ``count`` tissue voxels within ``radius`` of the hole's centre whose 64³ cube lies in the volume and misses the hole."""
+    half = SIDE // 2
+    centre = np.argwhere(hole).mean(axis=0).round().astype(int)
+    level = tissue_level(voided)
+    found = []
+    for _ in range(50 * count):
+        candidate = centre + rng.integers(-radius, radius + 1, size=3)
+        box = tuple(slice(c - half, c - half + SIDE) for c in candidate)
+        if any(b.start < 0 or b.stop > n for b, n in zip(box, voided.shape)) or voided[tuple(candidate)] <= level:
+            continue
+        if not hole[box].any():
+            found.append(candidate)
+        if len(found) == count:
+            break
+    return np.array(found)
+
+
+def adapt(models, voided, hole, intensity, rng, args) -> object:
+    """A copy of ``models`` whose volume fill network was tuned on windows of ``voided`` around the hole."""
+    centres = local_centres(voided, hole, args.radius, rng)
+    data = volume_hole_windows(
+        voided, heldout_slab(), (intensity.low, intensity.high), count=args.windows, side=SIDE, kinds=(0.0, 0.5, 0.5),
+        tissue_level=tissue_level(voided), centres=centres, seed=int(rng.integers(2**31)),
+    )  # fmt: skip
+    network = copy.deepcopy(fill_network_of(models, volume=True)).train().requires_grad_(True)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=args.lr, weight_decay=1e-4)
+    stacked = torch.cat([data["image"], data["hole"], data["base"]], dim=1)
+    for _ in range(args.steps):
+        batch = stacked[torch.from_numpy(rng.integers(0, len(stacked), 32))]
+        batch = torch.rot90(batch, int(rng.integers(4)), (2, 3))
+        image, hole_planes, base = batch[:, :1], batch[:, 1:2], batch[:, 2:3]
+        loss = hole_loss(network(image, 1.0 - hole_planes, base, True), image, hole_planes, 0.1)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    return dataclasses.replace(models, volume_fill_network=network.eval())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--windows", type=int, default=320, help="training windows cut from the volume")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--radius", type=int, default=64, help="cube centres at most this many voxels from the hole's centre")
+    parser.add_argument("--out", type=Path, default=Path("results/adaptation"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    truth = sample_volume()[0].astype(np.float32)
+    models = load_models(device="cpu")
+    rng, tuning_rng = np.random.default_rng(args.seed), np.random.default_rng([args.seed, 1])
+    rows = []
+    for case in range(args.cases):
+        hole = tumour_hole(truth, rng, "heldout")
+        voided, known = np.where(hole, 0, truth).astype(np.float32), (~hole).astype(np.float32)
+        intensity = models.normalisation.intensity_for(torch.from_numpy(voided))
+        for name in (SHIPPED, ADAPTED):
+            started = time.perf_counter()
+            chosen = models if name == SHIPPED else adapt(models, voided, hole, intensity, tuning_rng, args)
+            filled = inpaint_volume(voided, known, chosen, intensity, method="network").filled
+            rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(filled, truth, voided, hole),
+                         "seconds": time.perf_counter() - started})  # fmt: skip
+            print(f"case {case} {name:22s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} {rows[-1]['seconds']:.1f} s", flush=True)
+    header = ["fill (held-out template)", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "s / case (median)"]
+    table = comparison_table(rows, "fill", SHIPPED, header, lambda mine, mean, up: [
+        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"),
+        f"{np.median([r['seconds'] for r in mine]):.1f}",
+    ])  # fmt: skip
+    write_results(args.out, rows, table)
+
+
+if __name__ == "__main__":
+    main()
