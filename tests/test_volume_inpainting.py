@@ -239,3 +239,23 @@ def test_fill_3d_refuses_dicom_frames_that_are_not_a_regular_volume(tmp_path, mr
     assert result.exit_code != 0 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: --fill 3d needs one-channel frames that form a regular volume") and "use --fill slices" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_enhanced_multiframe_volume_is_filled_in_3d_like_its_series(tmp_path, mr_volume_series):
+    import highdicom
+    import pydicom
+    from mask_builders import make_seg, read_series
+
+    series, _, frames, hole = mr_volume_series
+    multiframe = highdicom.legacy.LegacyConvertedEnhancedMRImage(
+        read_series(series), series_instance_uid=highdicom.UID(), series_number=5, sop_instance_uid=highdicom.UID(), instance_number=1
+    )
+    multiframe.save_as(tmp_path / "volume.dcm")
+    stored = pydicom.dcmread(tmp_path / "volume.dcm")
+    order = [round(float(f.PlanePositionSequence[0].ImagePositionPatient[2]) / 2) for f in stored.PerFrameFunctionalGroupsSequence]
+    frames, hole = frames[order], hole[order]  # the converter stores the frames in its own order (here: descending z)
+    seg = make_seg([stored], hole[..., None], ["tumour"], tmp_path / "seg.dcm")
+    report = inpaint_file(tmp_path / "volume.dcm", str(seg), tmp_path / "filled.dcm", models=load_models(device="cpu"), progress=False)
+    filled = pydicom.dcmread(tmp_path / "filled.dcm").pixel_array.astype(np.float64)
+    assert report.fill_grid == (2, 1, 1) and len(report.slices) == int(hole.any(axis=(1, 2)).sum())
+    assert np.array_equal(filled[~hole], frames[~hole]) and np.abs(filled[hole] - frames[hole]).mean() > 0
