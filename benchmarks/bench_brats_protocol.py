@@ -51,11 +51,10 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
-from skimage.filters import gaussian
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import heldout_slab, sample_volume
-from medinpaint.inpainting.detail import DETAIL_SIGMA, restore_detail
+from medinpaint.inpainting.detail import fine_structure, restore_detail
 from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 
@@ -161,7 +160,7 @@ def add_tissue_texture(filled: np.ndarray, hole: np.ndarray, amount: float, rng:
     texture on the mean fill, as lesion-filling tools add the surrounding tissue's noise."""
     box = hole_crop(hole)
     region = filled[box].astype(np.float64)
-    spread = float((region - gaussian(region, sigma=DETAIL_SIGMA, preserve_range=True))[~hole[box]].std())
+    spread = float(fine_structure(region)[~hole[box]].std())
     textured = filled.astype(np.float64)
     textured[hole] += amount * spread * rng.standard_normal(int(hole.sum()))
     return textured.astype(filled.dtype)

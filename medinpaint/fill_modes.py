@@ -114,7 +114,7 @@ def volume_voxel_mm(loaded: LoadedSlices) -> tuple[float, float, float] | None:
     first axis, and each frame's columns and rows along the second and third
     (:func:`~medinpaint.io.nifti.slice_from_display`), so (slice spacing, column spacing, row
     spacing); None when the frames do not form a regular volume (one orientation, evenly spaced
-    along the normal, with PixelSpacing: :meth:`~medinpaint.io.dicom_geometry.FrameGeometry.slice_spacing`).
+    along the normal, with PixelSpacing: :meth:`~medinpaint.io.dicom_geometry.FrameGeometry.volume_spacing`).
 
     Example:
         >>> from medinpaint.data import sample_path
@@ -128,11 +128,11 @@ def volume_voxel_mm(loaded: LoadedSlices) -> tuple[float, float, float] | None:
     if not isinstance(source, DicomSource):
         return None
     geometry = frame_geometry(source)
-    between = geometry.slice_spacing()
-    if between is None or geometry.pixel_spacing is None or len(loaded.slice_indices) != len(geometry.references):
+    spacing = geometry.volume_spacing()
+    if spacing is None or len(loaded.slice_indices) != len(geometry.references):
         return None
-    rows, columns = geometry.pixel_spacing
-    return (between, float(columns), float(rows))
+    between, rows, columns = spacing
+    return (between, columns, rows)
 
 
 def stack_axis(loaded: LoadedSlices) -> int:

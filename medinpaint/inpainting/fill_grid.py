@@ -129,7 +129,7 @@ def on_finer_grid(
     hole = known < 0.5
     margin = max(math.ceil(context / f) for f in factors)
     box = hole_box(hole, margin=margin)
-    coarse = np.where(hole, base, volume)[box]
+    coarse = np.where(hole[box], base[box], volume[box])
     fine_known = known[box]
     for axis, factor in enumerate(factors):
         fine_known = np.repeat(fine_known, factor, axis=axis)

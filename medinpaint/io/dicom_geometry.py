@@ -59,6 +59,14 @@ class FrameGeometry:
             return None
         return float(abs(offsets[0]))
 
+    def volume_spacing(self) -> tuple[float, float, float] | None:
+        """(slice spacing, row spacing, column spacing) in mm of the frames (F, rows, cols) as a
+        volume, when they form a regular volume (:meth:`slice_spacing`) with PixelSpacing; else None."""
+        between = self.slice_spacing()
+        if between is None or self.pixel_spacing is None:
+            return None
+        return (between, *(float(s) for s in self.pixel_spacing))
+
     def _normal(self, frame: int) -> np.ndarray:
         orientation = self.orientations[frame]
         return np.cross(orientation[:3], orientation[3:])
