@@ -6,7 +6,7 @@ Protocol (issue 10; the numbers go to docs/results.md):
   z = 96..135 (no training window of any orientation touches z = 91..140); or, ``--volume``, a
   NIfTI volume no model saw (e.g. the real subject's T1 in nibabel's test data), holes anywhere
   in its tissue, their sizes in mm;
-* holes: per case, the union of 2–3 randomly rotated ellipsoids, each 12–36 mm across along
+* holes: per case, the union of 2–3 randomly rotated ellipsoids, each 12–36 mm across (``--diameters``) along
   every axis, the later ones centred inside the first so that the union is one region; the
   union lies in healthy tissue (the brain, T1 > 10 % of its 99.5th percentile, eroded by 3
   voxels) and inside the slab; seeded (``--seed``), the same holes for every method;
@@ -69,8 +69,10 @@ THROUGH_PLANE = ("jump", "truth_jump", "ratio", "truth_ratio", "dz_error")
 TRAIN_REGION = (30, 86)
 
 
-def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "heldout", spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids (``DIAMETERS`` in mm, voxels of ``spacing``
+def tumour_hole(
+    volume: np.ndarray, rng: np.random.Generator, region: str = "heldout", spacing=(1.0, 1.0, 1.0), diameters=DIAMETERS
+) -> np.ndarray:
+    """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids (``diameters`` in mm, voxels of ``spacing``
     mm) in healthy tissue inside the held-out slab (``region="train"``: inside ``TRAIN_REGION``;
     ``"volume"``: anywhere in the volume, for a volume no model saw)."""
     start, stop = {"heldout": (heldout_slab().start, heldout_slab().stop), "train": TRAIN_REGION, "volume": (0, volume.shape[2])}[region]
@@ -78,7 +80,7 @@ def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "hel
     allowed = ndimage.binary_erosion(brain, iterations=TISSUE_EROSION)
     allowed[:, :, :start] = allowed[:, :, stop:] = False
     spacing = np.asarray(spacing, float)
-    half = np.ceil(DIAMETERS[1] / 2 / spacing).astype(int) + 1  # voxels along each axis
+    half = np.ceil(diameters[1] / 2 / spacing).astype(int) + 1  # voxels along each axis
     grid = np.mgrid[tuple(slice(-h, h + 1) for h in half)]
     offsets = np.stack(grid, axis=-1) * spacing  # mm
     candidates = np.argwhere(allowed)
@@ -87,7 +89,7 @@ def tumour_hole(volume: np.ndarray, rng: np.random.Generator, region: str = "hel
         local = np.zeros(offsets.shape[:3], bool)
         shift = np.zeros(3)
         for _ in range(rng.integers(2, 4)):
-            radii = rng.uniform(*DIAMETERS, size=3) / 2
+            radii = rng.uniform(*diameters, size=3) / 2
             rotated = offsets @ Rotation.random(random_state=rng).as_matrix()
             local |= (((rotated - shift) / radii) ** 2).sum(axis=-1) <= 1
             shift = rng.uniform(-0.5, 0.5, size=3) * radii  # the next one starts inside this one
@@ -325,6 +327,10 @@ def main() -> None:
         "--prior-weight 1 and both methods); with biharmonic-3d, exactly what --prior-weight w gives, from one fill",
     )  # fmt: skip
     parser.add_argument("--sweep-with", default="biharmonic-3d", choices=METHODS[1:], help="the method --sweep mixes medinpaint with")
+    parser.add_argument(
+        "--diameters", type=lambda text: tuple(float(d) for d in text.split(",")), default=DIAMETERS,
+        help="smallest,largest ellipsoid diameter (mm) of the holes (default: 12,36, tumour-sized)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
     if args.detail_sweep and (args.detail_gain != 0.0 or "medinpaint" not in args.methods.split(",")):
@@ -348,7 +354,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
-            hole = tumour_hole(truth, rng, region, spacing)
+            hole = tumour_hole(truth, rng, region, spacing, args.diameters)
             voided = np.where(hole, 0, truth).astype(np.float32)
             folder = Path(tmp) / f"case{case}"
             folder.mkdir()

@@ -45,7 +45,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.fill_grid import block_mean, grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.volume_inpainting import inpaint_volume
 

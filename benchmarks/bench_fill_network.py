@@ -33,7 +33,7 @@ from bench_native_quality import REGIONS, biharmonic, hole_slices, lesion_mask, 
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.native_inpainting import fill_network_of
 
 

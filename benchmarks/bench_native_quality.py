@@ -12,7 +12,7 @@ Protocol (also in docs/results.md, "Native resolution: lesion-sized holes"):
   NIfTI volume with a NIfTI mask volume (nonzero = fill), one call per radius;
 * biharmonic: ``skimage.restoration.inpaint_biharmonic`` on each 2-D slice, same holes (the
   baseline the differences are taken against); biharmonic-3d: the same in 3-D
-  (``medinpaint.inpainting.shrinkage.biharmonic_fill_3d``), which also reads the known voxels of
+  (``medinpaint.inpainting.biharmonic3d.biharmonic_fill_3d``), which also reads the known voxels of
   the slices above and below each hole, as medinpaint's 3-D fill does;
 * scores over hole voxels, pooled over the slices of a radius, with ``medinpaint score
   --protocol hole`` (``medinpaint.metrics.scoring``): PSNR with data range = the volume's
@@ -56,7 +56,7 @@ from medinpaint.figures import HoleCrops, save_hole_crops
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.masks import lesion_disks, tissue_level
 from medinpaint.windows import WindowConfig
 from paired_intervals import paired_interval

@@ -42,7 +42,7 @@ from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
 from medinpaint.inpainting.network_fill import VOLUME_VIEWS, network_fill_volume
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import fill_network_of
 from medinpaint.volume_inpainting import in_plane_blend

@@ -55,7 +55,8 @@ from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d, shrink_to_biharmonic_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
+from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
 from medinpaint.transforms.array import IntensityToUnit

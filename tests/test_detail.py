@@ -13,8 +13,8 @@ from medinpaint.cli import app
 from medinpaint.data.sample import sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, hole_gain, restore_detail
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
 from medinpaint.transforms import SemanticInpaint
 
 

@@ -45,8 +45,9 @@ def test_grid_factors_split_only_thick_axes_toward_the_finest_voxel_and_never_be
     assert grid_factors((1.0, 1.0, 3.0), None) == (1, 1, 3)  # a model that does not know its voxel size
     assert grid_factors(None, 1.0) == (1, 1, 1)
     # a hole too large for the finer grid's 3-D solve: the largest factor comes down until it fits
-    assert grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=14_000) == (1, 1, 2)
-    assert grid_factors((1.0, 3.0, 3.0), 1.0, hole_voxels=10_000) == (1, 2, 2)
+    assert grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=14_000) == (1, 1, 5)
+    assert grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=30_000) == (1, 1, 4)
+    assert grid_factors((1.0, 3.0, 3.0), 1.0, hole_voxels=20_000) == (1, 2, 3)
     assert grid_factors((1.0, 1.0, 3.0), 1.0, hole_voxels=MAX_FINE_HOLE) == (1, 1, 1)
 
 

@@ -19,7 +19,7 @@ from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import restore_detail
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume, symmetry_views
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.masks import random_ellipsoids
 from medinpaint.native_inpainting import default_method, fill_network_of, inpaint_native
 from medinpaint.networks import FillNetConfig, ResidualFillNet

@@ -32,7 +32,7 @@ from medinpaint.inpainting.poisson3d import hole_box
 __all__ = ["MAX_FINE_HOLE", "MIN_RATIO", "block_mean", "grid_factors", "model_voxel_mm", "on_finer_grid", "upsample"]
 
 MIN_RATIO = 1.5  # an axis is split when its voxels are at least this many times the target size
-MAX_FINE_HOLE = 40_000  # hole voxels on the finer grid at most: scikit-image's 3-D biharmonic solve grows ~n^2.7 (25 s at 43 000)
+MAX_FINE_HOLE = 120_000  # hole voxels on the finer grid at most: its 3-D biharmonic base takes 6 s at 113 000 (docs/performance.md)
 
 
 def model_voxel_mm(models: LoadedModels) -> float | None:
@@ -61,8 +61,8 @@ def grid_factors(spacing: Sequence[float] | None, model_mm: float | None, hole_v
         ((1, 1, 3), (1, 1, 3), (1, 1, 5))
         >>> grid_factors((2.0, 2.0, 2.0), 1.0), grid_factors((1.0, 1.0, 1.4), 1.0), grid_factors((1.0, 1.0, 3.0), None)
         ((1, 1, 1), (1, 1, 1), (1, 1, 3))
-        >>> grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=14_000)  # 5 × 14 000 voxels would be too many
-        (1, 1, 2)
+        >>> grid_factors((0.5, 0.5, 5.0), 1.0, hole_voxels=30_000)  # 5 × 30 000 voxels would be too many
+        (1, 1, 4)
     """
     if spacing is None:
         return (1, 1, 1)

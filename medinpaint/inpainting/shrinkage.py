@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.blend import biharmonic_blend
-from medinpaint.inpainting.poisson3d import hole_box
 
-__all__ = ["DEFAULT_PRIOR_WEIGHT", "biharmonic_fill_3d", "check_prior_weight", "shrink_to_biharmonic", "shrink_to_biharmonic_3d"]
+__all__ = ["DEFAULT_PRIOR_WEIGHT", "check_prior_weight", "shrink_to_biharmonic", "shrink_to_biharmonic_3d"]
 
 DEFAULT_PRIOR_WEIGHT = 0.4  # best mean hole PSNR over r = 3, 6, 12 mm on training slices z = 50..80
-BIHARMONIC_MARGIN = 3  # known voxels around the hole that the biharmonic fill reads (it needs 2)
 
 
 def check_prior_weight(weight: float) -> float:
@@ -84,22 +82,3 @@ def shrink_to_biharmonic_3d(filled: np.ndarray, volume: np.ndarray, known: np.nd
         return filled
     mixed = weight * filled.astype(np.float64) + (1.0 - weight) * biharmonic_fill_3d(volume, known)
     return np.where(hole, mixed, volume).astype(filled.dtype)
-
-
-def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """scikit-image's 3-D biharmonic fill of the hole of one (X, Y, Z) volume (float64), solved
-    on the hole's bounding box + :data:`BIHARMONIC_MARGIN` voxels; known voxels are the input's.
-
-    Example:
-        >>> volume = np.fromfunction(lambda x, y, z: x + 2 * y - z, (8, 8, 8))
-        >>> known = np.ones(volume.shape); known[3:5, 3:5, 3:5] = 0
-        >>> bool(np.allclose(biharmonic_fill_3d(volume, known), volume, atol=1e-3))
-        True
-    """
-    hole = known < 0.5
-    filled = np.array(volume, dtype=np.float64)
-    if not hole.any():
-        return filled
-    box = hole_box(hole, margin=BIHARMONIC_MARGIN)
-    filled[box] = inpaint_biharmonic(np.where(hole[box], 0.0, filled[box]), hole[box])
-    return np.where(hole, filled, volume)

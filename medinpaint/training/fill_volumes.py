@@ -14,7 +14,7 @@ teach the network the 3-D case:
    ``"slice"``, 1–3 ellipses on one slice (a lesion mask drawn on one slice, the issue's disks);
    ``"lesions"``, 1–3 rotated ellipsoids (:func:`medinpaint.masks.random_ellipsoids`);
    ``"tumour"``, a chain of 2–3 overlapping rotated ellipsoids (a tumour or a resection);
-4. the hole's 3-D biharmonic fill (:func:`medinpaint.inpainting.shrinkage.biharmonic_fill_3d`,
+4. the hole's 3-D biharmonic fill (:func:`medinpaint.inpainting.biharmonic3d.biharmonic_fill_3d`,
    the base the network gets at inference);
 5. up to ``slices_per_axis`` random slices through the hole along each of the three axes,
    each a ``side`` × ``side`` window (image, hole, base).
@@ -28,7 +28,7 @@ from monai.transforms import Compose, RandFlip, RandRotate90
 from tqdm.auto import tqdm
 
 from medinpaint.data.sample import HeldoutSlab
-from medinpaint.inpainting.shrinkage import biharmonic_fill_3d
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.masks import random_ellipses, random_ellipsoids
 from medinpaint.training.windows import intensity_augmentation
 from medinpaint.transforms import functional as fn

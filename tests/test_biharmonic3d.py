@@ -1,0 +1,67 @@
+"""The 3-D biharmonic fill: scikit-image's equations and solution, on holes in the real template."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg
+from skimage.restoration import inpaint_biharmonic
+
+from medinpaint.data.sample import sample_volume
+from medinpaint.inpainting.biharmonic3d import BIHARMONIC_MARGIN, _system, bilaplacian_stencil, biharmonic_fill_3d
+from medinpaint.inpainting.poisson3d import hole_box
+
+
+def ellipsoids(shape: tuple[int, int, int], *parts: tuple[tuple[int, int, int], tuple[int, int, int]]) -> np.ndarray:
+    """The union of axis-aligned ellipsoids (centre, semi-axes) in a grid of ``shape``."""
+    grid = np.indices(shape)
+    return np.any([sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip(centre, radii))) <= 1 for centre, radii in parts], axis=0)
+
+
+@pytest.fixture(scope="module")
+def template() -> np.ndarray:
+    return sample_volume()[0].astype(np.float64)
+
+
+def scikit_image_fill(volume: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """scikit-image's 3-D biharmonic fill on the same box (what biharmonic_fill_3d used to call)."""
+    box = hole_box(hole, margin=BIHARMONIC_MARGIN)
+    filled = volume.copy()
+    filled[box] = inpaint_biharmonic(np.where(hole[box], 0.0, volume[box]), hole[box])
+    return filled
+
+
+def test_stencil_is_the_bilaplacian_scikit_image_uses():
+    offsets, coefficients = bilaplacian_stencil()
+    by_offset = {tuple(int(o) for o in offset): float(c) for offset, c in zip(offsets, coefficients)}
+    assert by_offset[(0, 0, 0)] == 42.0 and by_offset[(1, 0, 0)] == -12.0 and by_offset[(0, 2, 0)] == 1.0 and by_offset[(1, 0, -1)] == 2.0
+    assert len(by_offset) == 25 and all(by_offset[tuple(-o for o in k)] == v for k, v in by_offset.items())  # symmetric
+
+
+def test_tumour_sized_hole_in_the_template_gets_scikit_image_fill(template):
+    hole = ellipsoids(template.shape, ((90, 110, 60), (9, 7, 6)), ((96, 116, 64), (6, 8, 5)))  # 2 500 voxels of tissue
+    known = (~hole).astype(np.float32)
+    filled = biharmonic_fill_3d(template, known)
+    reference = scikit_image_fill(template, hole)
+    assert filled.dtype == np.float64 and np.array_equal(filled[~hole], template[~hole])  # known voxels bit for bit
+    assert np.abs(filled[hole] - reference[hole]).max() < 1e-4  # 0–255 scale
+    assert np.abs(filled[hole] - template[hole]).mean() > 1.0  # a real hole: not trivially the truth
+
+
+def test_hole_at_the_volume_border_is_filled_by_scikit_image_itself(template):
+    crop = template[60:100, 90:130, 40:80]
+    hole = ellipsoids(crop.shape, ((1, 20, 20), (6, 7, 5)))  # touches the first sagittal plane
+    filled = biharmonic_fill_3d(crop, (~hole).astype(np.float32))
+    assert np.array_equal(filled, scikit_image_fill(crop, hole))
+
+
+def test_fill_is_clipped_to_the_known_range_like_scikit_image():
+    crop = np.zeros((30, 30, 30))
+    hole = ellipsoids(crop.shape, ((15, 15, 15), (6, 6, 6)))
+    crop[8] = 255.0  # a bright plane next to the hole: the exact solution dips below 0 past it
+    box = hole_box(hole, margin=BIHARMONIC_MARGIN)
+    system, rhs = _system(crop[box], hole[box])
+    assert scipy.sparse.linalg.spsolve(system.tocsc(), rhs).min() < -1.0  # what the clip is for
+    filled = biharmonic_fill_3d(crop, (~hole).astype(np.float32))
+    assert filled[hole].min() == 0.0 and filled[hole].max() <= 255.0
+    assert np.abs(filled - scikit_image_fill(crop, hole)).max() < 1e-4
