@@ -43,6 +43,7 @@ import torch
 from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
+from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
 from medinpaint.inpainting.fill_grid import block_mean, grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
@@ -62,8 +63,15 @@ def main() -> None:
     parser.add_argument("--block", default="2,2,2", help="voxels averaged per coarse voxel along X, Y, Z")
     parser.add_argument("--volume", type=Path, default=None,
                         help="a NIfTI volume no model saw instead of the template; holes anywhere in its tissue (no --region)")
+    parser.add_argument("--detail-gain", type=float, default=DETAIL_GAIN, help="the network fills' detail gain (default: the CLI's)")
+    parser.add_argument(
+        "--detail-sweep", default=None,
+        help="comma-separated sigma:gain pairs: also score restore_detail(the network's fill on the volume's grid, gain, sigma) (run with --detail-gain 0)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/fill_grid"))
     args = parser.parse_args()
+    if args.detail_sweep and args.detail_gain != 0.0:
+        parser.error("--detail-sweep sharpens the network's own fill: pass --detail-gain 0")
     torch.set_num_threads(2)
     fine_truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
     fine_truth = fine_truth.astype(np.float32)
@@ -78,7 +86,7 @@ def main() -> None:
     def fill_3d(voided: np.ndarray, known: np.ndarray, spacing) -> np.ndarray:
         """The CLI's 3-D fill (``inpaint_volume(method="network")`` with its defaults), given ``spacing`` or not."""
         intensity = models.normalisation.intensity_for(torch.from_numpy(voided))
-        return inpaint_volume(voided, known, models, intensity, method="network", spacing=spacing).filled
+        return inpaint_volume(voided, known, models, intensity, method="network", spacing=spacing, detail_gain=args.detail_gain).filled
 
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -94,6 +102,9 @@ def main() -> None:
             started = time.perf_counter()
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
+        for sigma, gain in [tuple(float(v) for v in pair.split(":")) for pair in args.detail_sweep.split(",")] if args.detail_sweep else []:
+            name = f"{OWN_ROW}, detail sigma={sigma:g} gain={gain:g}"
+            predictions[name], seconds[name] = restore_detail(predictions[OWN_ROW], known, gain, sigma), float("nan")
         started = time.perf_counter()
         factors = grid_factors(coarse_mm, model_voxel_mm(models), int(hole.sum()))  # the CLI's split for this hole
         fine = on_finer_grid(lambda v, k: {"filled": biharmonic_fill_3d(v, k)}, voided, known, biharmonic, factors, CONTEXT)

@@ -51,7 +51,7 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
-from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, restore_detail
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, restore_detail
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
@@ -177,7 +177,8 @@ def inpaint_volume(
         spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
             voxels are at least 1.5× the finest (and the model's 1 mm), the hole is filled on a
             finer, near-isotropic grid and averaged back (:mod:`medinpaint.inpainting.fill_grid`);
-            None = on the volume's own grid.
+            the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
+            None = on the volume's own grid, σ one voxel.
         progress: show the searches' progress bars.
 
     Returns:
@@ -234,11 +235,11 @@ def inpaint_volume(
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 
-def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float) -> dict:
-    """The fill network along ``axes`` on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened."""
+def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float, sigma) -> dict:
+    """The fill network along ``axes`` on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened (σ in voxels)."""
     base = biharmonic_fill_3d(volume, known).astype(np.float32)
     network, spread, axis_raw = network_fill_volume(volume, known, base, fill_network_of(models, volume=True), intensity, axes=axes)
-    return {"filled": restore_detail(network, known, detail_gain), "network": network, "spread": spread, **axis_raw}
+    return {"filled": restore_detail(network, known, detail_gain, sigma), "network": network, "spread": spread, **axis_raw}
 
 
 def _network_volume(
@@ -246,12 +247,15 @@ def _network_volume(
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
-    factors = grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum()))
+    model_mm = model_voxel_mm(models)
+    factors = grid_factors(spacing, model_mm, int((known < 0.5).sum()))
+    fill_spacing = None if spacing is None else tuple(float(size) / factor for size, factor in zip(spacing, factors))
+    sigma = detail_sigma(fill_spacing, model_mm)  # the model's voxel, in voxels of the grid the fill runs on
     if factors == (1, 1, 1):
-        fills = _network_fill(volume, known, models, intensity, axes, detail_gain)
+        fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma)
     else:
         base = biharmonic_fill_3d(volume, known).astype(np.float32)
-        fine_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain)
+        fine_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma)
         hole = known < 0.5
         averaged = on_finer_grid(fine_fill, volume, known, base, factors, CONTEXT)
         fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in averaged.items()}

@@ -13,6 +13,7 @@ from monai.data import MetaTensor
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
 from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_voxel_mm, on_finer_grid, upsample
 from medinpaint.transforms import SemanticInpaint
 from medinpaint.transforms.array import IntensityToUnit
@@ -73,8 +74,12 @@ def test_thick_slices_are_filled_on_the_finer_grid_and_known_voxels_stay_bit_ide
     intensity = IntensityToUnit.for_mr(crop, 0.5, 99.5)
     own = inpaint_volume(crop, known, models, intensity, method="network")
     finer = inpaint_volume(crop, known, models, intensity, method="network", spacing=THICK)
-    isotropic = inpaint_volume(crop, known, models, intensity, method="network", spacing=(2.0, 2.0, 2.0))
-    assert np.array_equal(isotropic.filled, own.filled)  # isotropic voxels: the fill as before, bit for bit
+    at_model_voxels = inpaint_volume(crop, known, models, intensity, method="network", spacing=(1.0, 1.0, 1.0))
+    coarse = inpaint_volume(crop, known, models, intensity, method="network", spacing=(2.0, 2.0, 2.0))
+    assert np.array_equal(at_model_voxels.filled, own.filled)  # the model's 1 mm voxels: the fill as before, bit for bit
+    assert np.array_equal(coarse.raw, own.raw)  # isotropic 2 mm voxels are filled on their own grid ...
+    assert np.array_equal(coarse.filled, restore_detail(own.raw, known, DETAIL_GAIN, (0.5, 0.5, 0.5)))  # ... sharpened over 1 mm
+    assert not np.array_equal(coarse.filled, own.filled)
     for fill in (own, finer):
         assert np.array_equal(fill.filled[~hole], crop[~hole]) and np.isfinite(fill.filled).all()
     assert np.abs(finer.filled[hole] - own.filled[hole]).mean() > 1.0
