@@ -21,9 +21,10 @@ voxel: nothing for a hole one or two voxels thick, the full gain from 7 voxels t
 Only hole voxels change; known voxels are copied bit for bit. σ and gain were chosen on holes in
 the training region of the template, never in the held-out slab (:data:`DETAIL_SIGMA`,
 :data:`DETAIL_GAIN`; docs/training.md, "Through-plane detail"). σ is one voxel of the model's
-grid, so in a volume of other voxels it is that length in mm (:func:`detail_sigma`: 0.5 voxel
-along an axis of 2 mm voxels for the 1 mm brain models); chosen on the template's training holes
-averaged to 2 mm, where one 2 mm voxel cost 0.2 dB and the 1 mm length none (docs/training.md).
+grid, so in a volume of coarser voxels it is that length in mm (:func:`detail_sigma`: 0.5 voxel
+along an axis of 2 mm voxels for the 1 mm brain models; never more than one voxel); chosen on the
+template's training holes averaged to 2 mm, where one 2 mm voxel cost 0.2 dB and the 1 mm length
+none (docs/training.md).
 """
 
 from __future__ import annotations
@@ -79,15 +80,16 @@ def detail_sigma(spacing: Sequence[float] | None, model_mm: float | None) -> flo
         model_mm: the voxel size (mm) of the volumes the model learned; None = unknown.
 
     Returns:
-        :data:`DETAIL_SIGMA` when either size is unknown, else ``DETAIL_SIGMA · model_mm / spacing`` per axis.
+        :data:`DETAIL_SIGMA` when either size is unknown, else ``DETAIL_SIGMA · model_mm / spacing`` per
+        axis, at most :data:`DETAIL_SIGMA` (voxels finer than the model's keep one voxel: unmeasured).
 
     Example:
-        >>> detail_sigma((2.0, 2.0, 2.0), 1.0), detail_sigma((1.0, 1.0, 1.0), 1.0), detail_sigma(None, 1.0)
-        ((0.5, 0.5, 0.5), (1.0, 1.0, 1.0), 1.0)
+        >>> detail_sigma((2.0, 2.0, 6.0), 1.0), detail_sigma((0.94, 0.94, 1.0), 1.0), detail_sigma(None, 1.0)
+        ((0.5, 0.5, 0.16666666666666666), (1.0, 1.0, 1.0), 1.0)
     """
     if spacing is None or model_mm is None:
         return DETAIL_SIGMA
-    return tuple(DETAIL_SIGMA * model_mm / float(size) for size in spacing)
+    return tuple(min(DETAIL_SIGMA, DETAIL_SIGMA * model_mm / float(size)) for size in spacing)
 
 
 def hole_gain(hole: np.ndarray, gain: float) -> np.ndarray:
