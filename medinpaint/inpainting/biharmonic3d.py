@@ -6,13 +6,13 @@ as boundary values, and solves that sparse system by LU (SuperLU, minimum-degree
 the LU's fill-in makes it grow about as n^2.7 in the hole's voxels n (1.0 s for 7 153, 19.4 s for
 24 405 unknowns; docs/performance.md), and it is the 3-D network fill's base.
 
-Away from the volume's border the matrix is the principal submatrix of ``L²  = LᵀL`` (L the
+Away from the volume's border the matrix is the principal submatrix of ``L² = LᵀL`` (L the
 7-point Laplacian) on the hole: symmetric positive definite. :func:`biharmonic_fill_3d` builds
 the same equations and solves them by conjugate gradients to a relative residual of 1e-10 (within
 about 1e-6 of the LU's solution on a 0–255 scale), in O(n) memory: 0.26 / 0.72 / 6.3 s for
-7 153 / 24 405 / 113 081 unknowns (``benchmarks/bench_biharmonic_3d.py``). As scikit-image does, the result is clipped to the range of the
-known voxels it reads. A hole within 2 voxels of the volume's border, where scikit-image truncates
-the stencil, is left to scikit-image itself.
+7 153 / 24 405 / 113 081 unknowns (``benchmarks/bench_biharmonic_3d.py``). As scikit-image does,
+the result is clipped to the range of the known voxels it reads. A hole within 2 voxels of the
+volume's border, where scikit-image truncates the stencil, is left to scikit-image itself.
 """
 
 from __future__ import annotations
