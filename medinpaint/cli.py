@@ -188,7 +188,8 @@ def inpaint(
     detail_gain: Optional[float] = typer.Option(
         None,
         help="The 3-D network fill only: the fine structure of a thick hole's fill is amplified by this gain (unsharp "
-        "mask, σ = the model's voxel: 1 mm for the brain models, at most one voxel), because a posterior-mean fill is smoother than anatomy; holes 1–2 voxels thick are "
+        "mask, σ = the model's voxel: 1 mm for the brain models, at most one voxel), because a posterior-mean fill is "
+        "smoother than anatomy; holes 1–2 voxels thick are "
         "filled almost exactly and left alone, the full gain from 7 voxels thick. 0 = the posterior mean as it is "
         "(--raw writes it). Default: 0.75, chosen on training holes of the template (higher SSIM, PSNR level).",
     ),
