@@ -259,3 +259,20 @@ def test_an_enhanced_multiframe_volume_is_filled_in_3d_like_its_series(tmp_path,
     filled = pydicom.dcmread(tmp_path / "filled.dcm").pixel_array.astype(np.float64)
     assert report.fill_grid == (2, 1, 1) and len(report.slices) == int(hole.any(axis=(1, 2)).sum())
     assert np.array_equal(filled[~hole], frames[~hole]) and np.abs(filled[hole] - frames[hole]).mean() > 0
+
+
+def test_dicom_frames_whose_pixel_spacing_is_zero_are_filled_slice_by_slice_not_in_3d(tmp_path, mr_volume_series):
+    from mask_builders import read_series
+
+    series, seg, frames, hole = mr_volume_series
+    flat = Path(shutil.copytree(series, tmp_path / "flat"))
+    for path, ds in zip(sorted(flat.iterdir()), read_series(flat)):
+        ds.PixelSpacing = [0.0, 0.0]  # no usable pixel size: no voxel size for the 3-D fill
+        ds.save_as(path)
+    result = CliRunner().invoke(app, ["inpaint", "-i", str(flat), "-m", str(seg), "-o", str(tmp_path / "out3d"), "--fill", "3d"])
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1 and not (tmp_path / "out3d").exists()
+    assert result.stderr.startswith("error: --fill 3d needs one-channel frames that form a regular volume")
+    report = inpaint_file(flat, str(seg), tmp_path / "auto", models=load_models(device="cpu"), progress=False)
+    filled = read_frames(tmp_path / "auto")
+    assert report.fill_grid == (1, 1, 1) and np.array_equal(filled[~hole], frames[~hole])
+    assert np.abs(filled[hole] - frames[hole]).mean() < np.abs(frames[hole] - frames[~hole].mean()).mean()  # a fill, not a blank

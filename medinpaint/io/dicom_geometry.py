@@ -32,7 +32,7 @@ class FrameGeometry:
         rows, columns: frame size.
         positions: (F, 3) ImagePositionPatient of each frame in mm, None when not every frame has one.
         orientations: (F, 6) ImageOrientationPatient (row direction, column direction), or None.
-        pixel_spacing: (row spacing, column spacing) in mm, None when absent.
+        pixel_spacing: (row spacing, column spacing) in mm, None when absent or not positive.
     """
 
     name: str
@@ -131,5 +131,5 @@ def frame_geometry(source: DicomSource) -> FrameGeometry:
         columns=int(first.Columns),
         positions=positions,
         orientations=orientations,
-        pixel_spacing=(float(spacing[0]), float(spacing[1])) if spacing else None,
+        pixel_spacing=(float(spacing[0]), float(spacing[1])) if spacing and min(float(v) for v in spacing[:2]) > 0 else None,
     )
