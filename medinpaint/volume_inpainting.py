@@ -51,11 +51,11 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, restore_detail
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
-from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
@@ -185,7 +185,8 @@ def inpaint_volume(
         :class:`VolumeFill`.
 
     Raises:
-        MedinpaintError: arrays that are not 3-D of one shape, a bad axis, fusion or detail gain, or nothing known.
+        MedinpaintError: arrays that are not 3-D of one shape, a bad axis, fusion, detail gain or
+            voxel size, or nothing known.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -204,6 +205,8 @@ def inpaint_volume(
         raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
     if method not in METHODS:
         raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if spacing is not None and (len(spacing) != 3 or not all(np.isfinite(size) and size > 0 for size in spacing)):
+        raise MedinpaintError(f"voxel size {tuple(spacing)} is not three positive millimetre sizes: fix the image's affine, or pass spacing=None")
     detail_gain = check_detail_gain(detail_gain)
     hole = known < 0.5
     if not hole.any():

@@ -12,6 +12,7 @@ from monai.data import MetaTensor
 
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
+from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
 from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_voxel_mm, on_finer_grid, upsample
@@ -104,3 +105,11 @@ def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tm
     image = MetaTensor(torch.from_numpy(crop)[None], affine=torch.from_numpy(np.diag([*THICK, 1.0])))
     result = transform(image, torch.from_numpy(hole)[None])
     assert np.allclose(result[0].numpy(), filled["thick"], atol=1e-3)
+
+
+def test_a_voxel_size_that_is_not_positive_gets_a_clear_error(models, thick_crop):
+    crop, hole = thick_crop
+    intensity = IntensityToUnit.for_mr(crop, 0.5, 99.5)
+    for spacing in ((1.0, 1.0, 0.0), (1.0, float("nan"), 1.0), (1.0, 1.0)):
+        with pytest.raises(MedinpaintError, match=r"is not three positive millimetre sizes: fix the image's affine"):
+            inpaint_volume(crop, (~hole).astype(np.float32), models, intensity, method="network", spacing=spacing)
