@@ -211,8 +211,9 @@ def _dicom_fill(path, like: LoadedSlices, chosen, mm: float) -> np.ndarray:
     geometry = frame_geometry(like.source)
     if mm > 0 and geometry.pixel_spacing is None:
         raise _no_spacing(like)
-    if mm > 0 and geometry.volume_spacing() is not None:
-        region = dilate(region, geometry.volume_spacing(), mm)
+    spacing = geometry.volume_spacing()
+    if mm > 0 and spacing is not None:
+        region = dilate(region, spacing, mm)
     else:
         region = _dilate_slices(region, like, mm)
     return region[list(like.slice_indices)][:, None]
