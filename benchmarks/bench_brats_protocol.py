@@ -102,6 +102,11 @@ def tumour_hole(
             return hole
 
 
+def sigma_gain_pairs(text: str) -> tuple[tuple[float, float], ...]:
+    """``--detail-sweep``'s "1:0.75,0.5:1.5" as ((sigma, gain), ...)."""
+    return tuple(tuple(float(v) for v in pair.split(":")) for pair in text.split(","))
+
+
 def user_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A NIfTI volume as ``(volume (X, Y, Z) float32, affine)``, read as the CLI reads it."""
     volume, source = read_nifti(path)
@@ -306,7 +311,7 @@ def main() -> None:
     parser.add_argument("--prior-weight", type=float, default=None, help="pass --prior-weight to medinpaint (default: the CLI's)")
     parser.add_argument("--detail-gain", type=float, default=None, help="pass --detail-gain to medinpaint (default: the CLI's)")
     parser.add_argument(
-        "--detail-sweep", default=None,
+        "--detail-sweep", type=sigma_gain_pairs, default=(),
         help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
         "with --detail-gain 0, so the fill is the network's; sigma 1 is exactly what --detail-gain gain gives)",
     )  # fmt: skip
@@ -375,7 +380,7 @@ def main() -> None:
             for weight in [float(w) for w in args.sweep.split(",")] if args.sweep else []:
                 mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions[args.sweep_with], voided)
                 score_extra(rows, f"mix w={weight} with {args.sweep_with}", mixed, folder, files, affine, truth, hole, truth_scores, case)
-            for sigma, gain in [tuple(float(v) for v in pair.split(":")) for pair in args.detail_sweep.split(",")] if args.detail_sweep else []:
+            for sigma, gain in args.detail_sweep:
                 sharpened = restore_detail(predictions["medinpaint"], (~hole).astype(np.float32), gain, sigma)
                 score_extra(rows, f"detail sigma={sigma:g} gain={gain:g}", sharpened, folder, files, affine, truth, hole, truth_scores, case)
             for amount in [float(a) for a in args.texture_sweep.split(",")] if args.texture_sweep else []:

@@ -40,7 +40,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from bench_brats_protocol import comparison_table, through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results
+from bench_brats_protocol import comparison_table, sigma_gain_pairs, through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
@@ -65,7 +65,7 @@ def main() -> None:
                         help="a NIfTI volume no model saw instead of the template; holes anywhere in its tissue (no --region)")
     parser.add_argument("--detail-gain", type=float, default=DETAIL_GAIN, help="the network fills' detail gain (default: the CLI's)")
     parser.add_argument(
-        "--detail-sweep", default=None,
+        "--detail-sweep", type=sigma_gain_pairs, default=(),
         help="comma-separated sigma:gain pairs: also score restore_detail(the network's fill on the volume's grid, gain, sigma) (run with --detail-gain 0)",
     )
     parser.add_argument("--out", type=Path, default=Path("results/fill_grid"))
@@ -102,7 +102,7 @@ def main() -> None:
             started = time.perf_counter()
             predictions[name] = fill_3d(voided, known, spacing)
             seconds[name] = time.perf_counter() - started
-        for sigma, gain in [tuple(float(v) for v in pair.split(":")) for pair in args.detail_sweep.split(",")] if args.detail_sweep else []:
+        for sigma, gain in args.detail_sweep:
             name = f"{OWN_ROW}, detail sigma={sigma:g} gain={gain:g}"
             predictions[name], seconds[name] = restore_detail(predictions[OWN_ROW], known, gain, sigma), float("nan")
         started = time.perf_counter()
