@@ -11,8 +11,8 @@ For each fill: the largest and mean absolute difference between the two devices'
 hole, as a share of the input's 0.5–99.5 percentile span, and the seconds each took; known voxels
 must be bit-identical to the input on both.
 
-Run: ``python benchmarks/cuda_check.py --out results/cuda_check`` (``--out``: cuda_check.json). Not yet run on a
-GPU: no machine with one was lent when it was written (2026-12-04); a CPU-only dry run of its steps passed.
+Run: ``python benchmarks/cuda_check.py --out results/cuda_check`` (``--out``: cuda_check.json). Run on an
+NVIDIA H200 on 2026-12-04 (torch 2.11.0+cu130): the figures are in docs/performance.md, "On a GPU".
 """
 
 from __future__ import annotations
