@@ -60,6 +60,8 @@ class FileInpaintReport:
         seconds: wall time.
         fill_grid: how the 3-D network fill split each voxel axis for a finer, near-isotropic
             grid (:mod:`medinpaint.inpainting.fill_grid`); (1, 1, 1) = filled on the input's own grid.
+        detail_gain: the 3-D network fill's detail gain after the scaling for the input's noise
+            (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
     """
 
     input: Path
@@ -70,6 +72,7 @@ class FileInpaintReport:
     iterations: tuple[int, ...]
     seconds: float
     fill_grid: tuple[int, int, int] = (1, 1, 1)
+    detail_gain: float | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -82,6 +85,8 @@ class FileInpaintReport:
             ]
             if self.fill_grid != (1, 1, 1):
                 lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
+            if self.detail_gain is not None:
+                lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled down with the input's noise)")
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 
@@ -333,7 +338,8 @@ def inpaint_file(
     full_result[todo], full_raw[todo] = blended_native, raw_native
     filled_slices = tuple(loaded.slice_indices[i] for i in torch.nonzero(todo).flatten().tolist())
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
-    sharpened = f", detail gain {detail_gain:g}" if in_3d and chosen_method == "network" else ""
+    network_3d = in_3d and chosen_method == "network"
+    sharpened = f", detail gain {fill.detail_gain:.2g}" if network_3d else ""
     how = f"posterior-mean fill network{', 3-D' if in_3d else ''}{sharpened}" if chosen_method == "network" else f"semantic inpainting (Yeh et al. 2017), {fill.windows} grid image(s), {blend_method} blend"
     description = (
         f"medinpaint {__version__}: {how}, {sum(missing)} pixels in {len(filled_slices)} slice(s), checkpoint "
@@ -358,5 +364,6 @@ def inpaint_file(
         tuple(float(v) for v in fill.loss),
         tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
-        grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum())) if in_3d and chosen_method == "network" else (1, 1, 1),
+        grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum())) if network_3d else (1, 1, 1),
+        fill.detail_gain if network_3d else None,
     )

@@ -68,6 +68,8 @@ class NativeFill:
         loss: (N,) final search objective, summed over a slice's windows (network: 0).
         iterations: (N,) Adam steps, the most over a slice's windows (network: 0).
         windows: grid images searched (windows, or slices; network: 0).
+        detail_gain: the 3-D network fill's unsharp-mask gain after the scaling for the volume's
+            noise (:class:`~medinpaint.volume_inpainting.VolumeFill`); 0 for 2-D fills.
     """
 
     filled: torch.Tensor | None
@@ -76,6 +78,7 @@ class NativeFill:
     loss: torch.Tensor
     iterations: torch.Tensor
     windows: int
+    detail_gain: float = 0.0
 
 
 def default_grid(models: LoadedModels) -> str:

@@ -52,7 +52,7 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
-from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, restore_detail
+from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
 from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
@@ -83,6 +83,9 @@ class VolumeFill:
         axis_fills: each orientation's :class:`NativeFill` (slices in display orientation; raw
             fills only, the blend is the 3-D one).
         axis_slices: the slice indices searched along each axis.
+        detail_gain: the unsharp-mask gain the network fill's thick holes got, after the
+            scaling for the volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`);
+            0 for the search.
     """
 
     filled: np.ndarray
@@ -91,6 +94,7 @@ class VolumeFill:
     uncertainty: np.ndarray
     axis_fills: dict[int, NativeFill]
     axis_slices: dict[int, tuple[int, ...]]
+    detail_gain: float = 0.0
 
     @property
     def windows(self) -> int:
@@ -172,8 +176,9 @@ def inpaint_volume(
         prior_weight: share of the blended fill in the hole; the rest is the 3-D biharmonic
             fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the generator's fill only.
         detail_gain: ``method="network"``: the unsharp-mask gain on the network's fill in the hole
-            (:mod:`medinpaint.inpainting.detail`), applied before ``prior_weight``; 0 = the
-            posterior-mean fill as it is. The search's fills are not sharpened.
+            (:mod:`medinpaint.inpainting.detail`) of a noise-free volume, scaled down with the
+            volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`), applied before
+            ``prior_weight``; 0 = the posterior-mean fill as it is. The search's fills are not sharpened.
         spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
             voxels are at least 1.5× the finest (and the model's 1 mm), the hole is filled on a
             finer, near-isotropic grid and averaged back (:mod:`medinpaint.inpainting.fill_grid`);
@@ -250,6 +255,7 @@ def _network_volume(
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
+    detail_gain = noisy_gain(detail_gain, noise_share(volume, known))
     model_mm = model_voxel_mm(models)
     factors = grid_factors(spacing, model_mm, int((known < 0.5).sum()))
     fill_spacing = None if spacing is None else tuple(float(size) / factor for size, factor in zip(spacing, factors))
@@ -269,7 +275,7 @@ def _network_volume(
         raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
         axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
     filled = shrink_to_biharmonic_3d(fills["filled"], volume, known, prior_weight)
-    return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices)
+    return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices, detail_gain)
 
 
 def inpaint_stack_3d(
@@ -302,4 +308,4 @@ def inpaint_stack_3d(
     result = inpaint_volume(volume, known_volume, models, intensity, search, **options)
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
-    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows)
+    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain)

@@ -1,4 +1,5 @@
-"""The detail gain of the 3-D network fill: unsharp masking inside the hole, on the real template and through the CLI."""
+"""The detail gain of the 3-D network fill: unsharp masking inside the hole, on the real template and through the CLI;
+scaled down with the input's noise (the template, and the template given a real T1's Rician noise)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from skimage.filters import unsharp_mask
 from scipy import ndimage
 from typer.testing import CliRunner
 
+from medinpaint.checkpoint import load_models
 from medinpaint.cli import app
 from medinpaint.data.sample import sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
-from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, hole_gain, restore_detail
+from medinpaint.inpainting.detail import (
+    DETAIL_GAIN, NOISE_FREE, NOISE_NO_GAIN, check_detail_gain, hole_gain, noise_share, noisy_gain, restore_detail,
+)  # fmt: skip
 from medinpaint.transforms import SemanticInpaint
+from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.volume_inpainting import inpaint_volume
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +92,45 @@ def test_the_cli_detail_gain_sets_the_3d_fill_and_a_bad_one_is_one_error_line(tm
     assert np.allclose(results["0.75"], restore_detail(network, known, 0.75), atol=1e-4)
     default = inpaint_file(tmp_path / "t1.nii.gz", str(tmp_path / "hole.nii.gz"), tmp_path / "default.nii.gz", progress=False)
     assert np.array_equal(np.asarray(nib.load(str(default.outputs["output"])).dataobj), results["0.75"])
+    assert default.detail_gain == 0.75 and "detail gain 0.75" in str(default)  # the template is noise-free: the full gain
     bad = runner.invoke(app, [*base, "-o", str(tmp_path / "bad.nii.gz"), "--detail-gain", "-1"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: detail gain -1.0 is not a number >= 0: 0 = the network's posterior-mean fill as it is"
     assert not (tmp_path / "bad.nii.gz").exists()
+
+
+def rician(volume: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+    """``volume`` with Rician noise of ``share`` × its 99.5th percentile (as an acquisition has it)."""
+    rng = np.random.default_rng(seed)
+    sigma = share * float(np.percentile(volume, 99.5))
+    return np.hypot(volume + rng.normal(0, sigma, volume.shape), rng.normal(0, sigma, volume.shape)).astype(np.float32)
+
+
+def test_the_noise_estimate_reads_the_clean_template_as_clean_and_a_real_t1s_noise_as_noisy():
+    template = sample_volume()[0]
+    everything = np.ones(template.shape, np.float32)
+    clean = noise_share(template, everything)
+    assert clean < NOISE_FREE and noisy_gain(DETAIL_GAIN, clean) == DETAIL_GAIN  # every template figure stands
+    noisy = rician(template, 0.04)
+    assert noise_share(noisy, everything) == pytest.approx(0.04, abs=0.003)
+    assert noisy_gain(DETAIL_GAIN, noise_share(noisy, everything)) == 0.0
+    assert noise_share(rician(template, 0.02), everything) == pytest.approx(0.024, abs=0.003)  # anatomy adds a little
+    # the same for any order or flip of the axes, and hole voxels are not read
+    assert noise_share(noisy.transpose(2, 0, 1)[:, ::-1], everything.transpose(2, 0, 1)) == pytest.approx(noise_share(noisy, everything), rel=1e-12)
+    known = everything.copy()
+    known[80:120, 90:130, 60:100] = 0
+    garbage = np.where(known > 0, template, 1e4 * np.random.default_rng(1).random(template.shape)).astype(np.float32)
+    assert noise_share(garbage, known) == pytest.approx(noise_share(template, known), rel=1e-12)
+    assert noise_share(np.zeros((9, 9, 9)), np.ones((9, 9, 9))) is None  # nothing to tell: the gain is kept
+    assert noisy_gain(DETAIL_GAIN, None) == DETAIL_GAIN
+
+
+def test_a_noisy_volume_gets_the_gain_scaled_down(crop_with_hole):
+    crop, known, _ = crop_with_hole
+    noisy = rician(crop, 0.03, seed=2)
+    noise = noise_share(noisy, known)
+    scaled = noisy_gain(DETAIL_GAIN, noise)
+    assert NOISE_FREE < noise < NOISE_NO_GAIN and 0.0 < scaled < DETAIL_GAIN
+    intensity = IntensityToUnit.for_mr(noisy, 0.5, 99.5)
+    fill = inpaint_volume(noisy, known, load_models(device="cpu"), intensity, method="network", spacing=(1.0, 1.0, 1.0))
+    assert fill.detail_gain == scaled and np.allclose(fill.filled, restore_detail(fill.raw, known, scaled), atol=1e-4)
+    assert not np.allclose(fill.filled, restore_detail(fill.raw, known, DETAIL_GAIN), atol=1e-2)

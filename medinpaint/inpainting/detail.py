@@ -25,6 +25,14 @@ grid, so in a volume of coarser voxels it is that length in mm (:func:`detail_si
 along an axis of 2 mm voxels for the 1 mm brain models; never more than one voxel); chosen on the
 template's training holes averaged to 2 mm, where one 2 mm voxel cost 0.2 dB and the 1 mm length
 none (docs/training.md).
+
+The gain was chosen on the noise-free template. In a noisy volume the truth's fine structure is
+mostly noise that no fill can predict, and on the template given a real T1's noise the same gain
+cost 0.15 dB in all 12 training cases for no SSIM (docs/training.md, "Subject-like noise"). So the
+gain is scaled down with the input's noise (:func:`noise_share`, estimated on its known voxels):
+the full gain up to :data:`NOISE_FREE` (the clean template reads 0.009 at 1 mm, 0.012 at 2 mm),
+none from :data:`NOISE_NO_GAIN` (the noisy template, where no gain was best), linear between
+(:func:`noisy_gain`).
 """
 
 from __future__ import annotations
@@ -40,14 +48,19 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.poisson3d import hole_box
 
 __all__ = [
-    "DETAIL_GAIN", "DETAIL_SIGMA", "FULL_GAIN_DEPTH", "check_detail_gain", "default_detail_gain", "detail_sigma", "fine_structure",
-    "hole_gain", "restore_detail",
+    "DETAIL_GAIN", "DETAIL_SIGMA", "FULL_GAIN_DEPTH", "NOISE_FREE", "NOISE_NO_GAIN", "check_detail_gain", "default_detail_gain",
+    "detail_sigma", "fine_structure", "hole_gain", "noise_share", "noisy_gain", "restore_detail",
 ]  # fmt: skip
 
 DETAIL_SIGMA = 1.0  # voxels of the model's grid
 # the largest SSIM on 12 training-region tumour cases with hole PSNR within 0.02 dB of the plain fill
 DETAIL_GAIN = 0.75
 FULL_GAIN_DEPTH = 4.0  # voxels to the nearest known voxel; chosen a priori (no hole set of these depths to measure on)
+# noise_share() up to which the full gain applies (the clean template: 0.009 at 1 mm, 0.012 at 2 mm) and
+# from which none does (the template with a real T1's Rician noise, 0.041, where no gain was best)
+NOISE_FREE = 0.012
+NOISE_NO_GAIN = 0.04
+MIN_NOISE_PAIRS = 100  # fewer pairs of bright neighbours than this: no estimate
 
 
 def check_detail_gain(gain: float) -> float:
@@ -90,6 +103,64 @@ def detail_sigma(spacing: Sequence[float] | None, model_mm: float | None) -> flo
     if spacing is None or model_mm is None:
         return DETAIL_SIGMA
     return tuple(min(DETAIL_SIGMA, DETAIL_SIGMA * model_mm / float(size)) for size in spacing)
+
+
+def noise_share(volume: np.ndarray, known: np.ndarray) -> float | None:
+    """A volume's noise as a share of its 99.5th percentile, from its known voxels; None when it cannot tell.
+
+    The median absolute difference of neighbouring voxels, along all three axes
+    (so the same for any order or flip of the axes), in bright tissue (known voxels above 0.8 × the
+    90th percentile of the tissue, i.e. of the known voxels above 10 % of the 99.5th percentile;
+    eroded by one voxel), scaled to a Gaussian σ and divided by √2. Anatomy adds to it (the
+    noise-free template reads 0.009 at 1 mm).
+
+    Args:
+        volume: (X, Y, Z) native units.
+        known: (X, Y, Z), 1 = known, 0 = missing.
+
+    Returns:
+        The share, or None with no positive 99.5th percentile or fewer than :data:`MIN_NOISE_PAIRS` pairs.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> volume = 100 + rng.normal(0, 3, (30, 30, 30))  # σ 3 on a flat tissue of 100
+        >>> round(noise_share(volume, np.ones(volume.shape)), 2)
+        0.03
+        >>> noise_share(np.zeros((8, 8, 8)), np.ones((8, 8, 8))) is None
+        True
+    """
+    volume, seen = np.asarray(volume, np.float32), np.asarray(known) > 0.5
+    values = volume[seen]
+    top = float(np.percentile(values, 99.5)) if values.size else 0.0
+    if not top > 0.0:
+        return None
+    tissue = values[values > 0.1 * top]
+    bright = seen & (volume > 0.8 * float(np.percentile(tissue, 90)))
+    box = ndimage.find_objects(bright.astype(np.uint8))[0]  # not None: the 99.5th percentile's voxels are bright
+    volume, bright = volume[box], ndimage.binary_erosion(bright[box])
+    differences = np.concatenate([
+        np.diff(volume, axis=axis)[np.take(bright, range(n - 1), axis) & np.take(bright, range(1, n), axis)]
+        for axis, n in enumerate(volume.shape)
+    ])  # fmt: skip
+    if differences.size < MIN_NOISE_PAIRS:
+        return None
+    return float(1.4826 * np.median(np.abs(differences)) / math.sqrt(2) / top)
+
+
+def noisy_gain(gain: float, noise: float | None) -> float:
+    """``gain`` scaled down with the volume's noise: whole up to :data:`NOISE_FREE`, 0 from :data:`NOISE_NO_GAIN`.
+
+    Args:
+        gain: the gain on a noise-free volume.
+        noise: :func:`noise_share` of the volume; None (unknown) keeps ``gain``.
+
+    Example:
+        >>> [round(noisy_gain(0.75, noise), 3) for noise in (0.009, 0.026, 0.05, None)]
+        [0.75, 0.375, 0.0, 0.75]
+    """
+    if noise is None:
+        return gain
+    return gain * float(np.clip((NOISE_NO_GAIN - noise) / (NOISE_NO_GAIN - NOISE_FREE), 0.0, 1.0))
 
 
 def hole_gain(hole: np.ndarray, gain: float) -> np.ndarray:
