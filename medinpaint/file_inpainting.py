@@ -251,8 +251,9 @@ def inpaint_file(
         prior_weight: share of the generator's blended fill in the hole, the rest being the
             biharmonic fill of the same hole (2-D, or 3-D for ``fill="3d"``); None = the grid's
             default (:func:`~medinpaint.native_inpainting.default_prior_weight`).
-        detail_gain: the 3-D network fill's unsharp-mask gain in the hole
-            (:mod:`medinpaint.inpainting.detail`); 0 = the network's posterior-mean fill as it is;
+        detail_gain: the 3-D network fill's unsharp-mask gain in the hole of a noise-free volume,
+            scaled down with the volume's noise (:mod:`medinpaint.inpainting.detail`); 0 = the
+            network's posterior-mean fill as it is;
             None = :data:`~medinpaint.inpainting.detail.DETAIL_GAIN`. Slice-wise fills and the
             search are not sharpened.
         volume_restarts: restarts of each orientation's search in the 3-D fill; None =

@@ -78,8 +78,9 @@ class SemanticInpaint(Transform):
         estimate: the fill, ``"mean"`` of the restarts or the ``"best"`` restart.
         prior_weight: share of the model's fill in the hole against the biharmonic fill;
             None = the default of the method and grid, as ``medinpaint inpaint --prior-weight``.
-        detail_gain: the 3-D network fill's unsharp-mask gain in thick holes; None = the default
-            (0.75), 0 = the posterior mean, as ``medinpaint inpaint --detail-gain``.
+        detail_gain: the 3-D network fill's unsharp-mask gain in thick holes of a noise-free volume,
+            scaled down with the volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`);
+            None = the default (0.75), 0 = the posterior mean, as ``medinpaint inpaint --detail-gain``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
