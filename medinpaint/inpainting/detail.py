@@ -30,7 +30,7 @@ The gain was chosen on the noise-free template. In a noisy volume the truth's fi
 mostly noise that no fill can predict, and on the template given a real T1's noise the same gain
 cost 0.15 dB in all 12 training cases for no SSIM (docs/training.md, "Subject-like noise"). So the
 gain is scaled down with the input's noise (:func:`noise_share`, estimated on its known voxels):
-the full gain up to :data:`NOISE_FREE` (the clean template reads 0.009 at 1 mm, 0.012 at 2 mm),
+the full gain up to :data:`NOISE_FREE` (the clean template reads 0.009 at 1 mm, 0.010 at 2 mm),
 none from :data:`NOISE_NO_GAIN` (the noisy template, where no gain was best), linear between
 (:func:`noisy_gain`).
 """
@@ -56,7 +56,7 @@ DETAIL_SIGMA = 1.0  # voxels of the model's grid
 # the largest SSIM on 12 training-region tumour cases with hole PSNR within 0.02 dB of the plain fill
 DETAIL_GAIN = 0.75
 FULL_GAIN_DEPTH = 4.0  # voxels to the nearest known voxel; chosen a priori (no hole set of these depths to measure on)
-# noise_share() up to which the full gain applies (the clean template: 0.009 at 1 mm, 0.012 at 2 mm) and
+# noise_share() up to which the full gain applies (the clean template: 0.009 at 1 mm, 0.010 at 2 mm; a margin) and
 # from which none does (the template with a real T1's Rician noise, 0.041, where no gain was best)
 NOISE_FREE = 0.012
 NOISE_NO_GAIN = 0.04
