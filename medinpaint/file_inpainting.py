@@ -86,7 +86,7 @@ class FileInpaintReport:
             if self.fill_grid != (1, 1, 1):
                 lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
             if self.detail_gain is not None:
-                lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled down with the input's noise)")
+                lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 

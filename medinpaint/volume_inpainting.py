@@ -255,7 +255,8 @@ def _network_volume(
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
-    detail_gain = noisy_gain(detail_gain, noise_share(volume, known))
+    if detail_gain > 0.0:  # the noise estimate reads the whole volume: only when there is a gain to scale
+        detail_gain = noisy_gain(detail_gain, noise_share(volume, known))
     model_mm = model_voxel_mm(models)
     factors = grid_factors(spacing, model_mm, int((known < 0.5).sum()))
     fill_spacing = None if spacing is None else tuple(float(size) / factor for size, factor in zip(spacing, factors))
