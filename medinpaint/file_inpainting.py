@@ -32,7 +32,7 @@ from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
-from medinpaint.pipeline import LoadedSlices, check_output_suffix, load_mask, load_slices, save_like
+from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d
 from medinpaint.windows import WindowConfig
@@ -311,7 +311,7 @@ def inpaint_file(
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
-    intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
+    intensity = fill_intensity(loaded, known, models.normalisation)  # the hole's values never count
     chosen_method = default_method(models, method)
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,9 @@ from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dic
 from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_png
 from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
 from medinpaint.normalisation import Normalisation
-from medinpaint.transforms.array import GridRecord, ToGrid
+from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
 
-__all__ = ["DOMAINS", "LoadedSlices", "check_output_suffix", "load_slices", "load_mask", "save_like"]
+__all__ = ["DOMAINS", "LoadedSlices", "check_output_suffix", "fill_intensity", "load_slices", "load_mask", "save_like"]
 
 DOMAINS = ("ct", "mri", "photo")
 Source = DicomSource | NiftiSource | ImageSource
@@ -42,6 +42,9 @@ class LoadedSlices:
         slice_indices: indices of the slices (NIfTI: along the axis; DICOM: frames; photo: (0,)).
         record: native size and intensity range shared by every slice.
         source: the input handle (:class:`DicomSource`, :class:`NiftiSource` or :class:`ImageSource`).
+        unloaded: the native values of the volume's slices (frames) that were not loaded, flat
+            (empty when all were): with the loaded slices' known voxels they set a fill's MR
+            intensity scale (:func:`fill_intensity`).
     """
 
     images: torch.Tensor
@@ -50,6 +53,7 @@ class LoadedSlices:
     slice_indices: tuple[int, ...]
     record: GridRecord
     source: Source
+    unloaded: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
 
     @property
     def path(self) -> Path:
@@ -114,16 +118,16 @@ def load_slices(
     if kind == "nifti":
         whole, source = read_nifti(path, volume_index, axis)
         stack, indices = extract_slices(whole, source.axis, slices)
-        guessed = "mri"
+        unloaded, guessed = np.delete(whole, indices, axis=source.axis), "mri"
     elif kind == "image":
         image, source = read_image(path)
-        stack, indices, whole, guessed = image[None], (0,), image, "photo"
+        stack, indices, whole, unloaded, guessed = image[None], (0,), image, image[:0], "photo"
     else:
         whole, source = read_dicom(path)
         indices = tuple(range(len(whole))) if slices is None else tuple(int(i) for i in slices)
         if not indices or any(not 0 <= i < len(whole) for i in indices):
             raise MedinpaintError(f"frame indices {list(indices)} out of range: {path.name} has {len(whole)} frame(s)")
-        stack, guessed = whole[list(indices)], None
+        stack, unloaded, guessed = whole[list(indices)], np.delete(whole, indices, axis=0), None
     if domain is None:
         domain = normalisation.domain if normalisation is not None else guessed or dicom_domain(source.datasets[0])
     try:
@@ -135,7 +139,39 @@ def load_slices(
     to_grid = ToGrid(normalisation.intensity_for(whole), size)
     native = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))
     images = torch.stack([to_grid(s) for s in native])
-    return LoadedSlices(images, native, domain, tuple(indices), to_grid.record(native[0]), source)
+    return LoadedSlices(images, native, domain, tuple(indices), to_grid.record(native[0]), source, unloaded.ravel())
+
+
+def fill_intensity(loaded: LoadedSlices, known: torch.Tensor, normalisation: Normalisation) -> IntensityToUnit:
+    """The native -> [-1, 1] map for filling ``loaded`` where ``known`` is 0: ``normalisation`` of
+    every voxel of the input but the hole's.
+
+    An MR scale (percentiles) then does not depend on what the hole holds (zeros, the lesion
+    itself, a fill value): the same fill whether or not the input was voided. CT windows and
+    photographs have fixed maps.
+
+    Args:
+        loaded: the input (:func:`load_slices`).
+        known: (N, 1, H, W) for ``loaded.native``, 1 = known, 0 = missing.
+        normalisation: the model's (``models.normalisation``).
+
+    Example:
+        >>> import nibabel, os
+        >>> from dataclasses import replace
+        >>> path = os.path.join(os.path.dirname(nibabel.__file__), "tests", "data", "anatomical.nii")
+        >>> loaded = load_slices(path, slices=range(25))
+        >>> known = torch.ones_like(loaded.native); known[10:14, :, 15:25, 10:20] = 0
+        >>> voided = replace(loaded, native=torch.where(known > 0, loaded.native, 0.0))
+        >>> def scale(i): return round(i.low), round(i.high)
+        >>> norm = Normalisation.for_domain("mri")
+        >>> scale(fill_intensity(loaded, known, norm)) == scale(fill_intensity(voided, known, norm))
+        True
+        >>> scale(norm.intensity_for(loaded.native)), scale(norm.intensity_for(voided.native))
+        ((751, 13015), (0, 13006))
+    """
+    native = loaded.native.detach().cpu()
+    outside = native[(known.cpu() > 0.5).expand_as(native)].numpy()
+    return normalisation.intensity_for(np.concatenate([outside, loaded.unloaded.astype(np.float32, copy=False)]))
 
 
 def load_mask(

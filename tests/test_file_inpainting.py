@@ -90,6 +90,24 @@ def test_nifti_volume_with_mask_volume(tmp_path, mri_checkpoint):
     assert spread.shape == volume.shape and spread[..., 10].max() > 0 and spread[..., 5].max() == 0
 
 
+def test_hole_values_do_not_change_the_fill(tmp_path):
+    """The shipped model's default 3-D fill of a real T1 is the same whether the hole holds the
+    lesion, zeros or a fill value far above the tissue: its values never set the MR intensity scale."""
+    image = nib.load(Path(nibabel_data) / "anatomical.nii")
+    volume = np.asanyarray(image.dataobj).astype(np.float32)
+    lesion = np.zeros(volume.shape, np.uint8)
+    lesion[12:22, 18:28, 9:15] = 1  # 600 of 33 825 voxels: enough to move the 99.5th percentile
+    nib.save(nib.Nifti1Image(lesion, image.affine), tmp_path / "lesion.nii.gz")
+    results = []
+    for name, hole_value in (("intact", None), ("zeros", 0.0), ("sentinel", 32767.0)):
+        given = volume if hole_value is None else np.where(lesion > 0, hole_value, volume).astype(np.float32)
+        nib.save(nib.Nifti1Image(given, image.affine), tmp_path / f"{name}.nii.gz")
+        inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / "lesion.nii.gz"), tmp_path / f"{name}_out.nii.gz", progress=False)
+        results.append(np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj))
+    assert np.percentile(np.where(lesion > 0, 32767.0, volume), 99.5) > 2 * np.percentile(volume, 99.5)
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+
+
 def test_empty_mask_copies_input(tmp_path, mri_checkpoint):
     source = dicom_test_file("MR_small.dcm")
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "empty.png")

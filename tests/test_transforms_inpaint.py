@@ -76,6 +76,14 @@ def test_empty_mask_returns_the_image_unchanged(lesion_case, inpaint):
     assert out is not data["image"]
 
 
+def test_the_hole_values_do_not_set_the_intensity_scale(lesion_case, inpaint):
+    data = load(*lesion_case)
+    image, lesion = data["image"].float(), data["lesion"]
+    flagged = torch.where(lesion > 0, 30000.0, image)  # a fill value far above the tissue, in 2 % of the voxels
+    assert torch.quantile(flagged.flatten(), 0.995) > 2 * torch.quantile(image.flatten(), 0.995)
+    assert torch.equal(inpaint(flagged, lesion), inpaint(image, lesion))
+
+
 def test_axis_picks_the_slices_and_integer_images_stay_integer(inpaint):
     image = MetaTensor(torch.arange(2 * 30 * 40, dtype=torch.int16).reshape(1, 2, 30, 40) % 700)
     lesion = torch.zeros(1, 2, 30, 40)

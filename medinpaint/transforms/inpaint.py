@@ -35,20 +35,27 @@ from medinpaint.fill_modes import check_fill, fills_in_3d
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
+from medinpaint.masks import check_mask
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
 
 
-def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor) -> IntensityToUnit:
-    """The checkpoint's intensity mapping for ``image``: CT window, MR percentiles of the whole image, or x/127.5 - 1.
+def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor, known: NdarrayOrTensor | None = None) -> IntensityToUnit:
+    """The checkpoint's intensity mapping for ``image``: CT window, MR percentiles of the image's
+    ``known`` voxels (nonzero; None = all), or x/127.5 - 1. The hole's values then never set the scale.
 
     Example:
         >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0)).high
         995.0
+        >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0), torch.arange(1001) < 501).high
+        497.5
     """
-    return models.normalisation.intensity_for(convert_to_tensor(image, track_meta=False))
+    values = convert_to_tensor(image, track_meta=False)
+    if known is not None:
+        values = values[convert_to_tensor(known, track_meta=False).to(values.device).expand_as(values) != 0]
+    return models.normalisation.intensity_for(values)
 
 
 def _to_display(stack: torch.Tensor) -> torch.Tensor:
@@ -184,7 +191,8 @@ class SemanticInpaint(Transform):
         values = convert_to_tensor(image, track_meta=False).detach().cpu().float()
         stack = self._slices(values)
         known = (~fill_slices).float().cpu()
-        intensity = checkpoint_intensity(self.models, values)
+        check_mask(known)  # before the scale, which needs known voxels
+        intensity = checkpoint_intensity(self.models, values, ~fill.cpu())
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         if self._in_3d(image, known):
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
