@@ -11,7 +11,9 @@ MASK_HELP = (
     "from 8..MAX, default 32); dropout[:RATE] (random pixels removed, fraction RATE, default 0.8); "
     "half[:left|right|top|bottom] (default left); pattern[:PERIOD] (2-pixel-wide lines every PERIOD "
     "pixels in both directions, default 8). Random kinds follow --seed. "
-    "Inside medinpaint a mask is float with 1 = known, 0 = missing. "
+    "Inside medinpaint a mask is float with 1 = known, 0 = missing. The values in the region a mask file marks "
+    "do not set the intensity scale: an MR scale comes from the voxels outside it, so the lesion itself, zeros "
+    "or a fill value there give the same fill (a generated mask cuts a whole image, scaled as a whole). "
     "For DICOM inputs the mask may also be a DICOM-SEG, an RTSTRUCT or a label-map DICOM of the same "
     "images; NIfTI and DICOM label maps may hold any number of labels (pick them with --label)."
 )
