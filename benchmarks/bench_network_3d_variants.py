@@ -1,7 +1,7 @@
 """Benchmark: other ways to run the fill network in 3-D, on the BraTS-protocol tumour holes (in-process).
 
 Why (issue 10): the network's 3-D fill (``inpaint_volume(method="network")``) fuses its three
-orientations' fills by a depth-weighted mean of their VALUES and runs one symmetry view per slice.
+orientations' fills by a depth-weighted mean of their VALUES and runs one symmetry view per slice of a thin hole, eight of a thick one.
 This scores, from one set of the network's fills per case, two alternatives:
 
 * ``in-plane gradients``: the search's fusion (docs/method.md, "3-D fill") applied to the
@@ -10,7 +10,8 @@ This scores, from one set of the network's fills per case, two alternatives:
   d; no orientation's differences across its own, separately filled, slices), then one exact
   3-D Poisson solve (:func:`medinpaint.inpainting.poisson3d.gradient_blend_3d`) with the known
   voxels as the boundary (:func:`medinpaint.volume_inpainting.in_plane_blend`, the search's own);
-* ``views v``: ``v`` symmetry views per slice (``network_fill_volume(views=v)``; shipped: ``VOLUME_VIEWS``, 1);
+* ``views v``: ``v`` symmetry views per slice (``network_fill_volume(views=v)``; shipped: by the hole's
+  depth, ``hole_views``: ``THICK_HOLE_VIEWS`` for these tumour holes);
 
 each with the shipped detail gain (0.75) applied after, like the CLI, and the shipped fill itself.
 
@@ -41,13 +42,13 @@ from bench_brats_protocol import comparison_table, through_plane_scores, tumour_
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
-from medinpaint.inpainting.network_fill import VOLUME_VIEWS, network_fill_volume
+from medinpaint.inpainting.network_fill import network_fill_volume
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import fill_network_of
 from medinpaint.volume_inpainting import in_plane_blend
 
-SHIPPED = f"shipped (depth-weighted values, views {VOLUME_VIEWS})"
+SHIPPED = "shipped (depth-weighted values, views by depth)"
 
 
 def main() -> None:
@@ -72,11 +73,11 @@ def main() -> None:
         intensity = models.normalisation.intensity_for(torch.from_numpy(voided))
         base = biharmonic_fill_3d(voided, known).astype(np.float32)
         fills = {}
-        for views in [VOLUME_VIEWS, *(int(v) for v in args.views.split(",") if v)]:
+        for views in [None, *(int(v) for v in args.views.split(",") if v)]:
             started = time.perf_counter()
             fused, _, axis_fills = network_fill_volume(voided, known, base, net, intensity, views=views)
-            fills[SHIPPED if views == VOLUME_VIEWS else f"views {views}"] = (fused, time.perf_counter() - started)
-            if views == VOLUME_VIEWS:
+            fills[SHIPPED if views is None else f"views {views}"] = (fused, time.perf_counter() - started)
+            if views is None:
                 started = time.perf_counter()
                 fills["in-plane gradients"] = (in_plane_blend(axis_fills, voided, known), fills[SHIPPED][1] + time.perf_counter() - started)
         for name, (fill, seconds) in fills.items():

@@ -240,6 +240,20 @@ def test_the_3d_fill_weighs_each_axis_by_the_hole_depth_along_it():
     assert np.array_equal(filled[~hole], volume[~hole])
 
 
+def test_the_3d_fill_runs_eight_views_in_a_thick_hole_and_one_in_a_thin_one():
+    volume = sample_volume()[0][70:110, 90:130, 95:125].astype(np.float32)
+    known = np.ones(volume.shape, np.float32)
+    known[10:20, 12:22, 10:20] = 0  # a 10-voxel cube: 5 deep
+    known[30:36, 30:36, 25] = 0  # one slice: 1 deep
+    base = biharmonic_fill_3d(volume, known).astype(np.float32)
+    net, intensity = random_net(), IntensityToUnit(0, float(volume.max()))
+    chosen, eight, one = (network_fill_volume(volume, known, base, net, intensity, views=v)[0] for v in (None, 8, 1))
+    thick, thin = np.zeros(volume.shape, bool), np.zeros(volume.shape, bool)
+    thick[10:20, 12:22, 10:20], thin[30:36, 30:36, 25] = True, True
+    assert np.array_equal(chosen[thick], eight[thick]) and np.array_equal(chosen[thin], one[thin])
+    assert not np.allclose(eight[thick], one[thick], atol=1e-3)
+
+
 def test_fill_auto_fills_a_hole_on_one_slice_in_3d_under_the_network_and_in_2d_under_the_search(tmp_path):
     volume, affine = sample_volume()
     crop = np.ascontiguousarray(volume[60:110, 80:130, 100:124])
