@@ -7,6 +7,7 @@ CPU) and pins each process to its GPU. Without them the command runs as a single
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,4 +81,8 @@ def distributed_context(device_name: str | None = None) -> Iterator[DistributedC
     try:
         yield DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
     finally:
+        # DDP wrappers hold the group in reference cycles; freed only at interpreter exit, gloo's worker
+        # threads can abort the process there ("terminate called without an active exception", seen once
+        # in CI on a rank's exit): free them while the group and the interpreter are alive
+        gc.collect()
         dist.destroy_process_group()
