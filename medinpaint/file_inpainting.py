@@ -311,9 +311,10 @@ def inpaint_file(
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
-    # a mask FILE marks what is not data (a lesion, voided voxels): its voxels never set the scale; a generated
-    # mask corrupts a whole image, normalised first as in the paper's protocol and the experiments
-    intensity = fill_intensity(loaded, known, models.normalisation) if _is_mask_file(mask) else IntensityToUnit(loaded.record.low, loaded.record.high)
+    if _is_mask_file(mask):  # it marks what is not data (a lesion, voided voxels): its voxels never set the scale
+        intensity = fill_intensity(loaded, known, models.normalisation)
+    else:  # a generated mask cuts a whole image, scaled as a whole first (the paper's protocol, the experiments)
+        intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
     chosen_method = default_method(models, method)
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)

@@ -34,7 +34,10 @@ from medinpaint.inpainting.detail import FULL_GAIN_DEPTH
 from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit
 
-__all__ = ["CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "hole_views", "network_fill", "network_fill_volume", "run_lengths", "symmetry_views"]
+__all__ = [
+    "CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "hole_views", "network_fill", "network_fill_volume", "run_lengths",
+    "symmetry_views",
+]  # fmt: skip
 
 VIEWS = 8  # the dihedral group of the square: 4 rotations, each with and without a mirror
 CHUNK = 8  # slices per forward pass
