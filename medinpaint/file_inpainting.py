@@ -23,7 +23,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
-from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm
+from medinpaint.inpainting.fill_grid import grid_factors, model_grid_zooms, model_voxel_mm
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -60,6 +60,8 @@ class FileInpaintReport:
         seconds: wall time.
         fill_grid: how the 3-D network fill split each voxel axis for a finer, near-isotropic
             grid (:mod:`medinpaint.inpainting.fill_grid`); (1, 1, 1) = filled on the input's own grid.
+        model_grid: the zoom per axis onto the model's voxels for an input of finer voxels (the 3-D
+            network fill ran there); None = not resampled.
         detail_gain: the 3-D network fill's detail gain after the scaling for the input's noise
             (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
     """
@@ -73,6 +75,7 @@ class FileInpaintReport:
     seconds: float
     fill_grid: tuple[int, int, int] = (1, 1, 1)
     detail_gain: float | None = None
+    model_grid: tuple[float, float, float] | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -85,6 +88,8 @@ class FileInpaintReport:
             ]
             if self.fill_grid != (1, 1, 1):
                 lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
+            if self.model_grid is not None:
+                lines.append("filled on the model's voxels: axes zoomed {:.2f} × {:.2f} × {:.2f}, the correction brought back".format(*self.model_grid))
             if self.detail_gain is not None:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
@@ -370,4 +375,5 @@ def inpaint_file(
         time.perf_counter() - started,
         grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum())) if network_3d else (1, 1, 1),
         fill.detail_gain if network_3d else None,
+        model_grid_zooms(spacing, model_voxel_mm(models)) if network_3d else None,
     )

@@ -53,7 +53,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
-from medinpaint.inpainting.fill_grid import grid_factors, model_voxel_mm, on_finer_grid
+from medinpaint.inpainting.fill_grid import grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
@@ -181,7 +181,9 @@ def inpaint_volume(
             ``prior_weight``; 0 = the posterior-mean fill as it is. The search's fills are not sharpened.
         spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
             voxels are at least 1.5× the finest (and the model's 1 mm), the hole is filled on a
-            finer, near-isotropic grid and averaged back (:mod:`medinpaint.inpainting.fill_grid`);
+            finer, near-isotropic grid and averaged back; in a volume of voxels finer than the model's
+            (by 1.25× or more), on the model's voxels, the network's correction brought back onto the
+            volume's own 3-D biharmonic fill (:mod:`medinpaint.inpainting.fill_grid`);
             the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
             None = on the volume's own grid, σ one voxel.
         progress: show the searches' progress bars.
@@ -243,9 +245,9 @@ def inpaint_volume(
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 
-def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float, sigma) -> dict:
-    """The fill network along ``axes`` on the 3-D biharmonic fill, orientations fused by depth in the hole, sharpened (σ in voxels)."""
-    base = biharmonic_fill_3d(volume, known).astype(np.float32)
+def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float, sigma, base=None) -> dict:
+    """The fill network along ``axes`` on the 3-D biharmonic fill (``base``; None = solved here), orientations fused by depth in the hole, sharpened (σ in voxels)."""
+    base = biharmonic_fill_3d(volume, known).astype(np.float32) if base is None else base
     network, spread, axis_raw = network_fill_volume(volume, known, base, fill_network_of(models, volume=True), intensity, axes=axes)
     return {"filled": restore_detail(network, known, detail_gain, sigma), "network": network, "spread": spread, **axis_raw}
 
@@ -253,22 +255,27 @@ def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUni
 def _network_volume(
     volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing
 ) -> VolumeFill:
-    """:func:`_network_fill` on the volume's grid, or on a finer one for thick slices (:mod:`medinpaint.inpainting.fill_grid`)."""
+    """:func:`_network_fill` on the volume's grid, on a finer one for thick slices, or on the model's for
+    voxels finer than its (:mod:`medinpaint.inpainting.fill_grid`)."""
     axes = tuple(axis_slices)
     if detail_gain > 0.0:  # the noise estimate reads the whole volume: only when there is a gain to scale
         detail_gain = noisy_gain(detail_gain, noise_share(volume, known))
     model_mm = model_voxel_mm(models)
     factors = grid_factors(spacing, model_mm, int((known < 0.5).sum()))
-    fill_spacing = None if spacing is None else tuple(float(size) / factor for size, factor in zip(spacing, factors))
+    zooms = model_grid_zooms(spacing, model_mm) or (1.0, 1.0, 1.0)
+    fill_spacing = None if spacing is None else tuple(float(size) / factor / zoom for size, factor, zoom in zip(spacing, factors, zooms))
     sigma = detail_sigma(fill_spacing, model_mm)  # the model's voxel, in voxels of the grid the fill runs on
-    if factors == (1, 1, 1):
+    if factors == (1, 1, 1) and zooms == (1.0, 1.0, 1.0):
         fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma)
     else:
         base = biharmonic_fill_3d(volume, known).astype(np.float32)
-        fine_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma)
+        grid_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma)
         hole = known < 0.5
-        averaged = on_finer_grid(fine_fill, volume, known, base, factors, CONTEXT)
-        fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in averaged.items()}
+        if factors != (1, 1, 1):
+            regridded = on_finer_grid(grid_fill, volume, known, base, factors, CONTEXT)
+        else:
+            regridded = on_model_grid(grid_fill, volume, known, base, zooms, CONTEXT)
+        fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in regridded.items()}
     axis_raw, spread = {axis: fills[axis] for axis in axes}, fills["spread"]
     axis_fills = {}
     for axis, indices in axis_slices.items():

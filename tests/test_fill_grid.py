@@ -15,7 +15,7 @@ from medinpaint.data.sample import sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
-from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_voxel_mm, on_finer_grid, upsample
+from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, upsample
 from medinpaint.transforms import SemanticInpaint
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -88,16 +88,30 @@ def test_thick_slices_are_filled_on_the_finer_grid_and_known_voxels_stay_bit_ide
     assert sorted(finer.axis_raw) == [0, 1, 2] and np.array_equal(finer.axis_raw[2][~hole], crop[~hole])
 
 
+def test_voxels_finer_than_the_models_are_filled_on_its_grid(models, thick_crop):
+    crop, hole = thick_crop
+    known = (~hole).astype(np.float32)
+    intensity = IntensityToUnit.for_mr(crop, 0.5, 99.5)
+    own = inpaint_volume(crop, known, models, intensity, method="network")
+    slightly_finer = inpaint_volume(crop, known, models, intensity, method="network", spacing=(0.9, 0.9, 0.9))
+    finer = inpaint_volume(crop, known, models, intensity, method="network", spacing=(0.7, 0.7, 0.7))
+    assert model_grid_zooms((0.9, 0.9, 0.9), 1.0) is None and np.array_equal(slightly_finer.filled, own.filled)
+    assert np.array_equal(finer.filled[~hole], crop[~hole]) and np.isfinite(finer.filled).all()
+    assert np.abs(finer.filled[hole] - own.filled[hole]).mean() > 0.5  # the network saw the anatomy at its own scale
+    assert np.all(finer.uncertainty[~hole] == 0) and finer.uncertainty[hole].max() > 0
+
+
 def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tmp_path, models, thick_crop):
     crop, hole = thick_crop
     filled = {}
-    for name, sizes in (("thick", THICK), ("isotropic", (1.0, 1.0, 1.0))):
+    for name, sizes in (("thick", THICK), ("isotropic", (1.0, 1.0, 1.0)), ("fine", (0.7, 0.7, 0.7))):
         affine = np.diag([*sizes, 1.0])
         nib.save(nib.Nifti1Image(crop, affine), tmp_path / f"{name}.nii.gz")
         nib.save(nib.Nifti1Image(hole.astype(np.uint8), affine), tmp_path / f"{name}_mask.nii.gz")
         report = inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / f"{name}_mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", models=models, progress=False)
         assert report.fill_grid == grid_factors(sizes, 1.0, int(hole.sum()))
         assert ("finer grid" in str(report)) == (name == "thick")
+        assert ("model's voxels: axes zoomed 0.70 × 0.70 × 0.70" in str(report)) == (name == "fine")
         filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj)
         assert np.array_equal(filled[name][~hole], crop[~hole])
     assert np.abs(filled["thick"][hole] - filled["isotropic"][hole]).mean() > 1.0

@@ -27,12 +27,17 @@ from scipy import ndimage
 
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.data.sample import sample_voxel_mm
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.poisson3d import hole_box
 
-__all__ = ["MAX_FINE_HOLE", "MIN_RATIO", "block_mean", "grid_factors", "model_voxel_mm", "on_finer_grid", "upsample"]
+__all__ = [
+    "MAX_FINE_HOLE", "MIN_FINE_RATIO", "MIN_RATIO", "block_mean", "grid_factors", "model_grid_zooms", "model_voxel_mm",
+    "on_finer_grid", "on_model_grid", "upsample",
+]  # fmt: skip
 
 MIN_RATIO = 1.5  # an axis is split when its voxels are at least this many times the target size
 MAX_FINE_HOLE = 120_000  # hole voxels on the finer grid at most: its 3-D biharmonic base takes 6 s at 113 000 (docs/performance.md)
+MIN_FINE_RATIO = 1.25  # an axis is filled on the model's voxels when they are at least this many times its own (a priori)
 
 
 def model_voxel_mm(models: LoadedModels) -> float | None:
@@ -140,3 +145,77 @@ def on_finer_grid(
         full[box] = np.where(hole[box], block_mean(np.asarray(array, np.float64), factors), 0.0)
         averaged[name] = full
     return averaged
+
+
+def model_grid_zooms(spacing: Sequence[float] | None, model_mm: float | None) -> tuple[float, float, float] | None:
+    """Per axis, the zoom onto the model's voxels for a volume finer than them, or None (filled on its own grid).
+
+    An axis whose voxels are at most ``model_mm`` / :data:`MIN_FINE_RATIO` is resampled to the model's
+    voxel size; the others keep theirs. None when no axis is that fine, when the model's voxel size
+    is unknown, or when some axis is split onto a finer grid instead (:func:`grid_factors`).
+
+    Example:
+        >>> model_grid_zooms((0.7, 0.7, 0.7), 1.0), model_grid_zooms((0.5, 0.5, 1.2), 1.0)
+        ((0.7, 0.7, 0.7), (0.5, 0.5, 1.0))
+        >>> model_grid_zooms((0.9, 0.9, 0.9), 1.0), model_grid_zooms((0.5, 0.5, 3.0), 1.0), model_grid_zooms((0.7, 0.7, 0.7), None)
+        (None, None, None)
+    """
+    if spacing is None or model_mm is None or grid_factors(spacing, model_mm) != (1, 1, 1):
+        return None
+    zooms = tuple(float(size) / model_mm if size * MIN_FINE_RATIO <= model_mm else 1.0 for size in spacing)
+    return zooms if min(zooms) < 1.0 else None
+
+
+def on_model_grid(
+    fill: Callable[..., Mapping[object, np.ndarray]],
+    volume: np.ndarray,
+    known: np.ndarray,
+    base: np.ndarray,
+    zooms: Sequence[float],
+    context: int,
+) -> dict[object, np.ndarray]:
+    """Run ``fill`` on the hole's box resampled onto the model's voxels, and bring its correction back.
+
+    The box (the hole's bounding box and ``context`` model voxels) is resampled by ``zooms`` (cubic
+    spline, voxel areas aligned), its hole voxels first set to ``base`` so that no placeholder
+    value reaches the known rim; a coarse voxel that overlaps the hole is missing. ``fill`` runs
+    there with the coarse box's own 3-D biharmonic fill; what each result adds to that fill (the
+    network's correction) is resampled back and added to ``base``. The hole's edge thus stays the
+    volume's own biharmonic fill's, at the volume's resolution.
+
+    Args:
+        fill: ``fill(coarse_volume, coarse_known, base=coarse_base)`` -> named arrays at the coarse grid.
+        volume: (X, Y, Z) native units.
+        known: (X, Y, Z), 1 = known, 0 = missing.
+        base: (X, Y, Z) the 3-D biharmonic fill of the hole on the volume's grid.
+        zooms: per axis, coarse voxels per voxel (:func:`model_grid_zooms`).
+        context: coarse voxels of known context around the hole's box (at least).
+
+    Returns:
+        Each of ``fill``'s arrays on the volume's grid: ``base`` plus the resampled correction in
+        the hole (``"spread"``: resampled as it is), 0 on known voxels.
+
+    Example:
+        >>> volume = np.fromfunction(lambda x, y, z: x + y + z, (40, 40, 40)).astype(np.float32)
+        >>> known = np.ones(volume.shape, np.float32); known[18:22, 18:22, 18:22] = 0
+        >>> out = on_model_grid(lambda v, k, base: {"same": base + 1.0, "spread": np.ones_like(v)}, volume, known, volume, (0.5, 0.5, 0.5), 8)
+        >>> round(float(np.abs(out["same"] - volume - 1)[18:22, 18:22, 18:22].max()), 3), float(out["same"][0, 0, 0])
+        (0.0, 0.0)
+    """
+    hole = known < 0.5
+    box = hole_box(hole, margin=max(math.ceil(context / zoom) for zoom in zooms))
+    region = np.where(hole[box], base[box], volume[box]).astype(np.float64)
+    coarse_shape = tuple(max(round(n * zoom), 1) for n, zoom in zip(region.shape, zooms))
+    down = tuple(c / n for c, n in zip(coarse_shape, region.shape))
+    up = tuple(n / c for n, c in zip(region.shape, coarse_shape))
+    coarse = ndimage.zoom(region, down, order=3, mode="nearest", grid_mode=True).astype(np.float32)
+    coarse_known = (ndimage.zoom(hole[box].astype(np.float64), down, order=1, mode="nearest", grid_mode=True) <= 0.0).astype(np.float32)
+    coarse_base = biharmonic_fill_3d(coarse, coarse_known).astype(np.float32)
+    results = {}
+    for name, array in fill(coarse, coarse_known, base=coarse_base).items():
+        added = np.asarray(array, np.float64) - (0.0 if name == "spread" else coarse_base)
+        back = ndimage.zoom(added, up, order=3 if name != "spread" else 1, mode="nearest", grid_mode=True)
+        full = np.zeros(volume.shape, np.float32)
+        full[box] = np.where(hole[box], back + (0.0 if name == "spread" else base[box]), 0.0)
+        results[name] = full
+    return results
