@@ -99,6 +99,8 @@ def test_voxels_finer_than_the_models_are_filled_on_its_grid(models, thick_crop)
     assert np.array_equal(finer.filled[~hole], crop[~hole]) and np.isfinite(finer.filled).all()
     assert np.abs(finer.filled[hole] - own.filled[hole]).mean() > 0.5  # the network saw the anatomy at its own scale
     assert np.all(finer.uncertainty[~hole] == 0) and finer.uncertainty[hole].max() > 0
+    tiny = inpaint_volume(crop, known, models, intensity, method="network", spacing=(0.01, 0.01, 0.01))  # the box is one model voxel
+    assert np.array_equal(tiny.filled, own.filled)  # so it is filled on its own grid
 
 
 def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tmp_path, models, thick_crop):

@@ -187,7 +187,8 @@ def on_model_grid(
     value reaches the known rim; a coarse voxel that overlaps the hole is missing. ``fill`` runs
     there with the coarse box's own 3-D biharmonic fill; what each result adds to that fill (the
     network's correction) is resampled back and added to ``base``. The hole's edge thus stays the
-    volume's own biharmonic fill's, at the volume's resolution.
+    volume's own biharmonic fill's, at the volume's resolution. A box so small on the model's
+    voxels that no known voxel is left (a tiny volume of tiny voxels) is filled on its own grid.
 
     Args:
         fill: ``fill(coarse_volume, coarse_known, base=coarse_base)`` -> named arrays at the coarse grid.
@@ -216,12 +217,16 @@ def on_model_grid(
     up = tuple(n / c for n, c in zip(region.shape, coarse_shape))
     coarse = ndimage.zoom(region, down, order=3, mode="nearest", grid_mode=True).astype(np.float32)
     coarse_known = (ndimage.zoom(hole[box].astype(np.float64), down, order=1, mode="nearest", grid_mode=True) <= 0.0).astype(np.float32)
+    if not coarse_known.any():
+        return {name: np.where(hole, array, 0.0) for name, array in fill(volume, known, base=base).items()}
     coarse_base = biharmonic_fill_3d(coarse, coarse_known).astype(np.float32)
     results = {}
     for name, array in fill(coarse, coarse_known, base=coarse_base).items():
-        added = np.asarray(array, np.float64) - (0.0 if name == "spread" else coarse_base)
-        back = ndimage.zoom(added, up, order=3 if name != "spread" else 1, mode="nearest", grid_mode=True)
+        if name == "spread":  # resampled as it is
+            back = ndimage.zoom(np.asarray(array, np.float64), up, order=1, mode="nearest", grid_mode=True)
+        else:  # the correction, onto the volume's own base
+            back = base[box] + ndimage.zoom(np.asarray(array, np.float64) - coarse_base, up, order=3, mode="nearest", grid_mode=True)
         full = np.zeros(volume.shape, np.float32)
-        full[box] = np.where(hole[box], back + (0.0 if name == "spread" else base[box]), 0.0)
+        full[box] = np.where(hole[box], back, 0.0)
         results[name] = full
     return results
