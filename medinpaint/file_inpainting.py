@@ -23,7 +23,6 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
-from medinpaint.inpainting.fill_grid import grid_factors, model_grid_zooms, model_voxel_mm
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -373,7 +372,7 @@ def inpaint_file(
         tuple(float(v) for v in fill.loss),
         tuple(int(v) for v in fill.iterations),
         time.perf_counter() - started,
-        grid_factors(spacing, model_voxel_mm(models), int((known < 0.5).sum())) if network_3d else (1, 1, 1),
+        fill.grid.split,
         fill.detail_gain if network_3d else None,
-        model_grid_zooms(spacing, model_voxel_mm(models)) if network_3d else None,
+        fill.grid.zooms,
     )

@@ -30,6 +30,7 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
+from medinpaint.inpainting.fill_grid import FillGrid
 from medinpaint.inpainting.network_fill import network_fill
 from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
 from medinpaint.networks.fill_unet import ResidualFillNet
@@ -70,6 +71,8 @@ class NativeFill:
         windows: grid images searched (windows, or slices; network: 0).
         detail_gain: the 3-D network fill's unsharp-mask gain after the scaling for the volume's
             noise (:class:`~medinpaint.volume_inpainting.VolumeFill`); 0 for 2-D fills.
+        grid: the grid the 3-D network fill ran on (:class:`~medinpaint.inpainting.fill_grid.FillGrid`);
+            the slices' own for 2-D fills.
     """
 
     filled: torch.Tensor | None
@@ -79,6 +82,7 @@ class NativeFill:
     iterations: torch.Tensor
     windows: int
     detail_gain: float = 0.0
+    grid: FillGrid = FillGrid()
 
 
 def default_grid(models: LoadedModels) -> str:

@@ -53,7 +53,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
-from medinpaint.inpainting.fill_grid import grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
+from medinpaint.inpainting.fill_grid import FillGrid, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
@@ -86,6 +86,8 @@ class VolumeFill:
         detail_gain: the unsharp-mask gain the network fill's thick holes got, after the
             scaling for the volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`);
             0 for the search.
+        grid: the grid the network fill ran on (a finer one for thick slices, the model's for
+            finer voxels; :mod:`~medinpaint.inpainting.fill_grid`); the volume's own for the search.
     """
 
     filled: np.ndarray
@@ -95,6 +97,7 @@ class VolumeFill:
     axis_fills: dict[int, NativeFill]
     axis_slices: dict[int, tuple[int, ...]]
     detail_gain: float = 0.0
+    grid: FillGrid = FillGrid()
 
     @property
     def windows(self) -> int:
@@ -265,6 +268,7 @@ def _network_volume(
     zooms = model_grid_zooms(spacing, model_mm) or (1.0, 1.0, 1.0)
     fill_spacing = None if spacing is None else tuple(float(size) / factor / zoom for size, factor, zoom in zip(spacing, factors, zooms))
     sigma = detail_sigma(fill_spacing, model_mm)  # the model's voxel, in voxels of the grid the fill runs on
+    grid = FillGrid()
     if factors == (1, 1, 1) and zooms == (1.0, 1.0, 1.0):
         fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma)
     else:
@@ -272,9 +276,11 @@ def _network_volume(
         grid_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma)
         hole = known < 0.5
         if factors != (1, 1, 1):
-            regridded = on_finer_grid(grid_fill, volume, known, base, factors, CONTEXT)
+            regridded, grid = on_finer_grid(grid_fill, volume, known, base, factors, CONTEXT), FillGrid(split=factors)
         else:
-            regridded = on_model_grid(grid_fill, volume, known, base, zooms, CONTEXT)
+            regridded, grid = on_model_grid(grid_fill, volume, known, base, zooms, CONTEXT), FillGrid(zooms=zooms)
+            if regridded is None:  # no known voxel left on the model's voxels: its own grid
+                regridded, grid = grid_fill(volume, known, base=base), FillGrid()
         fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in regridded.items()}
     axis_raw, spread = {axis: fills[axis] for axis in axes}, fills["spread"]
     axis_fills = {}
@@ -283,7 +289,7 @@ def _network_volume(
         raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
         axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
     filled = shrink_to_biharmonic_3d(fills["filled"], volume, known, prior_weight)
-    return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices, detail_gain)
+    return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices, detail_gain, grid)
 
 
 def inpaint_stack_3d(
@@ -316,4 +322,4 @@ def inpaint_stack_3d(
     result = inpaint_volume(volume, known_volume, models, intensity, search, **options)
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
-    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain)
+    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain, result.grid)

@@ -15,7 +15,7 @@ from medinpaint.data.sample import sample_volume
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.detail import DETAIL_GAIN, restore_detail
-from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, block_mean, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, upsample
+from medinpaint.inpainting.fill_grid import MAX_FINE_HOLE, FillGrid, block_mean, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, upsample
 from medinpaint.transforms import SemanticInpaint
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -101,12 +101,13 @@ def test_voxels_finer_than_the_models_are_filled_on_its_grid(models, thick_crop)
     assert np.all(finer.uncertainty[~hole] == 0) and finer.uncertainty[hole].max() > 0
     tiny = inpaint_volume(crop, known, models, intensity, method="network", spacing=(0.01, 0.01, 0.01))  # the box is one model voxel
     assert np.array_equal(tiny.filled, own.filled)  # so it is filled on its own grid
+    assert (own.grid, slightly_finer.grid, finer.grid, tiny.grid) == (FillGrid(), FillGrid(), FillGrid(zooms=(0.7, 0.7, 0.7)), FillGrid())
 
 
 def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tmp_path, models, thick_crop):
     crop, hole = thick_crop
     filled = {}
-    for name, sizes in (("thick", THICK), ("isotropic", (1.0, 1.0, 1.0)), ("fine", (0.7, 0.7, 0.7))):
+    for name, sizes in (("thick", THICK), ("isotropic", (1.0, 1.0, 1.0)), ("fine", (0.7, 0.7, 0.7)), ("tiny", (0.01, 0.01, 0.01))):
         affine = np.diag([*sizes, 1.0])
         nib.save(nib.Nifti1Image(crop, affine), tmp_path / f"{name}.nii.gz")
         nib.save(nib.Nifti1Image(hole.astype(np.uint8), affine), tmp_path / f"{name}_mask.nii.gz")
@@ -114,6 +115,7 @@ def test_the_file_and_the_monai_transform_read_the_voxel_size_from_the_affine(tm
         assert report.fill_grid == grid_factors(sizes, 1.0, int(hole.sum()))
         assert ("finer grid" in str(report)) == (name == "thick")
         assert ("model's voxels: axes zoomed 0.70 × 0.70 × 0.70" in str(report)) == (name == "fine")
+        assert ("model's voxels" in str(report)) == (name == "fine")  # a tiny volume of tiny voxels stays on its own grid
         filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj)
         assert np.array_equal(filled[name][~hole], crop[~hole])
     assert np.abs(filled["thick"][hole] - filled["isotropic"][hole]).mean() > 1.0

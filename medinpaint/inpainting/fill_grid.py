@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -37,13 +38,32 @@ from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.poisson3d import hole_box
 
 __all__ = [
-    "MAX_FINE_HOLE", "MIN_FINE_RATIO", "MIN_RATIO", "block_mean", "grid_factors", "model_grid_zooms", "model_voxel_mm",
+    "FillGrid", "MAX_FINE_HOLE", "MIN_FINE_RATIO", "MIN_RATIO", "block_mean", "grid_factors", "model_grid_zooms", "model_voxel_mm",
     "on_finer_grid", "on_model_grid", "upsample",
 ]  # fmt: skip
 
 MIN_RATIO = 1.5  # an axis is split when its voxels are at least this many times the target size
 MAX_FINE_HOLE = 120_000  # hole voxels on the finer grid at most: its 3-D biharmonic base takes 6 s at 113 000 (docs/performance.md)
 MIN_FINE_RATIO = 1.25  # an axis is filled on the model's voxels when they are at least this many times its own (a priori)
+
+
+@dataclass(frozen=True)
+class FillGrid:
+    """The grid a 3-D network fill ran on.
+
+    Attributes:
+        split: voxels per voxel along each axis of the finer grid (:func:`on_finer_grid`);
+            (1, 1, 1) = not split.
+        zooms: per axis, the zoom onto the model's voxels (:func:`on_model_grid`); None = not
+            resampled.
+
+    Example:
+        >>> FillGrid() == FillGrid((1, 1, 1), None), FillGrid(split=(1, 1, 3)).zooms
+        (True, None)
+    """
+
+    split: tuple[int, int, int] = (1, 1, 1)
+    zooms: tuple[float, float, float] | None = None
 
 
 def model_voxel_mm(models: LoadedModels) -> float | None:
@@ -179,7 +199,7 @@ def on_model_grid(
     base: np.ndarray,
     zooms: Sequence[float],
     context: int,
-) -> dict[object, np.ndarray]:
+) -> dict[object, np.ndarray] | None:
     """Run ``fill`` on the hole's box resampled onto the model's voxels, and bring its correction back.
 
     The box (the hole's bounding box and ``context`` model voxels) is resampled by ``zooms`` (cubic
@@ -187,8 +207,7 @@ def on_model_grid(
     value reaches the known rim; a coarse voxel that overlaps the hole is missing. ``fill`` runs
     there with the coarse box's own 3-D biharmonic fill; what each result adds to that fill (the
     network's correction) is resampled back and added to ``base``. The hole's edge thus stays the
-    volume's own biharmonic fill's, at the volume's resolution. A box so small on the model's
-    voxels that no known voxel is left (a tiny volume of tiny voxels) is filled on its own grid.
+    volume's own biharmonic fill's, at the volume's resolution.
 
     Args:
         fill: ``fill(coarse_volume, coarse_known, base=coarse_base)`` -> named arrays at the coarse grid.
@@ -200,7 +219,9 @@ def on_model_grid(
 
     Returns:
         Each of ``fill``'s arrays on the volume's grid: ``base`` plus the resampled correction in
-        the hole (``"spread"``: resampled as it is), 0 on known voxels.
+        the hole (``"spread"``: resampled as it is), 0 on known voxels. None when the box on the
+        model's voxels keeps no known voxel (a tiny volume of tiny voxels): the caller fills on
+        the volume's own grid.
 
     Example:
         >>> volume = np.fromfunction(lambda x, y, z: x + y + z, (40, 40, 40)).astype(np.float32)
@@ -208,6 +229,8 @@ def on_model_grid(
         >>> out = on_model_grid(lambda v, k, base: {"same": base + 1.0, "spread": np.ones_like(v)}, volume, known, volume, (0.5, 0.5, 0.5), 8)
         >>> round(float(np.abs(out["same"] - volume - 1)[18:22, 18:22, 18:22].max()), 3), float(out["same"][0, 0, 0])
         (0.0, 0.0)
+        >>> on_model_grid(lambda v, k, base: {}, volume, known, volume, (0.01, 0.01, 0.01), 8) is None  # one model voxel, missing
+        True
     """
     hole = known < 0.5
     box = hole_box(hole, margin=max(math.ceil(context / zoom) for zoom in zooms))
@@ -218,7 +241,7 @@ def on_model_grid(
     coarse = ndimage.zoom(region, down, order=3, mode="nearest", grid_mode=True).astype(np.float32)
     coarse_known = (ndimage.zoom(hole[box].astype(np.float64), down, order=1, mode="nearest", grid_mode=True) <= 0.0).astype(np.float32)
     if not coarse_known.any():
-        return {name: np.where(hole, array, 0.0) for name, array in fill(volume, known, base=base).items()}
+        return None
     coarse_base = biharmonic_fill_3d(coarse, coarse_known).astype(np.float32)
     results = {}
     for name, array in fill(coarse, coarse_known, base=coarse_base).items():
