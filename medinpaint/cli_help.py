@@ -47,7 +47,7 @@ FILL_HELP = (
     "--method network: every slice through the hole corrects the 3-D biharmonic fill and the three axes are "
     "averaged, each weighted by the hole's depth along it; thick slices (voxels at least 1.5× longer along an "
     "axis than the finest, or than the model's 1 mm) are split around the hole into near-isotropic voxels, "
-    "filled there and averaged back; voxels finer than the model's (1 mm / 1.25 or less) are filled around the hole "
+    "filled there and averaged back; voxels finer than the model's (1 mm / 1.15 or less, i.e. 0.87 mm) are filled around the hole "
     "on the model's voxels, the network's correction brought back onto the volume's own 3-D biharmonic fill; "
     "--method search: the axes' fills are fused through "
     "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; a 3-D NIfTI volume, or a DICOM series or multi-frame "
