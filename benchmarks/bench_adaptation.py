@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_brats_protocol import comparison_table, tumour_hole, write_results
+from bench_brats_protocol import fill_table, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import heldout_slab, sample_volume
 from medinpaint.masks import tissue_level
@@ -105,12 +105,7 @@ def main() -> None:
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(filled, truth, voided, hole),
                          "seconds": time.perf_counter() - started})  # fmt: skip
             print(f"case {case} {name:22s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f} {rows[-1]['seconds']:.1f} s", flush=True)
-    header = ["fill (held-out template)", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "s / case (median)"]
-    table = comparison_table(rows, "fill", SHIPPED, header, lambda mine, mean, up: [
-        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"),
-        f"{np.median([r['seconds'] for r in mine]):.1f}",
-    ])  # fmt: skip
-    write_results(args.out, rows, table)
+    write_results(args.out, rows, fill_table(rows, SHIPPED, "fill (held-out template)"))
 
 
 if __name__ == "__main__":

@@ -298,6 +298,16 @@ def comparison_table(rows: list[dict], by: str, reference: str, header: list[str
     return "\n".join(lines)
 
 
+def fill_table(rows: list[dict], reference: str, title: str) -> str:
+    """:func:`comparison_table` of rows keyed by ``"fill"``: mean SSIM, PSNR and MAE, the cases above
+    ``reference`` in SSIM and in PSNR, and the median seconds; ``title`` heads the first column."""
+    header = [title, "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "s / case (median)"]
+    return comparison_table(rows, "fill", reference, header, lambda mine, mean, up: [
+        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"),
+        f"{np.median([r['seconds'] for r in mine]):.1f}",
+    ])  # fmt: skip
+
+
 def write_results(out: Path, rows: list[dict], table_text: str) -> None:
     """Write ``rows`` to ``out``/metrics.csv and ``table_text`` to ``out``/table.md, and print the table."""
     out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ import torch
 from scipy import ndimage
 
 import medinpaint.volume_inpainting as volume_inpainting
-from bench_brats_protocol import comparison_table, tumour_hole, write_results
+from bench_brats_protocol import fill_table, tumour_hole, write_results
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_path
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
@@ -76,12 +76,7 @@ def main() -> None:
         for name, prediction in predictions.items():
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole), "seconds": seconds[name]})
             print(f"case {case} ({int(hole.sum())} voxels) {name:14s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f}", flush=True)
-    header = [f"fill (template's training side at {args.voxel:g} mm)", "SSIM", "PSNR (dB)", "MAE", "SSIM up", "PSNR up", "s / case (median)"]
-    table = comparison_table(rows, "fill", OWN_ROW, header, lambda mine, mean, up: [
-        f"{mean('ssim'):.4f}", f"{mean('psnr'):.2f}", f"{mean('mae'):.4f}", up("ssim"), up("psnr"),
-        f"{np.median([r['seconds'] for r in mine]):.1f}",
-    ])  # fmt: skip
-    write_results(args.out, rows, table)
+    write_results(args.out, rows, fill_table(rows, OWN_ROW, f"fill (template's training side at {args.voxel:g} mm)"))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,16 @@
 """The paired-bootstrap interval the lesion benchmarks print (benchmarks/paired_intervals.py)."""
 
 import doctest
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PATH = Path(__file__).parents[1] / "benchmarks" / "paired_intervals.py"
+from conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def intervals():
-    spec = importlib.util.spec_from_file_location("paired_intervals", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("paired_intervals")
 
 
 def holes_volume(count: int) -> tuple[np.ndarray, np.ndarray]:

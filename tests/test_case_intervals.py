@@ -1,21 +1,17 @@
 """The paired bootstrap over cases that sums up the BraTS benchmark's runs (benchmarks/case_intervals.py)."""
 
 import doctest
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).parents[1] / "benchmarks" / "case_intervals.py"
+from conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def intervals():
-    spec = importlib.util.spec_from_file_location("case_intervals", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("case_intervals")
 
 
 def run_file(path: Path, scores: dict[str, list[float]], truth_jumps=(4.0, 5.0, 6.0, 7.0)) -> Path:

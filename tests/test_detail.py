@@ -3,8 +3,6 @@ scaled down with the input's noise (the template, and the template given a real 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -13,6 +11,7 @@ from skimage.filters import unsharp_mask
 from scipy import ndimage
 from typer.testing import CliRunner
 
+from conftest import benchmark_module
 from medinpaint.checkpoint import load_models
 from medinpaint.cli import app
 from medinpaint.data.sample import sample_volume
@@ -26,7 +25,6 @@ from medinpaint.transforms import SemanticInpaint
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_brats_protocol.py"
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +104,7 @@ def test_the_cli_detail_gain_sets_the_3d_fill_and_a_bad_one_is_one_error_line(tm
 def rician(volume: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
     """``volume`` with Rician noise of ``share`` × its 99.5th percentile: the benchmark's ``--noise``
     (``bench_brats_protocol.rician_noise``), the noise the thresholds were measured on."""
-    spec = importlib.util.spec_from_file_location("bench_brats_protocol", BENCHMARK)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    return benchmark.rician_noise(volume, share, np.random.default_rng(seed))
+    return benchmark_module("bench_brats_protocol").rician_noise(volume, share, np.random.default_rng(seed))
 
 
 def test_the_noise_estimate_reads_the_clean_template_as_clean_and_a_real_t1s_noise_as_noisy():
