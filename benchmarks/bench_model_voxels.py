@@ -1,21 +1,24 @@
-"""Benchmark: voxels finer than the model's, filled on the volume's own grid or on the model's.
+"""Benchmark: voxels other than the model's 1 mm, filled on the volume's own grid or on the model's.
 
 Sets :data:`medinpaint.inpainting.fill_grid.MIN_FINE_RATIO` (docs/training.md, "Voxels finer than
-the model's"). The template's training side (axial z = 25..90, clear of the held-out band
-z = 91..140 and its margin), cubic-spline resampled to ``--voxel`` mm isotropic (a stand-in for a
-sub-millimetre scan whose truth is known); tumour-sized holes (:func:`bench_brats_protocol.tumour_hole`,
+the model's") and checks what the model's grid would do for voxels a little coarser than its
+(1 × 1 × 1.3 mm, below the finer grid's split at 1.5). The template's training side (axial
+z = 25..90, clear of the held-out band z = 91..140 and its margin), cubic-spline resampled to
+``--voxel`` mm (one size, or three: X, Y, Z; a stand-in for such a scan whose truth is known);
+tumour-sized holes (:func:`bench_brats_protocol.tumour_hole`,
 sized in mm, anywhere in its tissue; seeded); per case, in-process:
 
 * ``biharmonic-3d``: :func:`medinpaint.inpainting.biharmonic3d.biharmonic_fill_3d`;
 * ``own grid``: the CLI's 3-D fill (``inpaint_volume(method="network", spacing=...)``, the MR scale of
   the known voxels) with the volume filled on its own grid;
-* ``model's grid``: the same fill, forced onto the model's 1 mm voxels (:func:`fill_grid.on_model_grid`).
+* ``model's grid``: the same fill, forced onto the model's 1 mm voxels along every axis whose voxels
+  are not 1 mm (:func:`fill_grid.on_model_grid`).
 
 Scores: the BraTS protocol (:func:`medinpaint.metrics.scoring.score_volumes`), the mean over the
 cases, and in how many cases each fill beats the own grid. For choosing only: the held-out check
 is ``bench_brats_protocol.py --volume`` on the held-out slab resampled the same way (docs/results.md).
 
-Run: ``cd benchmarks && flock /tmp/medinpaint-cpu.lock python bench_fine_voxels.py --voxel 0.85 --out ../results/fine_voxels_085``
+Run: ``cd benchmarks && flock /tmp/medinpaint-cpu.lock python bench_model_voxels.py --voxel 0.85 --out ../results/fine_voxels_085``
 Writes ``--out``: metrics.csv, table.md.
 """
 
@@ -41,21 +44,27 @@ TRAINING_SIDE = slice(25, 91)  # axial slices of the template below the held-out
 OWN_ROW, MODEL_ROW = "own grid", "model's grid"
 
 
-def training_side(voxel_mm: float) -> np.ndarray:
-    """The template's training side resampled to ``voxel_mm`` isotropic (cubic spline, clipped at 0)."""
+def training_side(voxel_mm: tuple[float, float, float]) -> np.ndarray:
+    """The template's training side resampled to ``voxel_mm`` (cubic spline, clipped at 0)."""
     crop = np.asanyarray(nib.load(sample_path()).dataobj).astype(np.float32)[:, :, TRAINING_SIDE]
-    return np.clip(ndimage.zoom(crop, 1 / voxel_mm, order=3, mode="nearest"), 0, None).astype(np.float32)
+    return np.clip(ndimage.zoom(crop, [1 / size for size in voxel_mm], order=3, mode="nearest"), 0, None).astype(np.float32)
+
+
+def voxel_sizes(text: str) -> tuple[float, float, float]:
+    """``--voxel``'s "0.85" or "1,1,1.3" as (X, Y, Z) mm."""
+    sizes = tuple(float(size) for size in text.split(","))
+    return sizes * 3 if len(sizes) == 1 else sizes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--voxel", type=float, required=True, help="the resampled volume's voxel size (mm, below the model's 1 mm)")
+    parser.add_argument("--voxel", type=voxel_sizes, required=True, help="the resampled volume's voxel size in mm: one, or X,Y,Z")
     parser.add_argument("--cases", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/fine_voxels"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    truth, spacing = training_side(args.voxel), (args.voxel,) * 3
+    truth, spacing = training_side(args.voxel), args.voxel
     models = load_models(device="cpu")
     grids = {OWN_ROW: lambda sizes, model_mm: None, MODEL_ROW: lambda sizes, model_mm: tuple(size / model_mm for size in sizes)}
     rng = np.random.default_rng(args.seed)
@@ -76,7 +85,7 @@ def main() -> None:
         for name, prediction in predictions.items():
             rows.append({"case": case, "fill": name, "voxels": int(hole.sum()), **score_volumes(prediction, truth, voided, hole), "seconds": seconds[name]})
             print(f"case {case} ({int(hole.sum())} voxels) {name:14s} SSIM {rows[-1]['ssim']:.4f} PSNR {rows[-1]['psnr']:.2f}", flush=True)
-    write_results(args.out, rows, fill_table(rows, OWN_ROW, f"fill (template's training side at {args.voxel:g} mm)"))
+    write_results(args.out, rows, fill_table(rows, OWN_ROW, f"fill (template's training side at {' × '.join(f'{size:g}' for size in args.voxel)} mm)"))
 
 
 if __name__ == "__main__":
