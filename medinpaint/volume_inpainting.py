@@ -185,7 +185,7 @@ def inpaint_volume(
         spacing: ``method="network"``: the voxel size (mm) along X, Y, Z. Along an axis whose
             voxels are at least 1.5× the finest (and the model's 1 mm), the hole is filled on a
             finer, near-isotropic grid and averaged back; in a volume of voxels finer than the model's
-            (by 1.25× or more), on the model's voxels, the network's correction brought back onto the
+            (by :data:`~medinpaint.inpainting.fill_grid.MIN_FINE_RATIO` or more), on the model's voxels, the network's correction brought back onto the
             volume's own 3-D biharmonic fill (:mod:`medinpaint.inpainting.fill_grid`);
             the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
             None = on the volume's own grid, σ one voxel.
