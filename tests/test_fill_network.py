@@ -120,11 +120,12 @@ def test_planar_training_windows_get_the_2d_biharmonic_fill_as_their_base():
         assert np.allclose(base, expected, atol=1e-5)
 
 
-def test_volume_training_windows_never_read_the_heldout_band():
+@pytest.mark.parametrize("deform", [False, True])
+def test_volume_training_windows_never_read_the_heldout_band(deform):
     volume = sample_volume()[0].astype(np.float32)
     low, high = heldout_slab().band
     volume[:, :, low:high] = np.nan  # any cube that touched the band would carry NaNs into its windows
-    data = volume_hole_windows(volume, heldout_slab(), (0.0, 100.0), count=40, side=32, tissue_level=10.0, seed=4)
+    data = volume_hole_windows(volume, heldout_slab(), (0.0, 100.0), count=40, side=32, tissue_level=10.0, deform=deform, seed=4)
     assert all(bool(torch.isfinite(values).all()) for values in data.values())
     hole = data["hole"] > 0.5
     assert bool(hole.flatten(1).any(dim=1).all())

@@ -74,6 +74,8 @@ class FillTrainConfig(ConfigMixin):
             biharmonic fill (0 = 2-D windows only, and a network without the volume flag).
         volume_hole_kinds: relative frequency of ``slice``, ``lesions`` and ``tumour`` holes in
             the cubes (:mod:`medinpaint.training.fill_volumes`).
+        volume_deform: rotate, scale and elastically deform the cubes of the 3-D windows
+            (:func:`medinpaint.training.fill_volumes.anatomy_deformation`).
         lesion_semi_axes, tumour_semi_axes: semi-axis ranges (voxels) of those ellipsoids; the
             ``slice`` kind uses ``hole_semi_axes``.
         slices_per_axis: at most this many windows per axis through one cube's hole.
@@ -105,6 +107,7 @@ class FillTrainConfig(ConfigMixin):
     noise_max: float = 0.04
     volume_share: float = 0.0
     volume_hole_kinds: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    volume_deform: bool = False
     lesion_semi_axes: tuple[float, float] = (1.0, 10.0)
     tumour_semi_axes: tuple[float, float] = (5.0, 14.0)
     slices_per_axis: int = 6
@@ -192,7 +195,7 @@ def fill_training_set(config: FillTrainConfig, normalisation: Normalisation, *, 
     volumetric = volume_hole_windows(
         volume, heldout_slab(), (intensity.low, intensity.high), count=in_volumes, side=side, kinds=config.volume_hole_kinds,
         semi_axes=semi_axes, slices_per_axis=config.slices_per_axis, noise_share=config.noise_share, noise_max=config.noise_max,
-        tissue_level=tissue_native, seed=config.seed, progress=progress,
+        tissue_level=tissue_native, deform=config.volume_deform, seed=config.seed, progress=progress,
     )  # fmt: skip
     flags = torch.cat([torch.zeros(len(noisy)), torch.ones(in_volumes)])
     return {key: torch.cat([planar[key], volumetric[key]]) for key in planar} | {"volume_base": flags}

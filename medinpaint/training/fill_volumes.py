@@ -9,7 +9,8 @@ teach the network the 3-D case:
 1. a cube of side ``side`` of the embedded T1, centred on tissue, that does not touch the
    held-out band (so it lies below it: the 48 slices above the band are fewer than a cube's side);
 2. MONAI 3-D augmentation (:func:`volume_augmentation`: bias field, contrast, intensity scale,
-   flips, quarter turns), the [-1, 1] map, and Gaussian noise on ``noise_share`` of the cubes;
+   flips, quarter turns; with ``deform`` also a random rotation, scaling and elastic deformation,
+   so that the cubes hold shapes other than the averaged template's), the [-1, 1] map, and Gaussian noise on ``noise_share`` of the cubes;
 3. one kind of hole per cube, drawn with the relative frequencies ``kinds``:
    ``"slice"``, 1–3 ellipses on one slice (a lesion mask drawn on one slice, the issue's disks);
    ``"lesions"``, 1–3 rotated ellipsoids (:func:`medinpaint.masks.random_ellipsoids`);
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.transforms import Compose, RandFlip, RandRotate90
+from monai.transforms import Compose, Rand3DElastic, RandFlip, RandRotate90
 from tqdm.auto import tqdm
 
 from medinpaint.data.sample import HeldoutSlab
@@ -33,21 +34,38 @@ from medinpaint.masks import random_ellipses, random_ellipsoids
 from medinpaint.training.windows import intensity_augmentation
 from medinpaint.transforms import functional as fn
 
-__all__ = ["HOLE_KINDS", "volume_augmentation", "volume_hole_windows"]
+__all__ = ["HOLE_KINDS", "anatomy_deformation", "volume_augmentation", "volume_hole_windows"]
 
 HOLE_KINDS = ("slice", "lesions", "tumour")
 HOLE_BORDER = 12  # hole centres lie at least this many voxels inside the cube
 
 
-def volume_augmentation(seed: int = 0) -> Compose:
-    """Random MONAI augmentation of one native cube (1, X, Y, Z): bias field, contrast, scale, flips, quarter turns.
+def anatomy_deformation() -> Rand3DElastic:
+    """A random MONAI rotation (±15° about each axis), scaling (±20 % per axis) and smooth elastic
+    deformation (displacements of up to about 3 voxels, correlated over 5–8 voxels) of a cube.
 
     Example:
-        >>> tuple(volume_augmentation()(torch.rand(1, 16, 16, 16) * 100).shape)
+        >>> cube = torch.rand(1, 16, 16, 16)
+        >>> tuple(anatomy_deformation().set_random_state(0)(cube).shape)
+        (1, 16, 16, 16)
+    """
+    return Rand3DElastic(
+        sigma_range=(5.0, 8.0), magnitude_range=(0.0, 300.0), prob=0.8, rotate_range=(0.26, 0.26, 0.26),
+        scale_range=(0.2, 0.2, 0.2), mode="bilinear", padding_mode="reflection",
+    )  # fmt: skip
+
+
+def volume_augmentation(seed: int = 0, deform: bool = False) -> Compose:
+    """Random MONAI augmentation of one native cube (1, X, Y, Z): bias field, contrast, scale, flips,
+    quarter turns, and with ``deform`` :func:`anatomy_deformation` first.
+
+    Example:
+        >>> tuple(volume_augmentation(deform=True)(torch.rand(1, 16, 16, 16) * 100).shape)
         (1, 16, 16, 16)
     """
     return Compose(
         [
+            *([anatomy_deformation()] if deform else []),
             *intensity_augmentation(),
             RandFlip(spatial_axis=0, prob=0.5),
             RandFlip(spatial_axis=1, prob=0.5),
@@ -99,6 +117,7 @@ def volume_hole_windows(
     noise_max: float = 0.04,
     tissue_level: float = 0.0,
     centres: np.ndarray | None = None,
+    deform: bool = False,
     seed: int = 0,
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
@@ -119,6 +138,7 @@ def volume_hole_windows(
         tissue_level: native value above which a voxel counts as tissue (cube and hole centres).
         centres: (K, 3) voxels to centre the cubes on, each cube inside the volume; None = every
             tissue voxel whose cube lies clear of ``slab``'s band.
+        deform: also rotate, scale and deform each cube (:func:`anatomy_deformation`).
         seed: seeds cubes, holes, augmentation, noise and slices.
         progress: show a progress bar.
 
@@ -134,7 +154,7 @@ def volume_hole_windows(
     """
     semi_axes = semi_axes or {"slice": (1.5, 18.0), "lesions": (1.0, 10.0), "tumour": (5.0, 14.0)}
     rng = np.random.default_rng(seed)
-    augment = volume_augmentation(seed)
+    augment = volume_augmentation(seed, deform)
     centres = _cube_centres(volume, slab, side, tissue_level) if centres is None else np.asarray(centres)
     tissue = float(fn.to_unit(torch.tensor(tissue_level), *intensity))
     probabilities = np.asarray(kinds, float) / sum(kinds)
