@@ -32,6 +32,7 @@ from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
+from medinpaint.tissue_contrast import tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d
 from medinpaint.windows import WindowConfig
@@ -315,11 +316,13 @@ def inpaint_file(
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
+    chosen_method = default_method(models, method)
     if _is_mask_file(mask):  # it marks what is not data (a lesion, voided voxels): its voxels never set the scale
         intensity = fill_intensity(loaded, known, models.normalisation)
+        if chosen_method == "network":  # the input's tissue classes onto the network's
+            intensity = tissue_intensity(models, loaded.native, known, intensity)
     else:  # a generated mask cuts a whole image, scaled as a whole first (the paper's protocol, the experiments)
         intensity = IntensityToUnit(loaded.record.low, loaded.record.high)
-    chosen_method = default_method(models, method)
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}

@@ -36,15 +36,20 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.masks import check_mask
+from medinpaint.tissue_contrast import tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
 
 
-def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor, known: NdarrayOrTensor | None = None) -> IntensityToUnit:
+def checkpoint_intensity(
+    models: LoadedModels, image: NdarrayOrTensor, known: NdarrayOrTensor | None = None, *, network: bool = False
+) -> IntensityToUnit:
     """The checkpoint's intensity mapping for ``image``: CT window, MR percentiles of the image's
     ``known`` voxels (nonzero; None = all), or x/127.5 - 1. The hole's values then never set the scale.
+    For a ``network`` fill, the map that sends the known voxels' tissue classes onto the network's
+    when the model knows them (:func:`medinpaint.tissue_contrast.tissue_intensity`).
 
     Example:
         >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0)).high
@@ -52,10 +57,10 @@ def checkpoint_intensity(models: LoadedModels, image: NdarrayOrTensor, known: Nd
         >>> checkpoint_intensity(load_models(device="cpu"), torch.arange(1001.0), torch.arange(1001) < 501).high
         497.5
     """
-    values = convert_to_tensor(image, track_meta=False)
-    if known is not None:
-        values = values[convert_to_tensor(known, track_meta=False).to(values.device).expand_as(values) != 0]
-    return models.normalisation.intensity_for(values)
+    image = convert_to_tensor(image, track_meta=False)
+    known = torch.ones_like(image, dtype=torch.bool) if known is None else convert_to_tensor(known, track_meta=False).to(image.device).expand_as(image) != 0
+    intensity = models.normalisation.intensity_for(image[known])
+    return tissue_intensity(models, image, known, intensity) if network else intensity
 
 
 def _to_display(stack: torch.Tensor) -> torch.Tensor:
@@ -192,7 +197,7 @@ class SemanticInpaint(Transform):
         stack = self._slices(values)
         known = (~fill_slices).float().cpu()
         check_mask(known)  # before the scale, which needs known voxels
-        intensity = checkpoint_intensity(self.models, values, ~fill.cpu())
+        intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         if self._in_3d(image, known):
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
