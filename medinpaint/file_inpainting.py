@@ -32,7 +32,7 @@ from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
-from medinpaint.tissue_contrast import tissue_intensity
+from medinpaint.tissue_contrast import TissueIntensityToUnit, tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d
 from medinpaint.windows import WindowConfig
@@ -64,6 +64,8 @@ class FileInpaintReport:
             network fill ran there); None = not resampled.
         detail_gain: the 3-D network fill's detail gain after the scaling for the input's noise
             (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
+        tissue_classes: the input's three tissue class means (native units) that the network fill
+            mapped onto the template's (:mod:`medinpaint.tissue_contrast`); None = the percentile scale.
     """
 
     input: Path
@@ -76,6 +78,7 @@ class FileInpaintReport:
     fill_grid: tuple[int, int, int] = (1, 1, 1)
     detail_gain: float | None = None
     model_grid: tuple[float, float, float] | None = None
+    tissue_classes: tuple[float, float, float] | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -92,6 +95,8 @@ class FileInpaintReport:
                 lines.append("filled on the model's voxels: axes zoomed {:.2f} × {:.2f} × {:.2f}, the correction brought back".format(*self.model_grid))
             if self.detail_gain is not None:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
+            if self.tissue_classes is not None:
+                lines.append("tissue classes {:.4g}, {:.4g}, {:.4g} mapped onto the template's for the network".format(*self.tissue_classes))
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 
@@ -378,4 +383,5 @@ def inpaint_file(
         fill.grid.split,
         fill.detail_gain if network_3d else None,
         fill.grid.zooms,
+        intensity.classes if isinstance(intensity, TissueIntensityToUnit) else None,
     )

@@ -80,6 +80,8 @@ class TissueIntensityToUnit(IntensityToUnit):
         [[[-1.0, -0.20000000298023224, 0.6000000238418579, 1.0]]]
         >>> round(t.high, 3), t.inverse(torch.tensor([[[0.6]]])).tolist()
         (350.0, [[[250.0]]])
+        >>> t.native_scale(torch.tensor([-0.5, 0.7])).tolist()  # native units per unit step: 100 / 0.8, 100 / 0.4
+        [125.0, 250.0]
     """
 
     def __init__(self, native, unit, clip: bool = True) -> None:
@@ -87,8 +89,8 @@ class TissueIntensityToUnit(IntensityToUnit):
         self.unit_points = np.r_[-1.0, np.asarray(unit, np.float64)]
         if not (np.all(np.diff(self.native_points) > 0) and np.all(np.diff(self.unit_points) > 0)):
             raise ValueError(f"landmarks must ascend from (0, -1): native {self.native_points}, unit {self.unit_points}")
-        slopes = np.diff(self.unit_points) / np.diff(self.native_points)
-        self.first_slope, self.last_slope = float(slopes[0]), float(slopes[-1])
+        self.slopes = np.diff(self.unit_points) / np.diff(self.native_points)
+        self.first_slope, self.last_slope = float(self.slopes[0]), float(self.slopes[-1])
         high = self.native_points[-1] + (1.0 - self.unit_points[-1]) / self.last_slope
         super().__init__(0.0, float(high), clip)
 
@@ -102,6 +104,17 @@ class TissueIntensityToUnit(IntensityToUnit):
         """Map values in [-1, 1] back to native units."""
         y = convert_to_tensor(img, track_meta=False)
         return _piecewise(y, self.unit_points, self.native_points, 1.0 / self.first_slope, 1.0 / self.last_slope)
+
+    def native_scale(self, img: NdarrayOrTensor) -> torch.Tensor:
+        """Native units per unit step at each value in [-1, 1]: the inverse's slope on its segment."""
+        y = convert_to_tensor(img, track_meta=False)
+        segment = np.clip(np.searchsorted(self.unit_points, y.detach().cpu().double().numpy()) - 1, 0, len(self.slopes) - 1)
+        return torch.as_tensor(1.0 / self.slopes[segment], dtype=y.dtype, device=y.device)
+
+    @property
+    def classes(self) -> tuple[float, float, float]:
+        """The input's class means (native units) that the map sends onto the model's."""
+        return tuple(float(v) for v in self.native_points[1:])
 
 
 def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray, below: float, above: float) -> torch.Tensor:

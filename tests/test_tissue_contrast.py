@@ -70,15 +70,17 @@ def test_models_not_trained_on_the_template_and_flat_inputs_keep_the_percentile_
     assert tissue_intensity(models, flat, known, scale) is scale
 
 
-def test_the_command_line_fills_a_real_t1_on_the_tissue_scale(models, tmp_path):
+def test_the_command_line_fills_a_real_t1_on_the_tissue_scale_and_says_so(models, tmp_path):
     image = nib.load(REAL_T1)
     volume = image.get_fdata().astype(np.float32)
     hole = np.zeros(volume.shape, bool)
     hole[12:20, 16:24, 9:15] = True
     nib.save(nib.Nifti1Image(hole.astype(np.uint8), image.affine), tmp_path / "hole.nii.gz")
-    inpaint_file(REAL_T1, str(tmp_path / "hole.nii.gz"), tmp_path / "filled.nii.gz", models=models, progress=False)
+    report = inpaint_file(REAL_T1, str(tmp_path / "hole.nii.gz"), tmp_path / "filled.nii.gz", models=models, progress=False)
     written = np.asarray(nib.load(tmp_path / "filled.nii.gz").dataobj, np.float32)
     assert np.array_equal(written[~hole], volume[~hole])
+    assert np.allclose(report.tissue_classes, tissue_class_means(tissue_voxels(volume, ~hole)))
+    assert "tissue classes" in str(report)
     known = (~hole).astype(np.float32)
     spacing = tuple(float(z) for z in image.header.get_zooms()[:3])
     scale = percentile_map(volume[~hole])
@@ -88,3 +90,11 @@ def test_the_command_line_fills_a_real_t1_on_the_tissue_scale(models, tmp_path):
     }
     assert np.abs(written[hole] - fills["tissue"][hole]).max() < 1e-2 * volume.max()
     assert np.abs(written[hole] - fills["percentiles"][hole]).mean() > 5 * np.abs(written[hole] - fills["tissue"][hole]).mean()
+
+
+def test_the_spread_is_in_native_units_on_each_segment_of_the_map():
+    t = TissueIntensityToUnit([100.0, 200.0, 300.0], [-0.2, 0.4, 0.8])
+    unit = torch.tensor([-0.6, 0.0, 0.6, 0.9])
+    step = 1e-3
+    finite_difference = (t.inverse(unit + step) - t.inverse(unit)) / step
+    assert torch.allclose(t.native_scale(unit), finite_difference, rtol=1e-3)

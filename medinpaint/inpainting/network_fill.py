@@ -118,8 +118,9 @@ def network_fill(
         ])  # fmt: skip
         means.append(fills.mean(dim=0).cpu())
         spreads.append(fills.std(dim=0, correction=0).mean(dim=1, keepdim=True).cpu())
-    scale = (intensity.high - intensity.low) / 2
-    filled = torch.stack([intensity.inverse(plane) for plane in torch.cat(means)])
+    mean = torch.cat(means)
+    filled = torch.stack([intensity.inverse(plane) for plane in mean])
+    scale = torch.stack([intensity.native_scale(plane) for plane in mean]).mean(dim=1, keepdim=True)  # native units per unit step
     hole = known < 0.5
     filled = torch.where(hole, filled.to(native.dtype), native)
     return filled, torch.cat(spreads) * scale * hole

@@ -100,6 +100,15 @@ class IntensityToUnit(Transform):
         """Map (C, H, W) values in [-1, 1] back to native units."""
         return fn.from_unit(convert_to_tensor(img, track_meta=False), self.low, self.high)
 
+    def native_scale(self, img: NdarrayOrTensor) -> torch.Tensor:
+        """Native units per unit step at each value of ``img`` (in [-1, 1]): (high - low) / 2 everywhere.
+
+        Example:
+            >>> IntensityToUnit(0, 100).native_scale(torch.zeros(2)).tolist()
+            [50.0, 50.0]
+        """
+        return torch.full_like(convert_to_tensor(img, track_meta=False), (self.high - self.low) / 2)
+
 
 class SquareResize(Transform):
     """Pad (C, H, W) to a square with the image minimum, then area-resize to (C, size, size).
