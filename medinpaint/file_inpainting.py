@@ -96,7 +96,7 @@ class FileInpaintReport:
             if self.detail_gain is not None:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
             if self.tissue_classes is not None:
-                lines.append("tissue classes {:.4g}, {:.4g}, {:.4g} mapped onto the template's for the network".format(*self.tissue_classes))
+                lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 
