@@ -58,7 +58,10 @@ def checkpoint_intensity(
         497.5
     """
     image = convert_to_tensor(image, track_meta=False)
-    known = torch.ones_like(image, dtype=torch.bool) if known is None else convert_to_tensor(known, track_meta=False).to(image.device).expand_as(image) != 0
+    if known is None:
+        known = torch.ones_like(image, dtype=torch.bool)
+    else:
+        known = convert_to_tensor(known, track_meta=False).to(image.device).expand_as(image) != 0
     intensity = models.normalisation.intensity_for(image[known])
     return tissue_intensity(models, image, known, intensity) if network else intensity
 
@@ -79,9 +82,11 @@ class SemanticInpaint(Transform):
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model. Loaded once, here.
         axis: spatial axis of a volume to cut slices along (default -1, the last: axial for
             RAS NIfTI); ignored for 2-D images.
-        method: ``"network"`` (the checkpoint's posterior-mean fill network), ``"search"`` (the
-            DCGAN latent search, Yeh et al. 2017) or ``"auto"`` (network when the checkpoint
-            carries one), as ``medinpaint inpaint --method``.
+        method: ``"network"`` (the checkpoint's posterior-mean fill network; for a model trained
+            on the embedded template, the image's tissue classes outside the mask mapped onto the
+            template's first, :mod:`medinpaint.tissue_contrast`), ``"search"`` (the DCGAN latent
+            search, Yeh et al. 2017) or ``"auto"`` (network when the checkpoint carries one), as
+            ``medinpaint inpaint --method``.
         fill: ``"3d"``, ``"slices"`` or ``"auto"`` for a one-channel volume (C = 1, three
             spatial axes), as ``medinpaint inpaint --fill``; 2-D images are filled as slices.
         search: latent-search settings.
