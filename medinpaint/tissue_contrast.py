@@ -17,6 +17,7 @@ other models keep the percentile scale.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from scipy import ndimage
 from scipy.cluster.vq import ClusterError, kmeans2
 
 from medinpaint.transforms.array import IntensityToUnit
+
+if TYPE_CHECKING:
+    from medinpaint.checkpoint import LoadedModels
 
 __all__ = ["TissueIntensityToUnit", "reference_classes", "tissue_class_means", "tissue_intensity", "tissue_voxels"]
 
@@ -137,7 +141,7 @@ def _template_classes() -> tuple[float, ...]:
     return tuple(float(v) for v in intensity(torch.from_numpy(means)).tolist())
 
 
-def reference_classes(models) -> tuple[float, ...] | None:
+def reference_classes(models: LoadedModels) -> tuple[float, ...] | None:
     """The values on [-1, 1] of the tissue classes the model's networks learned: those of the
     embedded template (as its percentile scale maps them) for an MR model trained on it, else None.
 
@@ -177,7 +181,9 @@ def tissue_voxels(image: NdarrayOrTensor, known: NdarrayOrTensor) -> np.ndarray:
     return values[ndimage.binary_opening(tissue, structure=cross, iterations=2)]
 
 
-def tissue_intensity(models, image: NdarrayOrTensor, known: NdarrayOrTensor, intensity: IntensityToUnit) -> IntensityToUnit:
+def tissue_intensity(
+    models: LoadedModels, image: NdarrayOrTensor, known: NdarrayOrTensor, intensity: IntensityToUnit
+) -> IntensityToUnit:
     """The map a network fill of ``image`` should use: ``intensity`` (its percentile scale), or for
     a model that knows its tissue classes (:func:`reference_classes`), the map that sends the class
     means of the input's known tissue (:func:`tissue_voxels`) onto them. Falls back to
