@@ -26,6 +26,8 @@ from monai.utils import convert_to_tensor
 from scipy import ndimage
 from scipy.cluster.vq import ClusterError, kmeans2
 
+from medinpaint.data.sample import sample_volume
+from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import IntensityToUnit
 
 if TYPE_CHECKING:
@@ -132,9 +134,6 @@ def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray, below: float, ab
 
 @lru_cache(maxsize=1)
 def _template_classes() -> tuple[float, ...]:
-    from medinpaint.data.sample import sample_volume
-    from medinpaint.normalisation import Normalisation
-
     volume, _ = sample_volume()
     intensity = Normalisation.for_domain("mri").intensity_for(volume)
     means = tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
@@ -150,7 +149,7 @@ def reference_classes(models: LoadedModels) -> tuple[float, ...] | None:
         >>> [round(v, 2) for v in reference_classes(load_models(device="cpu"))]
         [-0.02, 0.48, 0.86]
     """
-    if models.domain != "mri" or getattr(models.config, "data", None) != "embedded":
+    if models.domain != "mri" or models.config.data != "embedded":
         return None
     return _template_classes()
 
