@@ -276,3 +276,29 @@ def test_dicom_frames_whose_pixel_spacing_is_zero_are_filled_slice_by_slice_not_
     filled = read_frames(tmp_path / "auto")
     assert report.fill_grid == (1, 1, 1) and np.array_equal(filled[~hole], frames[~hole])
     assert np.abs(filled[hole] - frames[hole]).mean() < np.abs(frames[hole] - frames[~hole].mean()).mean()  # a fill, not a blank
+
+
+def test_a_thick_hole_gets_the_same_fill_however_the_volume_is_stored(tmp_path):
+    """The shipped model's 3-D fill of a volume stored LPS as int16 (as BraTS ships T1s) is its fill
+    of the same anatomy stored RAS as float32, flipped back, up to the int16 output's rounding:
+    the eight symmetry views of a thick hole make the fill independent of the axes' directions."""
+    volume, affine = sample_volume()
+    crop = np.round(volume[60:120, 70:130, 80:120]).astype(np.float32)
+    grid = np.mgrid[: crop.shape[0], : crop.shape[1], : crop.shape[2]]
+    hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((30, 28, 20), (9, 8, 7)))) <= 1
+    ras = affine.copy()
+    ras[:3, 3] += affine[:3, :3] @ np.array([60, 70, 80])
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[:2, 3] = [crop.shape[0] - 1, crop.shape[1] - 1]
+    stored = {"ras": (crop, hole, ras), "lps": (crop[::-1, ::-1].astype(np.int16), hole[::-1, ::-1], ras @ flip)}
+    filled = {}
+    for name, (image, mask, image_affine) in stored.items():
+        nib.save(nib.Nifti1Image(image, image_affine), tmp_path / f"{name}.nii.gz")
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), image_affine), tmp_path / f"{name}_mask.nii.gz")
+        inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / f"{name}_mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", progress=False)
+        filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj).astype(np.float32)
+    assert nib.aff2axcodes(ras) == ("R", "A", "S") and nib.aff2axcodes(ras @ flip) == ("L", "P", "S")
+    back = filled["lps"][::-1, ::-1]
+    assert np.abs(filled["ras"][hole] - crop[hole]).mean() > 5  # a real fill, not the truth
+    assert np.abs(back[hole] - filled["ras"][hole]).max() <= 0.5 + 1e-3
+    assert np.array_equal(back[~hole], crop[~hole])
