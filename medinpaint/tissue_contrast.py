@@ -132,17 +132,18 @@ def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray, below: float, ab
     return torch.as_tensor(mapped, dtype=x.dtype if x.dtype.is_floating_point else torch.float32, device=x.device)
 
 
-@lru_cache(maxsize=1)
-def _template_classes() -> tuple[float, ...]:
+@lru_cache(maxsize=4)
+def _template_classes(normalisation: Normalisation) -> tuple[float, ...]:
     volume, _ = sample_volume()
-    intensity = Normalisation.for_domain("mri").intensity_for(volume)
+    intensity = normalisation.intensity_for(volume)
     means = tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
     return tuple(float(v) for v in intensity(torch.from_numpy(means)).tolist())
 
 
 def reference_classes(models: LoadedModels) -> tuple[float, ...] | None:
     """The values on [-1, 1] of the tissue classes the model's networks learned: those of the
-    embedded template (as its percentile scale maps them) for an MR model trained on it, else None.
+    embedded template, as the model's own normalisation maps them, for an MR model trained on it,
+    else None.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -151,7 +152,7 @@ def reference_classes(models: LoadedModels) -> tuple[float, ...] | None:
     """
     if models.domain != "mri" or models.config.data != "embedded":
         return None
-    return _template_classes()
+    return _template_classes(models.normalisation)
 
 
 def tissue_voxels(image: NdarrayOrTensor, known: NdarrayOrTensor) -> np.ndarray:

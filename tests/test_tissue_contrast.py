@@ -59,6 +59,17 @@ def test_noise_in_the_background_does_not_move_the_template_classes(models):
     assert np.abs(rough - clean).max() < 0.02 * clean[-1]
 
 
+def test_the_reference_classes_follow_the_models_own_normalisation(models):
+    volume, _ = sample_volume()
+    means = torch.from_numpy(tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool))))
+    narrower = Normalisation.for_domain("mri", mr_percentiles=(2.0, 98.0))  # a template model trained with other percentiles
+    other = dataclasses.replace(models, normalisation=narrower)
+    expected = narrower.intensity_for(volume)(means).tolist()
+    assert reference_classes(other) == pytest.approx(expected, abs=1e-6)
+    assert reference_classes(models) == pytest.approx(percentile_map(volume)(means).tolist(), abs=1e-6)
+    assert reference_classes(other)[-1] - reference_classes(models)[-1] > 0.02  # the same white matter lands higher
+
+
 def test_models_not_trained_on_the_template_and_flat_inputs_keep_the_percentile_scale(models):
     volume = nib.load(REAL_T1).get_fdata().astype(np.float32)
     known = np.ones(volume.shape, bool)
