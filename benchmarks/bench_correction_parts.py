@@ -50,7 +50,7 @@ def correction_parts(base: np.ndarray, correction: np.ndarray, spread: np.ndarra
     """The base plus each part of the correction (module docstring), and r."""
     level = float(correction[hole].mean())
     ratio = float(np.sqrt((correction[hole] ** 2).mean() / max((spread[hole] ** 2).mean(), 1e-12)))
-    parts = {"biharmonic 3-D (base)": 0.0 * correction, "CLI default (base + c)": correction, "mean only": level * hole, "without its mean": correction - level * hole}
+    parts = {"biharmonic 3-D (base)": np.zeros_like(correction), "CLI default (base + c)": correction, "mean only": level * hole, "without its mean": correction - level * hole}
     for sigma in SIGMAS:
         smooth = smooth_in_hole(correction, hole, sigma)
         parts[f"smooth {sigma:g}"], parts[f"detail {sigma:g}"] = smooth, correction - smooth
