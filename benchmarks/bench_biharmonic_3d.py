@@ -1,7 +1,8 @@
 """Benchmark: the 3-D biharmonic fill by conjugate gradients against scikit-image's sparse LU.
 
 Holes: balls of radius ``--radii`` voxels in the embedded template (centre (90, 110, 60), tissue
-and ventricles; values 0–255), solved on the hole's box + 3 voxels as
+and ventricles; values 0–255), and gaps of ``--gaps`` whole axial slices from z = 110 (holes that
+reach the volume's border on four sides), solved on the hole's box + 3 voxels as
 :func:`medinpaint.inpainting.biharmonic3d.biharmonic_fill_3d` does. For each: the unknowns,
 seconds for medinpaint's fill (conjugate gradients) and for ``skimage.restoration.inpaint_biharmonic``
 on the same box (only up to ``--reference-up-to`` unknowns: its LU grows about as n^2.7), and the
@@ -23,18 +24,21 @@ from medinpaint.inpainting.biharmonic3d import BIHARMONIC_MARGIN, biharmonic_fil
 from medinpaint.inpainting.poisson3d import hole_box
 
 CENTRE = (90, 110, 60)
+GAP_START = 110
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--radii", default="12,18,24,30,40", help="comma-separated ball radii (voxels)")
+    parser.add_argument("--gaps", default="1,2,4", help="comma-separated widths of gaps of whole axial slices")
     parser.add_argument("--reference-up-to", type=int, default=30000, help="run scikit-image only on holes up to this many voxels")
     args = parser.parse_args()
     volume = sample_volume()[0].astype(np.float64)
     grid = np.indices(volume.shape)
-    print("| radius (voxels) | unknowns | medinpaint (s) | scikit-image (s) | largest difference |\n|---|---|---|---|---|")
-    for radius in (int(r) for r in args.radii.split(",")):
-        hole = sum((grid[axis] - CENTRE[axis]) ** 2 for axis in range(3)) <= radius**2
+    holes = {f"ball, radius {r}": sum((grid[a] - CENTRE[a]) ** 2 for a in range(3)) <= r**2 for r in (int(v) for v in args.radii.split(","))}
+    holes |= {f"{w} whole axial slice(s)": (grid[2] >= GAP_START) & (grid[2] < GAP_START + w) for w in (int(v) for v in args.gaps.split(","))}
+    print("| hole (voxels) | unknowns | medinpaint (s) | scikit-image (s) | largest difference |\n|---|---|---|---|---|")
+    for name, hole in holes.items():
         started = time.perf_counter()
         filled = biharmonic_fill_3d(volume, (~hole).astype(np.float32))
         seconds = time.perf_counter() - started
@@ -45,8 +49,7 @@ def main() -> None:
             scikit = inpaint_biharmonic(np.where(hole[box], 0.0, volume[box]), hole[box])
             reference = f"{time.perf_counter() - started:.2f}"
             difference = f"{np.abs(filled[box][hole[box]] - scikit[hole[box]]).max():.1e}"
-        print(f"| {radius} | {int(hole.sum())} | {seconds:.2f} | {reference} | {difference} |", flush=True)
-
+        print(f"| {name} | {int(hole.sum())} | {seconds:.2f} | {reference} | {difference} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -50,6 +50,8 @@ FILL_HELP = (
     "axis than the finest, or than the model's 1 mm) are split around the hole into near-isotropic voxels, "
     "filled there and averaged back; voxels finer than the model's (1 mm / 1.15 or less, i.e. 0.87 mm) are filled around the hole "
     "on the model's voxels, the network's correction brought back onto the volume's own 3-D biharmonic fill; "
+    "whole missing slices (a mask that covers all of a slice: a dropped or corrupted slice) are filled from the "
+    "slices beside them, under --method network only; "
     "--method search: the axes' fills are fused through "
     "their gradients (each direction's from the fills whose slices contain it) in one exact 3-D Poisson solve; continuous through-plane; a 3-D NIfTI volume, or a DICOM series or multi-frame "
     "file whose frames are evenly spaced in one orientation, with a mask file), "

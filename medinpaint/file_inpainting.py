@@ -105,6 +105,19 @@ def _is_mask_file(spec: str) -> bool:
     return spec.lower().endswith(MASK_FILE_SUFFIXES) or os.path.sep in spec or Path(spec).exists()
 
 
+def _check_known(known: torch.Tensor, loaded: LoadedSlices, network_3d: bool) -> None:
+    """:func:`~medinpaint.masks.check_mask`; a slice of a volume with no known pixel is filled only by the
+    network's 3-D fill (``network_3d``), from the slices beside it; otherwise the error names the slice and that fix."""
+    empty = torch.nonzero((known > 0.5).flatten(1).sum(dim=1) == 0).flatten().tolist()
+    if empty and not network_3d and len(known) > 1 and bool((known > 0.5).any()):
+        raise MedinpaintError(
+            f"the mask covers all of slice {loaded.slice_indices[empty[0]]}: whole slices of a volume are filled from "
+            "the slices beside them by the fill network's 3-D fill (a mask file, --method auto or network, --fill auto "
+            "or 3d); otherwise leave some pixels of each slice known"
+        )
+    check_mask(known, volume=network_3d)
+
+
 def native_known_mask(
     spec: str, loaded: LoadedSlices, seed: int = 0, *, label: Label = None, dilate_mm: float = 0.0
 ) -> torch.Tensor:
@@ -314,14 +327,17 @@ def inpaint_file(
     models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
     known = native_known_mask(mask, loaded, seed=search.seed, label=mask_label, dilate_mm=dilate_mm)
-    check_mask(known)
+    chosen_method = default_method(models, method)
+    spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
+    in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
+    network_3d = in_3d and chosen_method == "network"
+    _check_known(known, loaded, network_3d)
     todo = (known < 0.5).flatten(1).any(dim=1)
     description = f"medinpaint {__version__}: nothing filled (empty mask), copy of the input"
     if not bool(todo.any()):
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
 
-    chosen_method = default_method(models, method)
     if _is_mask_file(mask):  # it marks what is not data (a lesion, voided voxels): its voxels never set the scale
         intensity = fill_intensity(loaded, known, models.normalisation)
         if chosen_method == "network":  # the input's tissue classes onto the network's
@@ -331,13 +347,11 @@ def inpaint_file(
     chosen_grid = default_grid(models) if grid == "auto" else grid
     weight = default_prior_weight(chosen_grid, prior_weight, chosen_method)
     options = {"method": chosen_method, "grid": chosen_grid, "windowing": windowing, "estimate": estimate, "prior_weight": weight, "progress": progress}
-    spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
     if mode == "3d" and spacing is None:
         raise MedinpaintError(
             f"--fill 3d needs one-channel frames that form a regular volume (one orientation, evenly spaced, with "
             f"PixelSpacing), and {input_path.name} does not: use --fill slices"
         )
-    in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
     if in_3d:
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(
@@ -354,7 +368,6 @@ def inpaint_file(
     full_result[todo], full_raw[todo] = blended_native, raw_native
     filled_slices = tuple(loaded.slice_indices[i] for i in torch.nonzero(todo).flatten().tolist())
     missing = tuple(int(m) for m in (todo_known < 0.5).flatten(1).sum(dim=1))
-    network_3d = in_3d and chosen_method == "network"
     sharpened = f", detail gain {fill.detail_gain:.2g}" if network_3d else ""
     how = f"posterior-mean fill network{', 3-D' if in_3d else ''}{sharpened}" if chosen_method == "network" else f"semantic inpainting (Yeh et al. 2017), {fill.windows} grid image(s), {blend_method} blend"
     description = (

@@ -316,14 +316,21 @@ def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int 
     return pattern(int(number or 8), size=size)
 
 
-def check_mask(known: torch.Tensor) -> None:
+def check_mask(known: torch.Tensor, *, volume: bool = False) -> None:
     """Check known masks (N, 1, H, W) or (1, H, W), 1 = known.
 
+    Args:
+        known: the masks.
+        volume: they are the slices of one volume filled in 3-D, where a slice with no known
+            pixel is filled from its neighbours: only the volume as a whole must keep one.
+
     Raises:
-        MedinpaintError: wrong layout, values outside [0, 1], or a mask that covers a whole image.
+        MedinpaintError: wrong layout, values outside [0, 1], or a mask that covers a whole image
+            (with ``volume``, the whole volume).
 
     Example:
         >>> check_mask(torch.stack([centre_box(8), torch.ones(1, 64, 64)]))
+        >>> check_mask(torch.stack([torch.zeros(1, 8, 8), torch.ones(1, 8, 8)]), volume=True)
         >>> check_mask(torch.zeros(1, 8, 8))
         Traceback (most recent call last):
         ...
@@ -335,6 +342,10 @@ def check_mask(known: torch.Tensor) -> None:
     if not torch.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
         raise MedinpaintError("mask values must be in [0, 1] (1 = known, 0 = missing)")
     known_count = (batch > 0.5).flatten(1).sum(dim=1)
+    if volume:
+        if not bool(known_count.any()):
+            raise MedinpaintError("mask covers the whole volume: leave some voxels known")
+        return
     covered = torch.nonzero(known_count == 0).flatten().tolist()
     if covered:
         raise MedinpaintError(f"mask covers the whole image (image {covered[0]}): leave some pixels known")

@@ -128,3 +128,20 @@ def test_fill_is_checked_and_3d_needs_a_one_channel_volume():
     mask[:, 10:14, 10:14] = 1
     with pytest.raises(MedinpaintError, match="fill '3d' needs a one-channel volume"):
         SemanticInpaint(fill="3d", device="cpu")(image, mask)
+
+
+def test_a_whole_missing_slice_of_a_volume_is_filled_in_3d_by_the_transform(tmp_path):
+    """In a MONAI pipeline, as on the command line: a slice with no known voxel is filled from its
+    neighbours by the fill network's 3-D fill, the same as ``inpaint_file`` gives."""
+    real_t1 = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"
+    image = nib.load(real_t1)
+    gap = np.zeros(image.shape, np.uint8)
+    gap[:, :, 12] = 1
+    nib.save(nib.Nifti1Image(gap, image.affine), tmp_path / "gap.nii.gz")
+    data = SemanticInpaintd("image", "lesion", device="cpu")(load(real_t1, tmp_path / "gap.nii.gz"))
+    inpaint_file(real_t1, str(tmp_path / "gap.nii.gz"), tmp_path / "out.nii.gz", progress=False)
+    written = np.asanyarray(nib.load(tmp_path / "out.nii.gz").dataobj).astype(np.float64)  # int16, as the input
+    filled = np.asarray(data["image"][0], np.float64)  # float32: LoadImaged's
+    truth = np.asanyarray(image.dataobj).astype(np.float64)
+    assert np.abs(filled - written).max() <= 0.5 + 1e-3 and np.array_equal(filled[:, :, :12], truth[:, :, :12])
+    assert np.abs(filled[:, :, 12] - truth[:, :, 12]).mean() > 10  # a fill, not the truth

@@ -302,3 +302,44 @@ def test_a_thick_hole_gets_the_same_fill_however_the_volume_is_stored(tmp_path):
     assert np.abs(filled["ras"][hole] - crop[hole]).mean() > 5  # a real fill, not the truth
     assert np.abs(back[hole] - filled["ras"][hole]).max() <= 0.5 + 1e-3
     assert np.array_equal(back[~hole], crop[~hole])
+
+
+@pytest.fixture(scope="module")
+def real_t1() -> Path:
+    """A real subject's T1 (nibabel's test data, 33 × 41 × 25 voxels of 2 mm) that no medinpaint model saw."""
+    return Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"
+
+
+def test_whole_missing_slices_of_a_real_t1_are_filled_from_the_slices_beside_them(tmp_path, real_t1):
+    """A gap of two whole sagittal slices (a dropped slab) goes through the CLI's 3-D fill: known voxels as
+    they were, and the gap closer to the truth than linear interpolation between the slices beside it."""
+    image = nib.load(real_t1)
+    truth = np.asanyarray(image.dataobj).astype(np.float64)
+    gap = np.zeros(truth.shape, bool)
+    gap[10:12] = True
+    nib.save(nib.Nifti1Image(gap.astype(np.uint8), image.affine), tmp_path / "gap.nii.gz")
+    result = CliRunner().invoke(app, ["inpaint", "-i", str(real_t1), "-m", str(tmp_path / "gap.nii.gz"), "-o", str(tmp_path / "out.nii.gz")])
+    assert result.exit_code == 0, result.output
+    filled = np.asanyarray(nib.load(tmp_path / "out.nii.gz").dataobj).astype(np.float64)
+    assert np.array_equal(filled[~gap], truth[~gap])
+    linear = np.stack([(2 * truth[9] + truth[12]) / 3, (truth[9] + 2 * truth[12]) / 3])
+    assert np.abs(filled[10:12] - truth[10:12]).mean() < 0.9 * np.abs(linear - truth[10:12]).mean()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "missing", "message"),
+    [
+        (["--fill", "slices"], np.s_[:, :, 12], "the mask covers all of slice 12: whole slices of a volume are filled"),
+        (["--method", "search"], np.s_[:, :, 12], "the mask covers all of slice 12"),
+        ([], np.s_[:], "mask covers the whole volume: leave some voxels known"),
+    ],
+)
+def test_whole_slices_outside_the_network_3d_fill_are_one_error_line(tmp_path, real_t1, arguments, missing, message):
+    image = nib.load(real_t1)
+    gap = np.zeros(image.shape, np.uint8)
+    gap[missing] = 1
+    nib.save(nib.Nifti1Image(gap, image.affine), tmp_path / "gap.nii.gz")
+    result = CliRunner().invoke(app, ["inpaint", "-i", str(real_t1), "-m", str(tmp_path / "gap.nii.gz"), "-o", str(tmp_path / "out.nii.gz"), *arguments])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out.nii.gz").exists()

@@ -6,13 +6,15 @@ as boundary values, and solves that sparse system by LU (SuperLU, minimum-degree
 the LU's fill-in makes it grow about as n^2.7 in the hole's voxels n (1.0 s for 7 153, 19.4 s for
 24 405 unknowns; docs/performance.md), and it is the 3-D network fill's base.
 
-Away from the volume's border the matrix is the principal submatrix of ``L² = LᵀL`` (L the
-7-point Laplacian) on the hole: symmetric positive definite. :func:`biharmonic_fill_3d` builds
-the same equations and solves them by conjugate gradients to a relative residual of 1e-10 (within
-about 1e-6 of the LU's solution on a 0–255 scale), in O(n) memory: 0.26 / 0.72 / 6.3 s for
-7 153 / 24 405 / 113 081 unknowns (``benchmarks/bench_biharmonic_3d.py``). As scikit-image does,
-the result is clipped to the range of the known voxels it reads. A hole within 2 voxels of the
-volume's border, where scikit-image truncates the stencil, is left to scikit-image itself.
+Those equations are the hole's rows of ``L²``, L the 7-point Laplacian of the volume reflected at
+its faces (ndimage's ``"reflect"``, which is what scikit-image's truncated stencils near the
+border amount to): L is symmetric, so the system, ``L²`` restricted to the hole, is symmetric
+positive definite whenever one voxel is known. :func:`biharmonic_fill_3d` builds it on the hole's
+box and solves it by conjugate gradients to a relative residual of 1e-10 (within about 1e-6 of
+the LU's solution on a 0–255 scale), in O(n) memory: 0.26 / 0.72 / 6.3 s for 7 153 / 24 405 /
+113 081 unknowns (``benchmarks/bench_biharmonic_3d.py``); holes that reach the volume's border,
+such as whole missing slices, the same way. As scikit-image does, the result is clipped to the
+range of the known voxels it reads.
 """
 
 from __future__ import annotations
@@ -20,59 +22,54 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-from scipy import ndimage
-from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.inpainting.poisson3d import SOLVE_TOLERANCE, hole_box
 
-__all__ = ["BIHARMONIC_MARGIN", "bilaplacian_stencil", "biharmonic_fill_3d"]
+__all__ = ["BIHARMONIC_MARGIN", "biharmonic_fill_3d", "reflected_laplacian"]
 
 BIHARMONIC_MARGIN = 3  # known voxels around the hole that the fill reads (the stencil reaches 2)
-STENCIL_RADIUS = 2
 
 
-def bilaplacian_stencil() -> tuple[np.ndarray, np.ndarray]:
-    """The 25-point 3-D bilaplacian, as scikit-image builds it: offsets (25, 3) and coefficients (25,).
+def _second_difference(n: int) -> scipy.sparse.csr_array:
+    """The 1-D second difference on n points, each end reflected (its ghost is itself)."""
+    diagonal = np.full(n, -2.0)
+    diagonal[[0, -1]] = -1.0 if n > 1 else 0.0
+    return scipy.sparse.diags_array([np.ones(n - 1), diagonal, np.ones(n - 1)], offsets=[-1, 0, 1], format="csr")
+
+
+def reflected_laplacian(shape: tuple[int, int, int]) -> scipy.sparse.csr_array:
+    """The 7-point Laplacian of an (X, Y, Z) grid (C order), reflected at its faces: symmetric.
+
+    Its square is scikit-image's bilaplacian: 42 at the centre, 25 points inside the grid.
 
     Example:
-        >>> offsets, coefficients = bilaplacian_stencil()
-        >>> len(offsets), float(coefficients[(offsets == 0).all(axis=1)][0]), float(coefficients.sum())
-        (25, 42.0, 0.0)
+        >>> laplacian = reflected_laplacian((5, 5, 5))
+        >>> bilaplacian = (laplacian @ laplacian).toarray()[62]  # the centre voxel's row
+        >>> float(bilaplacian[62]), int((bilaplacian != 0).sum()), bool((laplacian != laplacian.T).nnz == 0)
+        (42.0, 25, True)
     """
-    delta = np.zeros((2 * STENCIL_RADIUS + 1,) * 3)
-    delta[(STENCIL_RADIUS,) * 3] = 1.0
-    kernel = ndimage.laplace(ndimage.laplace(delta))
-    where = np.argwhere(kernel != 0)
-    return where - STENCIL_RADIUS, kernel[tuple(where.T)]
+    eyes = [scipy.sparse.identity(n, format="csr") for n in shape]
+    terms = []
+    for axis, n in enumerate(shape):
+        factors = [_second_difference(n) if a == axis else eyes[a] for a in range(3)]
+        terms.append(scipy.sparse.kron(scipy.sparse.kron(factors[0], factors[1]), factors[2]))
+    return scipy.sparse.csr_array(terms[0] + terms[1] + terms[2])
 
 
 def _system(values: np.ndarray, hole: np.ndarray) -> tuple[scipy.sparse.csr_array, np.ndarray]:
-    """``(Δ²u)(p) = 0`` for the hole voxels p (C order) of a box whose hole stays 2 voxels off its edge."""
-    offsets, coefficients = bilaplacian_stencil()
-    voxels = np.argwhere(hole)
-    count = len(voxels)
-    index = np.full(hole.shape, -1, dtype=np.int64)
-    index[hole] = np.arange(count)
-    rows, cols, data = [], [], []
-    rhs = np.zeros(count)
-    for offset, coefficient in zip(offsets, coefficients):
-        neighbour = tuple((voxels + offset).T)
-        column = index[neighbour]
-        unknown = column >= 0
-        rows.append(np.flatnonzero(unknown))
-        cols.append(column[unknown])
-        data.append(np.full(int(unknown.sum()), coefficient))
-        rhs[~unknown] -= coefficient * values[neighbour][~unknown]
-    system = scipy.sparse.csr_array((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(count, count))
-    return system, rhs
+    """``(Δ²u)(p) = 0`` for the hole voxels p (C order) of a box; its faces at least 3 voxels from
+    the hole or on the volume's border."""
+    laplacian = reflected_laplacian(hole.shape)
+    flat = hole.ravel()
+    rows = scipy.sparse.csc_array(laplacian[np.flatnonzero(flat)] @ laplacian)  # the hole's rows of L² (L symmetric)
+    return scipy.sparse.csr_array(rows[:, flat]), -(rows[:, ~flat] @ values.ravel()[~flat])
 
 
 def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The 3-D biharmonic fill of the hole of one (X, Y, Z) volume (float64); known voxels are the input's.
 
-    Solved on the hole's bounding box + :data:`BIHARMONIC_MARGIN` voxels, by conjugate gradients
-    (sparse LU as the fallback); scikit-image's ``inpaint_biharmonic`` when the hole comes within
-    2 voxels of the volume's border.
+    Solved on the hole's bounding box + :data:`BIHARMONIC_MARGIN` voxels (clipped to the volume),
+    by conjugate gradients (sparse LU as the fallback).
 
     Example:
         >>> volume = np.fromfunction(lambda x, y, z: x + 2 * y - z, (8, 8, 8))
@@ -86,14 +83,11 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
         return filled
     box = hole_box(hole, margin=BIHARMONIC_MARGIN)
     values, box_hole = np.where(hole[box], 0.0, filled[box]), hole[box]
-    if box_hole[(slice(STENCIL_RADIUS, -STENCIL_RADIUS),) * 3].sum() != box_hole.sum():  # truncated stencils
-        filled[box] = inpaint_biharmonic(values, box_hole)
-        return np.where(hole, filled, volume)
     system, rhs = _system(values, box_hole)
     solution, info = scipy.sparse.linalg.cg(system, rhs, rtol=SOLVE_TOLERANCE, atol=0.0)
     if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
         solution = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
     region = filled[box]
     known_values = region[~box_hole]
-    region[box_hole] = np.clip(solution, known_values.min(), known_values.max())
-    return np.where(hole, filled, volume)
+    region[box_hole] = np.clip(solution, known_values.min(), known_values.max())  # every hole voxel lies in the box
+    return filled

@@ -189,7 +189,8 @@ class SemanticInpaint(Transform):
 
         Raises:
             MedinpaintError: not channel-first, a channel count the checkpoint does not make, a
-                mask of another shape, or a mask that covers a whole slice.
+                mask of another shape, or a mask that covers a whole slice (the whole volume for
+                the fill network's 3-D fill, which fills whole slices from their neighbours).
         """
         image = convert_to_tensor(img, track_meta=get_track_meta())
         fill = self._fill_region(image, mask)
@@ -201,10 +202,11 @@ class SemanticInpaint(Transform):
         values = convert_to_tensor(image, track_meta=False).detach().cpu().float()
         stack = self._slices(values)
         known = (~fill_slices).float().cpu()
-        check_mask(known)  # before the scale, which needs known voxels
+        in_3d = self._in_3d(image, known)
+        check_mask(known, volume=in_3d and self.method == "network")  # before the scale, which needs known voxels
         intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
-        if self._in_3d(image, known):
+        if in_3d:
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
             found = inpaint_stack_3d(
                 stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing, **options
