@@ -343,3 +343,20 @@ def test_whole_slices_outside_the_network_3d_fill_are_one_error_line(tmp_path, r
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_a_corrupted_frame_of_a_dicom_series_is_filled_from_the_frames_beside_it(tmp_path, mr_volume_series):
+    """DICOM in, DICOM out: a DICOM-SEG over all of one frame (2 mm apart, so on a finer grid) gives a derived
+    series whose other frames are the input's, and the frame closer to the truth than the mean of its neighbours."""
+    from mask_builders import make_seg, read_series
+
+    series, _, frames, _ = mr_volume_series
+    whole = np.zeros(frames.shape, bool)
+    whole[10] = True
+    seg = make_seg(read_series(series), whole[..., None], ["corrupted frame"], tmp_path / "frame.dcm")
+    report = inpaint_file(series, str(seg), tmp_path / "out", progress=False)
+    filled = read_frames(tmp_path / "out")
+    assert report.slices == (10,) and report.fill_grid == (2, 1, 1)
+    assert np.array_equal(filled[~whole], frames[~whole])
+    between = (frames[9] + frames[11]) / 2
+    assert np.abs(filled[10] - frames[10]).mean() < 0.9 * np.abs(between - frames[10]).mean()
