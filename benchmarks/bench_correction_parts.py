@@ -13,6 +13,8 @@ correction ``c`` inside the hole:
 * ``smooth σ`` / ``detail σ``: c smoothed by a Gaussian of σ voxels inside the hole, and c minus it;
 * ``shrunk by its spread``: c × r² / (r² + 1), r = rms(c) / rms(spread) over the hole (a
   Wiener-like weight from how much the orientations and views disagree);
+* ``rim a–b mm``: c in full up to a mm from the nearest known voxel, tapering linearly to 0 at b mm
+  (the correction where the context informs it, the base deeper in);
 
 and per case r and the least-squares weight of c against the truth (``w_best``).
 
@@ -37,6 +39,7 @@ from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.metrics.scoring import score_volumes
 
 SIGMAS = (2.0, 4.0)
+RIMS_MM = ((2.0, 4.0), (4.0, 8.0))
 
 
 def smooth_in_hole(values: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
@@ -46,7 +49,9 @@ def smooth_in_hole(values: np.ndarray, hole: np.ndarray, sigma: float) -> np.nda
     return np.where(hole, smoothed / np.maximum(weight, 1e-9), 0.0)
 
 
-def correction_parts(base: np.ndarray, correction: np.ndarray, spread: np.ndarray, hole: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+def correction_parts(
+    base: np.ndarray, correction: np.ndarray, spread: np.ndarray, hole: np.ndarray, voxel_mm=(1.0, 1.0, 1.0)
+) -> tuple[dict[str, np.ndarray], float]:
     """The base plus each part of the correction (module docstring), and r."""
     level = float(correction[hole].mean())
     ratio = float(np.sqrt((correction[hole] ** 2).mean() / max((spread[hole] ** 2).mean(), 1e-12)))
@@ -55,6 +60,9 @@ def correction_parts(base: np.ndarray, correction: np.ndarray, spread: np.ndarra
         smooth = smooth_in_hole(correction, hole, sigma)
         parts[f"smooth {sigma:g}"], parts[f"detail {sigma:g}"] = smooth, correction - smooth
     parts["shrunk by its spread"] = correction * ratio**2 / (ratio**2 + 1.0)
+    depth = ndimage.distance_transform_edt(hole, sampling=voxel_mm)  # mm to the nearest known voxel
+    for full, none in RIMS_MM:
+        parts[f"rim {full:g}–{none:g} mm"] = correction * np.clip((none - depth) / (none - full), 0.0, 1.0)
     return {name: base + part for name, part in parts.items()}, ratio
 
 
@@ -84,7 +92,7 @@ def main() -> None:
             filled, spread = (np.asarray(nib.load(str(paths[name])).dataobj, np.float64) for name in ("filled", "spread"))
             base = biharmonic_fill_3d(voided, (~hole).astype(np.float32)).astype(np.float64)
             correction = np.where(hole, filled - base, 0.0)
-            fills, ratio = correction_parts(base, correction, spread, hole)
+            fills, ratio = correction_parts(base, correction, spread, hole, nib.affines.voxel_sizes(affine))
             error = (truth - base)[hole]
             best = float((correction[hole] * error).sum() / max((correction[hole] ** 2).sum(), 1e-12))
             scores = {

@@ -8,6 +8,7 @@ import scipy.sparse.linalg
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import sample_volume
+from medinpaint.errors import MedinpaintError
 from scipy import ndimage
 
 from medinpaint.inpainting.biharmonic3d import BIHARMONIC_MARGIN, _system, biharmonic_fill_3d, reflected_laplacian
@@ -71,6 +72,8 @@ def test_whole_missing_slices_are_filled_from_their_neighbours(template):
     between = (template[:, :, 109:110] + template[:, :, 112:113]) / 2  # the mean of the slices either side
     assert np.array_equal(filled[~hole], template[~hole])
     assert np.abs(filled[hole] - template[hole]).mean() < 0.8 * np.abs(between - template[:, :, 110:112]).mean()
+    with pytest.raises(MedinpaintError, match="covers the whole volume"):
+        biharmonic_fill_3d(template[:8, :8, :8], np.zeros((8, 8, 8)))
 
 
 def test_fill_is_clipped_to_the_known_range_like_scikit_image():

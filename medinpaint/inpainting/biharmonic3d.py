@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.poisson3d import SOLVE_TOLERANCE, hole_box
 
 __all__ = ["BIHARMONIC_MARGIN", "biharmonic_fill_3d", "reflected_laplacian"]
@@ -71,6 +72,9 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     Solved on the hole's bounding box + :data:`BIHARMONIC_MARGIN` voxels (clipped to the volume),
     by conjugate gradients (sparse LU as the fallback).
 
+    Raises:
+        MedinpaintError: no voxel is known.
+
     Example:
         >>> volume = np.fromfunction(lambda x, y, z: x + 2 * y - z, (8, 8, 8))
         >>> known = np.ones(volume.shape); known[3:5, 3:5, 3:5] = 0
@@ -81,6 +85,8 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     filled = np.array(volume, dtype=np.float64)
     if not hole.any():
         return filled
+    if hole.all():
+        raise MedinpaintError("the mask covers the whole volume: leave some voxels known")
     box = hole_box(hole, margin=BIHARMONIC_MARGIN)
     values, box_hole = np.where(hole[box], 0.0, filled[box]), hole[box]
     system, rhs = _system(values, box_hole)
