@@ -189,7 +189,7 @@ def inpaint_volume(
             volume's own 3-D biharmonic fill (:mod:`medinpaint.inpainting.fill_grid`);
             the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
             None = on the volume's own grid, σ one voxel.
-        progress: show the searches' progress bars.
+        progress: show the progress bars (the searches'; the network's over its slices).
 
     Returns:
         :class:`VolumeFill`.
@@ -223,7 +223,7 @@ def inpaint_volume(
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
     if method == "network":
-        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing)
+        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress)
     stacks = {
         axis: tuple(torch.from_numpy(extract_slices(array, axis, axis_slices[axis])[0]) for array in (volume, known))
         for axis in axes
@@ -248,15 +248,16 @@ def inpaint_volume(
     return VolumeFill(filled, raw, axis_raw, spread / len(axes), axis_fills, axis_slices)
 
 
-def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float, sigma, base=None) -> dict:
+def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUnit, axes, detail_gain: float, sigma, base=None, progress=False) -> dict:
     """The fill network along ``axes`` on the 3-D biharmonic fill (``base``; None = solved here), orientations fused by depth in the hole, sharpened (σ in voxels)."""
     base = biharmonic_fill_3d(volume, known).astype(np.float32) if base is None else base
-    network, spread, axis_raw = network_fill_volume(volume, known, base, fill_network_of(models, volume=True), intensity, axes=axes)
+    net = fill_network_of(models, volume=True)
+    network, spread, axis_raw = network_fill_volume(volume, known, base, net, intensity, axes=axes, progress=progress)
     return {"filled": restore_detail(network, known, detail_gain, sigma), "network": network, "spread": spread, **axis_raw}
 
 
 def _network_volume(
-    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing
+    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing, progress: bool
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, on a finer one for thick slices, or on the model's for
     voxels finer than its (:mod:`medinpaint.inpainting.fill_grid`)."""
@@ -270,10 +271,10 @@ def _network_volume(
     sigma = detail_sigma(fill_spacing, model_mm)  # the model's voxel, in voxels of the grid the fill runs on
     grid = FillGrid()
     if factors == (1, 1, 1) and zooms == (1.0, 1.0, 1.0):
-        fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma)
+        fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma, progress=progress)
     else:
         base = biharmonic_fill_3d(volume, known).astype(np.float32)
-        grid_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma)
+        grid_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma, progress=progress)
         hole = known < 0.5
         if factors != (1, 1, 1):
             regridded, grid = on_finer_grid(grid_fill, volume, known, base, factors, CONTEXT), FillGrid(split=factors)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
+from tqdm.auto import tqdm
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.blend import biharmonic_blend
@@ -166,6 +167,7 @@ def network_fill_volume(
     *,
     axes: tuple[int, ...] = (0, 1, 2),
     views: int | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The network's fill of a volume's holes along ``axes``, fused over the axes.
 
@@ -192,6 +194,7 @@ def network_fill_volume(
         intensity: the native -> [-1, 1] map.
         axes: slicing axes to fill along.
         views: symmetry views per slice (:func:`network_fill`); None = by each hole's depth (:func:`hole_views`).
+        progress: show a progress bar over the slices (with ETA).
 
     Returns:
         ``(filled, spread, axis_fills)``: the weighted mean over the axes (known voxels
@@ -212,7 +215,10 @@ def network_fill_volume(
     filled, spread = np.array(volume, np.float32, copy=True), np.zeros(volume.shape, np.float32)
     axis_fills = {axis: filled.copy() for axis in axes}
     groups, _ = ndimage.label(hole, structure=np.ones((3, 3, 3)))
-    for group, region in enumerate(ndimage.find_objects(groups), start=1):
+    regions = ndimage.find_objects(groups)
+    slices = sum(region[axis].stop - region[axis].start for region in regions for axis in axes)  # a connected hole meets every slice of its box
+    bar = tqdm(total=slices, disable=not progress, desc="3-D fill", unit="slice")
+    for group, region in enumerate(regions, start=1):
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
         mine = groups[box] == group
         depths = {axis: run_lengths(mine, axis) for axis in axes}  # the runs of a connected hole lie in its box
@@ -223,6 +229,7 @@ def network_fill_volume(
             through = np.flatnonzero(mine.any(axis=tuple(a for a in range(3) if a != axis)))
             stacks = [torch.from_numpy(np.ascontiguousarray(np.moveaxis(a[box], axis, 0)[through]))[:, None] for a in (volume, known, base)]
             fill, deviation = network_fill(stacks[0], stacks[1], net, intensity, base=stacks[2], views=group_views)
+            bar.update(len(through))
             planes = np.moveaxis(np.array(volume[box], np.float32, copy=True), axis, 0)
             deviations = np.zeros_like(planes)
             planes[through], deviations[through] = fill[:, 0].numpy(), deviation[:, 0].numpy()
@@ -234,4 +241,5 @@ def network_fill_volume(
         filled[box] = np.where(mine, fused, filled[box])
         variance = np.maximum(second_moment - fused**2, 0.0)  # the weighted mixture of the axes' fills and views
         spread[box] = np.where(mine, np.sqrt(variance), spread[box])
+    bar.close()
     return filled, spread, axis_fills
