@@ -105,19 +105,6 @@ def _is_mask_file(spec: str) -> bool:
     return spec.lower().endswith(MASK_FILE_SUFFIXES) or os.path.sep in spec or Path(spec).exists()
 
 
-def _check_known(known: torch.Tensor, loaded: LoadedSlices, network_3d: bool) -> None:
-    """:func:`~medinpaint.masks.check_mask`; a slice of a volume with no known pixel is filled only by the
-    network's 3-D fill (``network_3d``), from the slices beside it; otherwise the error names the slice and that fix."""
-    empty = torch.nonzero((known > 0.5).flatten(1).sum(dim=1) == 0).flatten().tolist()
-    if empty and not network_3d and len(known) > 1 and bool((known > 0.5).any()):
-        raise MedinpaintError(
-            f"the mask covers all of slice {loaded.slice_indices[empty[0]]}: whole slices of a volume are filled from "
-            "the slices beside them by the fill network's 3-D fill (a mask file, --method auto or network, --fill auto "
-            "or 3d); otherwise leave some pixels of each slice known"
-        )
-    check_mask(known, volume=network_3d)
-
-
 def native_known_mask(
     spec: str, loaded: LoadedSlices, seed: int = 0, *, label: Label = None, dilate_mm: float = 0.0
 ) -> torch.Tensor:
@@ -331,7 +318,7 @@ def inpaint_file(
     spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
     in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
     network_3d = in_3d and chosen_method == "network"
-    _check_known(known, loaded, network_3d)
+    check_mask(known, volume=network_3d, slice_indices=loaded.slice_indices)
     todo = (known < 0.5).flatten(1).any(dim=1)
     description = f"medinpaint {__version__}: nothing filled (empty mask), copy of the input"
     if not bool(todo.any()):

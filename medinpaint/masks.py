@@ -316,17 +316,18 @@ def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int 
     return pattern(int(number or 8), size=size)
 
 
-def check_mask(known: torch.Tensor, *, volume: bool = False) -> None:
-    """Check known masks (N, 1, H, W) or (1, H, W), 1 = known.
+def check_mask(known: torch.Tensor, *, volume: bool = False, slice_indices=None) -> None:
+    """Check known masks (N, 1, H, W) or (1, H, W), 1 = known: one image, or the slices of one input.
 
     Args:
         known: the masks.
-        volume: they are the slices of one volume filled in 3-D, where a slice with no known
-            pixel is filled from its neighbours: only the volume as a whole must keep one.
+        volume: they are the slices of one volume filled by the fill network's 3-D fill, which fills
+            a slice with no known pixel from the slices beside it: only the volume as a whole must keep one.
+        slice_indices: the slices' indices in the input, for the message (None = 0, 1, ...).
 
     Raises:
         MedinpaintError: wrong layout, values outside [0, 1], or a mask that covers a whole image
-            (with ``volume``, the whole volume).
+            (a whole slice of several, naming the 3-D fill that takes it; with ``volume``, the whole volume).
 
     Example:
         >>> check_mask(torch.stack([centre_box(8), torch.ones(1, 64, 64)]))
@@ -347,5 +348,13 @@ def check_mask(known: torch.Tensor, *, volume: bool = False) -> None:
             raise MedinpaintError("mask covers the whole volume: leave some voxels known")
         return
     covered = torch.nonzero(known_count == 0).flatten().tolist()
+    if covered and len(batch) > 1 and bool(known_count.any()):
+        index = covered[0] if slice_indices is None else slice_indices[covered[0]]
+        raise MedinpaintError(
+            f"the mask covers all of slice {index}: whole slices of a volume are filled from the slices beside "
+            "them by the fill network's 3-D fill (method auto or network, fill auto or 3d; on the command line with a "
+            "mask file); "
+            "otherwise leave some pixels of each slice known"
+        )
     if covered:
         raise MedinpaintError(f"mask covers the whole image (image {covered[0]}): leave some pixels known")

@@ -110,8 +110,13 @@ def test_make_mask_errors():
 
 
 def test_check_mask():
-    with pytest.raises(MedinpaintError, match=r"mask covers the whole image \(image 1\)"):
-        check_mask(torch.stack([centre_box(8), torch.zeros(1, 64, 64)]))
+    with pytest.raises(MedinpaintError, match=r"mask covers the whole image \(image 0\)"):
+        check_mask(torch.zeros(1, 64, 64))
+    with pytest.raises(MedinpaintError, match=r"the mask covers all of slice 7: whole slices of a volume are filled from"):
+        check_mask(torch.stack([centre_box(8), torch.zeros(1, 64, 64)]), slice_indices=(6, 7))
+    check_mask(torch.stack([centre_box(8), torch.zeros(1, 64, 64)]), volume=True)  # the 3-D fill takes it
+    with pytest.raises(MedinpaintError, match="mask covers the whole volume"):
+        check_mask(torch.zeros(2, 1, 64, 64), volume=True)
     with pytest.raises(MedinpaintError, match=r"mask values must be in \[0, 1\]"):
         check_mask(torch.full((1, 1, 8, 8), 255.0))
     with pytest.raises(MedinpaintError, match=r"mask must have shape \(N, 1, H, W\)"):

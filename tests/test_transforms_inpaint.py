@@ -145,3 +145,10 @@ def test_a_whole_missing_slice_of_a_volume_is_filled_in_3d_by_the_transform(tmp_
     truth = np.asanyarray(image.dataobj).astype(np.float64)
     assert np.abs(filled - written).max() <= 0.5 + 1e-3 and np.array_equal(filled[:, :, :12], truth[:, :, :12])
     assert np.abs(filled[:, :, 12] - truth[:, :, 12]).mean() > 10  # a fill, not the truth
+
+
+def test_a_whole_slice_under_the_search_names_the_slice_and_the_3d_fill(inpaint):
+    volume, mask = torch.rand(1, 20, 24, 6) * 100, torch.zeros(1, 20, 24, 6)
+    mask[..., 3] = 1
+    with pytest.raises(MedinpaintError, match="the mask covers all of slice 3: whole slices of a volume are filled"):
+        SemanticInpaint(method="search", search=FAST, device="cpu")(volume, mask)
