@@ -351,10 +351,9 @@ def check_mask(known: torch.Tensor, *, volume: bool = False, slice_indices=None)
     if covered and len(batch) > 1 and bool(known_count.any()):
         index = covered[0] if slice_indices is None else slice_indices[covered[0]]
         raise MedinpaintError(
-            f"the mask covers all of slice {index}: whole slices of a volume are filled from the slices beside "
-            "them by the fill network's 3-D fill (method auto or network, fill auto or 3d; on the command line with a "
-            "mask file); "
-            "otherwise leave some pixels of each slice known"
+            f"the mask covers all of slice {index}: whole slices of a volume are filled from the slices beside them by "
+            "the fill network's 3-D fill (method auto or network, fill auto or 3d; on the command line with a mask "
+            "file); otherwise leave some pixels of each slice known"
         )
     if covered:
         raise MedinpaintError(f"mask covers the whole image (image {covered[0]}): leave some pixels known")
