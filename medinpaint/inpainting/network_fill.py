@@ -36,7 +36,7 @@ from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit
 
 __all__ = [
-    "CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "hole_views", "network_fill", "network_fill_volume", "run_lengths",
+    "CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "hole_groups", "hole_views", "network_fill", "network_fill_volume", "run_lengths",
     "symmetry_views",
 ]  # fmt: skip
 
@@ -158,6 +158,33 @@ def hole_views(hole: np.ndarray) -> int:
     return THICK_HOLE_VIEWS if deep else VOLUME_VIEWS
 
 
+def hole_groups(hole: np.ndarray) -> np.ndarray:
+    """Labels (X, Y, Z) of the holes that :func:`network_fill_volume` fills one at a time (0 = known).
+
+    Each connected hole (26-neighbours) is one group, except that the holes spanning the volume
+    along two axes (whole missing slices, or slabs of them, along the third) are one group per
+    axis: each would otherwise be filled in a box of the whole slice, through the same slices
+    across the gaps again and again.
+
+    Example:
+        >>> hole = np.zeros((10, 12, 14), bool); hole[:, :, 3] = hole[:, :, 8] = True; hole[4:6, 5:7, 12] = True
+        >>> labels = hole_groups(hole)
+        >>> len(np.unique(labels[hole])), bool(labels[0, 0, 3] == labels[9, 11, 8])
+        (2, True)
+    """
+    labels, _ = ndimage.label(hole, structure=np.ones((3, 3, 3)))
+    for axis in range(3):
+        across = [a for a in range(3) if a != axis]
+        spanning = [
+            label
+            for label, region in enumerate(ndimage.find_objects(labels), start=1)
+            if region is not None and all(region[a].stop - region[a].start == hole.shape[a] for a in across)
+        ]
+        if len(spanning) > 1:
+            labels[np.isin(labels, spanning)] = spanning[0]
+    return labels
+
+
 def network_fill_volume(
     volume: np.ndarray,
     known: np.ndarray,
@@ -171,7 +198,8 @@ def network_fill_volume(
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The network's fill of a volume's holes along ``axes``, fused over the axes.
 
-    Each connected hole (holes that touch form one) is filled in its bounding box grown by
+    Each connected hole (holes that touch form one; whole missing slices along one axis all form one,
+    :func:`hole_groups`) is filled in its bounding box grown by
     :data:`CONTEXT` voxels (clipped to the volume): along each axis, every slice of that box
     through the hole goes through :func:`network_fill` with ``base`` as its classical fill. Only
     the hole's own voxels are written. The network saw all eight symmetries of the square in
@@ -214,11 +242,11 @@ def network_fill_volume(
     hole = known < 0.5
     filled, spread = np.array(volume, np.float32, copy=True), np.zeros(volume.shape, np.float32)
     axis_fills = {axis: filled.copy() for axis in axes}
-    groups, _ = ndimage.label(hole, structure=np.ones((3, 3, 3)))
-    regions = ndimage.find_objects(groups)
-    slices = sum(region[axis].stop - region[axis].start for region in regions for axis in axes)  # a connected hole meets every slice of its box
+    groups = hole_groups(hole)
+    regions = [(group, region) for group, region in enumerate(ndimage.find_objects(groups), start=1) if region is not None]
+    slices = sum(region[axis].stop - region[axis].start for _, region in regions for axis in axes)  # a group meets every slice of its box
     bar = tqdm(total=slices, disable=not progress, desc="3-D fill", unit="slice")
-    for group, region in enumerate(regions, start=1):
+    for group, region in regions:
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
         mine = groups[box] == group
         depths = {axis: run_lengths(mine, axis) for axis in axes}  # the runs of a connected hole lie in its box
