@@ -282,7 +282,8 @@ def inpaint_file(
 
     Raises:
         MedinpaintError: unreadable input or mask, shape mismatch, a mask that covers a whole
-            slice, a checkpoint of another domain or channel count, an output that exists.
+            image, or a whole slice of a volume that the fill network's 3-D fill does not fill (or
+            the whole volume), a checkpoint of another domain or channel count, an output that exists.
     """
     started = time.perf_counter()
     input_path = Path(input_path)
