@@ -96,9 +96,9 @@ def pooled(rows: list[dict], truth_span: float) -> list[dict]:
     table = []
     keys = sorted({(r["axis"], r["width"]) for r in rows}, key=lambda k: (list(AXES.values()).index(k[0]), k[1]))
     for axis, width in keys:
+        ours = {r["case"]: r for r in rows if r["axis"] == axis and r["width"] == width and r["method"] == "medinpaint"}
         for method in METHODS:
             cases = [r for r in rows if r["axis"] == axis and r["width"] == width and r["method"] == method]
-            ours = {r["case"]: r for r in rows if r["axis"] == axis and r["width"] == width and r["method"] == "medinpaint"}
             voxels = np.array([r["voxels"] for r in cases], float)
             mse = float(np.average([r["mse"] for r in cases], weights=voxels))
             table.append({

@@ -11,6 +11,7 @@ file boundary by :func:`medinpaint.pipeline.load_mask`.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -316,7 +317,7 @@ def make_mask(spec: str, *, generator: torch.Generator | None = None, size: int 
     return pattern(int(number or 8), size=size)
 
 
-def check_mask(known: torch.Tensor, *, volume: bool = False, slice_indices=None) -> None:
+def check_mask(known: torch.Tensor, *, volume: bool = False, slice_indices: Sequence[int] | None = None) -> None:
     """Check known masks (N, 1, H, W) or (1, H, W), 1 = known: one image, or the slices of one input.
 
     Args:

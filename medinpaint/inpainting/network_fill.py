@@ -244,7 +244,9 @@ def network_fill_volume(
     axis_fills = {axis: filled.copy() for axis in axes}
     groups = hole_groups(hole)
     regions = [(group, region) for group, region in enumerate(ndimage.find_objects(groups), start=1) if region is not None]
-    slices = sum(region[axis].stop - region[axis].start for _, region in regions for axis in axes)  # a group meets every slice of its box
+    slices = sum(  # the slices each group meets (gaps of whole slices do not meet the known slices between them)
+        np.count_nonzero((groups[region] == group).any(axis=tuple(a for a in range(3) if a != axis))) for group, region in regions for axis in axes
+    )
     bar = tqdm(total=slices, disable=not progress, desc="3-D fill", unit="slice")
     for group, region in regions:
         box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
