@@ -344,12 +344,12 @@ def check_mask(known: torch.Tensor, *, volume: bool = False, slice_indices: Sequ
     if not torch.isfinite(batch).all() or batch.min() < 0 or batch.max() > 1:
         raise MedinpaintError("mask values must be in [0, 1] (1 = known, 0 = missing)")
     known_count = (batch > 0.5).flatten(1).sum(dim=1)
+    if (volume or len(batch) > 1) and not bool(known_count.any()):
+        raise MedinpaintError("mask covers the whole volume: leave some voxels known")
     if volume:
-        if not bool(known_count.any()):
-            raise MedinpaintError("mask covers the whole volume: leave some voxels known")
         return
     covered = torch.nonzero(known_count == 0).flatten().tolist()
-    if covered and len(batch) > 1 and bool(known_count.any()):
+    if covered and len(batch) > 1:
         index = covered[0] if slice_indices is None else slice_indices[covered[0]]
         raise MedinpaintError(
             f"the mask covers all of slice {index}: whole slices of a volume are filled from the slices beside them by "

@@ -332,6 +332,7 @@ def test_whole_missing_slices_of_a_real_t1_are_filled_from_the_slices_beside_the
         (["--fill", "slices"], np.s_[:, :, 12], "the mask covers all of slice 12: whole slices of a volume are filled"),
         (["--method", "search"], np.s_[:, :, 12], "the mask covers all of slice 12"),
         ([], np.s_[:], "mask covers the whole volume: leave some voxels known"),
+        (["--fill", "slices"], np.s_[:], "mask covers the whole volume: leave some voxels known"),
     ],
 )
 def test_whole_slices_outside_the_network_3d_fill_are_one_error_line(tmp_path, real_t1, arguments, missing, message):
