@@ -18,7 +18,10 @@ Protocol (issue 10; the numbers go to docs/results.md):
   (nonzero = hole) and the truth, NIfTI;
 * methods: ``medinpaint`` = ``medinpaint inpaint`` as a subprocess with the CLI's defaults
   (the shipped model's fill network; a 3-D hole: ``--fill auto`` = 3d; ``--method search`` for
-  the DCGAN latent search); ``medinpaint-slices`` = the same with ``--fill slices``;
+  the DCGAN latent search; since 2026-12-05 the mirror guide, ``--mirror``, is on);
+  ``medinpaint-no-mirror`` = the same with ``--no-mirror`` (the template is symmetric, so on it
+  the mirror guide sees the truth: this row is the fill's figure there);
+  ``medinpaint-slices`` = the same with ``--fill slices``;
   ``biharmonic-2d`` = scikit-image ``inpaint_biharmonic`` on each axial slice;
   ``biharmonic-3d`` = ``inpaint_biharmonic`` on the 3-D crop around the hole (+ 8 voxels);
 * scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
@@ -62,7 +65,8 @@ from medinpaint.inpainting.detail import fine_structure, noise_share, restore_de
 from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 
-METHODS = ("medinpaint", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
+METHODS = ("medinpaint", "medinpaint-no-mirror", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
+CLI_OPTIONS = {"medinpaint-no-mirror": ["--no-mirror"], "medinpaint-slices": ["--fill", "slices"]}  # medinpaint: the defaults
 CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
 DIAMETERS = (12.0, 36.0)
 CROP_MARGIN = 8
@@ -205,8 +209,7 @@ def run_method(method: str, files: dict[str, Path], voided: np.ndarray, hole: np
     prediction = files["voided"].with_name(f"{method}.nii.gz")
     started = time.perf_counter()
     if method.startswith("medinpaint"):
-        fill = ["--fill", "slices"] if method == "medinpaint-slices" else []
-        run_cli(["inpaint", "-i", str(files["voided"]), "-m", str(files["mask"]), "-o", str(prediction), *fill, *extra])
+        run_cli(["inpaint", "-i", str(files["voided"]), "-m", str(files["mask"]), "-o", str(prediction), *CLI_OPTIONS.get(method, []), *extra])
     else:
         filled = (biharmonic_3d if method == "biharmonic-3d" else biharmonic_2d)(voided, hole)
         nib.save(nib.Nifti1Image(filled.astype(np.float32), affine), str(prediction))
@@ -352,7 +355,7 @@ def main() -> None:
         help="comma-separated weights: also score w·medinpaint + (1−w)·(the --sweep-with method) for each (run with "
         "--prior-weight 1 and both methods); with biharmonic-3d, exactly what --prior-weight w gives, from one fill",
     )  # fmt: skip
-    parser.add_argument("--sweep-with", default="biharmonic-3d", choices=METHODS[1:], help="the method --sweep mixes medinpaint with")
+    parser.add_argument("--sweep-with", default="biharmonic-3d", choices=[m for m in METHODS if m != "medinpaint"], help="the method --sweep mixes medinpaint with")
     parser.add_argument(
         "--diameters", type=lambda text: tuple(float(d) for d in text.split(",")), default=DIAMETERS,
         help="smallest,largest ellipsoid diameter (mm) of the holes (default: 12,36, tumour-sized)",

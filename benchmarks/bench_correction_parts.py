@@ -3,8 +3,8 @@
 The CLI's 3-D fill is the 3-D biharmonic fill (the base) plus the fill network's correction.
 On tumour-sized holes (the cases of ``bench_brats_protocol.py``: same holes for the same
 ``--volume``, ``--region``, ``--noise``, ``--seed`` and ``--cases``) this runs ``medinpaint
-inpaint`` as a user would (CLI defaults, ``--uncertainty`` for the spread over the orientations
-and views), solves the same base in-process, and scores with the BraTS protocol
+inpaint`` as a user would (CLI defaults but ``--no-mirror``: the network's own fill, before the
+mirror guide of 2026-12-05; ``--uncertainty`` for the spread over the orientations and views), solves the same base in-process, and scores with the BraTS protocol
 (``medinpaint.metrics.scoring``, the ``score`` command's function) the base plus parts of the
 correction ``c`` inside the hole:
 
@@ -88,7 +88,7 @@ def main() -> None:
             paths = {name: Path(tmp) / f"case{case}_{name}.nii.gz" for name in ("voided", "mask", "filled", "spread")}
             nib.save(nib.Nifti1Image(voided, affine), str(paths["voided"]))
             nib.save(nib.Nifti1Image(hole.astype(np.uint8), affine), str(paths["mask"]))
-            run_cli(["inpaint", "-i", str(paths["voided"]), "-m", str(paths["mask"]), "-o", str(paths["filled"]), "--uncertainty", str(paths["spread"])])
+            run_cli(["inpaint", "-i", str(paths["voided"]), "-m", str(paths["mask"]), "-o", str(paths["filled"]), "--uncertainty", str(paths["spread"]), "--no-mirror"])
             filled, spread = (np.asarray(nib.load(str(paths[name])).dataobj, np.float64) for name in ("filled", "spread"))
             base = biharmonic_fill_3d(voided, (~hole).astype(np.float32)).astype(np.float64)
             correction = np.where(hole, filled - base, 0.0)

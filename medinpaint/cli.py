@@ -213,6 +213,16 @@ def inpaint(
         help="Grow the region to fill by this distance in millimetres (Euclidean, using the image's voxel "
         "spacing: NIfTI affine, DICOM PixelSpacing and slice spacing; 3-D for volumes). 0 = no dilation.",
     ),
+    mirror: bool = typer.Option(
+        True, "--mirror/--no-mirror",
+        help="The 3-D fill of a volume: fit the mirror plane of the head (left-right from the affine or DICOM "
+        "orientation), fill each hole from the mirror image of the other side (corrected smoothly to meet the "
+        "voxels around the hole) and move the fill towards it by how well that predicts the known voxels around "
+        "the hole (weight 0–1, in the report; 0 keeps the network's fill). The subject's own anatomy: on a real "
+        "2 mm T1's tumour-sized holes +0.026 SSIM and +0.7 dB over biharmonic 3-D, where the network alone was "
+        "slightly below it (docs/results.md). Hole voxels whose mirror is in the hole too keep the network's fill. Slice-wise "
+        "fills are not guided. --no-mirror: the network's fill alone.",
+    ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
     from medinpaint.file_inpainting import inpaint_file
@@ -221,7 +231,7 @@ def inpaint(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
         label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts, method=method,
-        detail_gain=detail_gain,
+        detail_gain=detail_gain, mirror=mirror,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)

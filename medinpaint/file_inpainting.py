@@ -20,9 +20,10 @@ from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
-from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_voxel_mm
+from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
+from medinpaint.inpainting.mirror_guide import MirrorGuide
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -42,6 +43,7 @@ __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_
 # the CLI's restarts: slice by slice, and per orientation of the 3-D fill, whose three orientations
 # are averaged as well (on training cases 2 scored as 4 there, at half the time: docs/training.md)
 DEFAULT_RESTARTS, VOLUME_RESTARTS = 4, 2
+MIRROR_WEIGHTS_SHOWN = 8  # holes whose mirror weight the report lists
 
 MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".dcm")
 
@@ -66,6 +68,8 @@ class FileInpaintReport:
             (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
         tissue_classes: the input's three tissue class means (native units) that the network fill
             mapped onto the template's (:mod:`medinpaint.tissue_contrast`); None = the percentile scale.
+        mirror: the 3-D fill's mirror plane and each hole's weight of its mirror-guided fill
+            (:mod:`medinpaint.inpainting.mirror_guide`); None = not guided by the mirror.
     """
 
     input: Path
@@ -79,6 +83,7 @@ class FileInpaintReport:
     detail_gain: float | None = None
     model_grid: tuple[float, float, float] | None = None
     tissue_classes: tuple[float, float, float] | None = None
+    mirror: MirrorGuide | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -97,6 +102,15 @@ class FileInpaintReport:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
             if self.tissue_classes is not None:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
+            if self.mirror is not None and self.mirror.plane is None:
+                lines.append("mirror guide (--mirror): too little known tissue to fit a mirror plane; the fill is unguided")
+            elif self.mirror is not None:
+                shown = ", ".join(f"{weight:.2f}" for weight in self.mirror.weights[:MIRROR_WEIGHTS_SHOWN])
+                more = f" (+{len(self.mirror.weights) - MIRROR_WEIGHTS_SHOWN} more)" if len(self.mirror.weights) > MIRROR_WEIGHTS_SHOWN else ""
+                lines.append(
+                    f"mirror guide (--mirror): plane correlation {self.mirror.plane.correlation:.2f}; "
+                    f"weight of the mirror-guided fill per hole {shown}{more}"
+                )
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 
@@ -228,6 +242,7 @@ def inpaint_file(
     models: LoadedModels | None = None,
     mask_label: Label = None,
     dilate_mm: float = 0.0,
+    mirror: bool = True,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
 
@@ -276,6 +291,9 @@ def inpaint_file(
             load a model once for many files.
         mask_label: segments / ROIs (number or name) or label values of the mask file; None = all.
         dilate_mm: grow the region to fill by this distance in mm (spacing-aware; 0 = none).
+        mirror: in the 3-D fill, move each hole's fill towards its fill from the mirror image of
+            the other hemisphere, by how well that predicts the known voxels around the hole
+            (:mod:`medinpaint.inpainting.mirror_guide`). Slice-wise fills are not guided.
 
     Returns:
         :class:`FileInpaintReport`.
@@ -344,7 +362,7 @@ def inpaint_file(
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(
             loaded.native, known, stack_axis(loaded), models, intensity, volume_search, detail_gain=detail_gain,
-            spacing=spacing, **options,
+            spacing=spacing, directions=volume_directions(loaded) if mirror else None, **options,
         )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
@@ -385,4 +403,5 @@ def inpaint_file(
         fill.detail_gain if network_3d else None,
         fill.grid.zooms,
         intensity.classes if isinstance(intensity, TissueIntensityToUnit) else None,
+        fill.mirror,
     )

@@ -2,13 +2,15 @@
 
 ``--fill auto|3d|slices``: :func:`fill_mode` checks the choice against the input before any work,
 :func:`volume_voxel_mm` reads the voxel size the 3-D fill needs (and says when DICOM frames do not
-form a regular volume), :func:`fills_in_3d` resolves ``auto`` once the mask is known.
+form a regular volume), :func:`volume_directions` its voxels' directions (for the mirror guide),
+:func:`fills_in_3d` resolves ``auto`` once the mask is known.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from medinpaint.errors import MedinpaintError
@@ -17,7 +19,7 @@ from medinpaint.io.dicom_geometry import frame_geometry
 from medinpaint.io.nifti import NiftiSource, nifti_shape
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "spans_slices", "stack_axis", "volume_voxel_mm"]
+__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "spans_slices", "stack_axis", "volume_directions", "volume_voxel_mm"]
 
 FILLS = ("auto", "3d", "slices")
 
@@ -138,3 +140,28 @@ def volume_voxel_mm(loaded: LoadedSlices) -> tuple[float, float, float] | None:
 def stack_axis(loaded: LoadedSlices) -> int:
     """The volume axis along which ``loaded``'s slices lie: the NIfTI slicing axis, 0 for DICOM frames."""
     return loaded.source.axis if isinstance(loaded.source, NiftiSource) else 0
+
+
+def volume_directions(loaded: LoadedSlices) -> np.ndarray | None:
+    """The world step (mm) of one voxel along each axis of the volume that :func:`inpaint_stack_3d`
+    builds from ``loaded``'s slices, as columns (3, 3); None when they do not form a regular volume.
+
+    NIfTI: the affine's ``[:3, :3]`` (RAS). DICOM (LPS): the frames' normal × the slice spacing,
+    the row direction × the column spacing, and the column direction reversed × the row spacing
+    (:func:`volume_voxel_mm`'s axes).
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> volume_directions(load_slices(sample_path(), slices=[90, 91])).diagonal().tolist()
+        [1.0, 1.0, 1.0]
+    """
+    spacing = volume_voxel_mm(loaded)
+    if spacing is None:
+        return None
+    source = loaded.source
+    if isinstance(source, NiftiSource):
+        return np.asarray(source.affine, float)[:3, :3]
+    orientation = np.asarray(frame_geometry(source).orientations[0], float)
+    row, column = orientation[:3], orientation[3:]
+    return np.stack([np.cross(row, column), row, -column], axis=1) * np.asarray(spacing, float)[None, :]

@@ -18,6 +18,10 @@ disagree and the fill jumps through-plane. The 3-D fill:
    in all three directions. Known voxels are copied bit for bit;
 4. optionally shrinks the result toward the 3-D biharmonic fill of the hole (``prior_weight`` < 1).
 
+Given the image's voxel directions (``directions``), either method's fill is then moved, hole by
+hole, towards the hole's fill from the mirror image of the other hemisphere, by how well that
+predicts the known voxels around the hole (:mod:`medinpaint.inpainting.mirror_guide`).
+
 With ``method="network"`` (the checkpoint's posterior-mean fill network: its
 ``volume_fill_network``, tuned on slices through 3-D holes, when it has one; else its
 ``fill_network``) the three orientations are combined differently: the network corrects a
@@ -42,7 +46,7 @@ and jumped more through-plane (docs/method.md, "3-D fill").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -53,6 +57,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
+from medinpaint.inpainting.mirror_guide import MirrorGuide, guide_by_mirror, left_right_axis
 from medinpaint.inpainting.fill_grid import FillGrid, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
@@ -88,6 +93,8 @@ class VolumeFill:
             0 for the search.
         grid: the grid the network fill ran on (a finer one for thick slices, the model's for
             finer voxels; :mod:`~medinpaint.inpainting.fill_grid`); the volume's own for the search.
+        mirror: the mirror plane and each hole's weight of its mirror-guided fill
+            (:mod:`~medinpaint.inpainting.mirror_guide`); None = not guided by the mirror.
     """
 
     filled: np.ndarray
@@ -98,6 +105,7 @@ class VolumeFill:
     axis_slices: dict[int, tuple[int, ...]]
     detail_gain: float = 0.0
     grid: FillGrid = FillGrid()
+    mirror: MirrorGuide | None = None
 
     @property
     def windows(self) -> int:
@@ -155,6 +163,7 @@ def inpaint_volume(
     prior_weight: float = 1.0,
     detail_gain: float = DETAIL_GAIN,
     spacing: tuple[float, float, float] | None = None,
+    directions: np.ndarray | None = None,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -189,6 +198,10 @@ def inpaint_volume(
             volume's own 3-D biharmonic fill (:mod:`medinpaint.inpainting.fill_grid`);
             the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
             None = on the volume's own grid, σ one voxel.
+        directions: (3, 3) the world step (mm) of one voxel along each axis, as columns (a NIfTI
+            affine's ``[:3, :3]``): then each hole's fill is moved towards its fill from the
+            mirror image of the other hemisphere, by how well that predicts the known voxels
+            around the hole (:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror`); None = not.
         progress: show the progress bars (the searches'; the network's over its slices).
 
     Returns:
@@ -218,12 +231,28 @@ def inpaint_volume(
     if spacing is not None and (len(spacing) != 3 or not all(np.isfinite(size) and size > 0 for size in spacing)):
         raise MedinpaintError(f"voxel size {tuple(spacing)} is not three positive millimetre sizes: fix the image's affine, or pass spacing=None")
     detail_gain = check_detail_gain(detail_gain)
+    if directions is not None:
+        left_right_axis(directions)  # a bad affine fails before the fill
     hole = known < 0.5
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
     if method == "network":
-        return _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress)
+        result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress)
+    else:
+        result = _search_volume(volume, known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
+    if directions is None:
+        return result
+    filled, guide = guide_by_mirror(volume, known, result.filled, directions)
+    return replace(result, filled=filled, mirror=guide)
+
+
+def _search_volume(
+    volume, known, models: LoadedModels, intensity: IntensityToUnit, search: SearchConfig, axis_slices, grid: str,
+    windowing: WindowConfig, estimate: str, fusion: str, prior_weight: float, progress: bool,
+) -> VolumeFill:
+    """The latent search along each axis of ``axis_slices``, fused and blended in 3-D (module docstring, 1–4)."""
+    axes = tuple(axis_slices)
     stacks = {
         axis: tuple(torch.from_numpy(extract_slices(array, axis, axis_slices[axis])[0]) for array in (volume, known))
         for axis in axes
@@ -323,4 +352,4 @@ def inpaint_stack_3d(
     result = inpaint_volume(volume, known_volume, models, intensity, search, **options)
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
-    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain, result.grid)
+    return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain, result.grid, result.mirror)

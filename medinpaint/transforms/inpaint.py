@@ -98,6 +98,10 @@ class SemanticInpaint(Transform):
         detail_gain: the 3-D network fill's unsharp-mask gain in thick holes of a noise-free volume,
             scaled down with the volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`);
             None = the default (0.75), 0 = the posterior mean, as ``medinpaint inpaint --detail-gain``.
+        mirror: the 3-D fill of a ``MetaTensor`` volume: move each hole's fill towards its fill
+            from the mirror image of the other hemisphere (left-right from the affine), by how
+            well that predicts the known voxels around the hole
+            (:mod:`medinpaint.inpainting.mirror_guide`), as ``medinpaint inpaint --mirror``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -127,6 +131,7 @@ class SemanticInpaint(Transform):
         estimate: str = "mean",
         prior_weight: float | None = None,
         detail_gain: float | None = None,
+        mirror: bool = True,
         device: str = "auto",
         progress: bool = False,
     ) -> None:
@@ -138,6 +143,7 @@ class SemanticInpaint(Transform):
         check_fill(fill)
         native_inpainting.check_method(method)
         self.detail_gain = default_detail_gain(detail_gain)
+        self.mirror = mirror
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
@@ -208,8 +214,10 @@ class SemanticInpaint(Transform):
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         if in_3d:
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
+            directions = image.affine[:3, :3].double().cpu().numpy() if self.mirror and isinstance(image, MetaTensor) else None
             found = inpaint_stack_3d(
-                stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing, **options
+                stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing,
+                directions=directions, **options,
             )
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
@@ -232,7 +240,7 @@ class SemanticInpaintd(MapTransform):
         mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
-        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``mirror``, ``device``, ``progress`` of :class:`SemanticInpaint`.
 
     Example:
         Lesion filling before a (toy) tissue segmentation:
