@@ -64,7 +64,8 @@ class MirrorPlane:
     correlation: float
 
     def voxel_map(self, spacing) -> tuple[np.ndarray, np.ndarray]:
-        """``(matrix, offset)`` of the reflection in voxel indices, for :func:`scipy.ndimage.affine_transform`."""
+        """``(matrix, offset)`` of the reflection in voxel indices: voxel ``i`` reflects to ``matrix @ i + offset``
+        (the coordinates :func:`scipy.ndimage.map_coordinates` reads)."""
         scale = np.asarray(spacing, float)
         reflection = np.eye(3) - 2.0 * np.outer(self.normal, self.normal)
         matrix = reflection * scale[None, :] / scale[:, None]
