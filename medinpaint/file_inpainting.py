@@ -43,7 +43,6 @@ __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_
 # the CLI's restarts: slice by slice, and per orientation of the 3-D fill, whose three orientations
 # are averaged as well (on training cases 2 scored as 4 there, at half the time: docs/training.md)
 DEFAULT_RESTARTS, VOLUME_RESTARTS = 4, 2
-MIRROR_WEIGHTS_SHOWN = 8  # holes whose mirror weight the report lists
 
 MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".dcm")
 
@@ -102,15 +101,8 @@ class FileInpaintReport:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
             if self.tissue_classes is not None:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
-            if self.mirror is not None and self.mirror.plane is None:
-                lines.append("mirror guide (--mirror): too little known tissue to fit a mirror plane; the fill is unguided")
-            elif self.mirror is not None:
-                shown = ", ".join(f"{weight:.2f}" for weight in self.mirror.weights[:MIRROR_WEIGHTS_SHOWN])
-                more = f" (+{len(self.mirror.weights) - MIRROR_WEIGHTS_SHOWN} more)" if len(self.mirror.weights) > MIRROR_WEIGHTS_SHOWN else ""
-                lines.append(
-                    f"mirror guide (--mirror): plane correlation {self.mirror.plane.correlation:.2f}; "
-                    f"weight of the mirror-guided fill per hole {shown}{more}"
-                )
+            if self.mirror is not None:
+                lines.append(f"mirror guide (--mirror): {self.mirror}")
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
 

@@ -47,6 +47,7 @@ FIT_GRIDS_MM = (4.0, 2.0)  # the plane is fitted on these voxel sizes in turn
 MIN_OVERLAP = 100  # tissue voxels that a reflection must overlap to be scored
 MAX_POINTS = 40_000  # tissue voxels, evenly thinned, that score a plane on each grid
 MARGIN = 8  # known voxels around a hole that its residual field reads
+WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,19 @@ class MirrorGuide:
 
     plane: MirrorPlane | None
     weights: tuple[float, ...]
+
+    def __str__(self) -> str:
+        """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` weights.
+
+        Example:
+            >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97, 0.0)))
+            plane correlation 0.82; weight of the mirror-guided fill per hole 0.97, 0.00
+        """
+        if self.plane is None:
+            return "too little known tissue to fit a mirror plane; the fill is unguided"
+        shown = ", ".join(f"{weight:.2f}" for weight in self.weights[:WEIGHTS_SHOWN])
+        more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
+        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole {shown}{more}"
 
 
 def _ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> float:
