@@ -65,13 +65,21 @@ class MirrorPlane:
     correlation: float
 
     def voxel_map(self, spacing) -> tuple[np.ndarray, np.ndarray]:
-        """``(matrix, offset)`` of the reflection in voxel indices: voxel ``i`` reflects to ``matrix @ i + offset``
-        (the coordinates :func:`scipy.ndimage.map_coordinates` reads)."""
+        """``(matrix, offset)`` of the reflection in voxel indices: voxel ``i`` reflects to ``matrix @ i + offset``."""
         scale = np.asarray(spacing, float)
         reflection = np.eye(3) - 2.0 * np.outer(self.normal, self.normal)
         matrix = reflection * scale[None, :] / scale[:, None]
         offset = (self.point - reflection @ self.point) / scale
         return matrix, offset
+
+    def reflect(self, indices: np.ndarray, spacing, shape) -> np.ndarray:
+        """The voxel coordinates (3, N) that voxels ``indices`` (3, N) reflect to, for
+        :func:`scipy.ndimage.map_coordinates`; within 1e-6 of the volume's faces they are put on them,
+        so that rounding never takes a face voxel (or a single slice) out of the volume."""
+        matrix, offset = self.voxel_map(spacing)
+        coordinates = matrix @ indices + offset[:, None]
+        faces = np.clip(coordinates, 0, np.asarray(shape)[:, None] - 1)
+        return np.where(np.abs(coordinates - faces) < 1e-6, faces, coordinates)
 
 
 def left_right_axis(directions: np.ndarray) -> np.ndarray:
@@ -156,8 +164,7 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
 
         def cost(parameters: np.ndarray) -> float:
             plane = MirrorPlane(_normal(axis, parameters[:2]), centre + parameters[2] * axis - corner, 0.0)
-            matrix, offset = plane.voxel_map(grid_spacing)
-            coordinates = matrix @ points.T + offset[:, None]
+            coordinates = plane.reflect(points.T, grid_spacing, values.shape)
             seen = ndimage.map_coordinates(seen_source, coordinates, order=1) > 0.99
             if seen.sum() < MIN_OVERLAP:
                 return 1.0
@@ -171,8 +178,10 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
             best_offset = min(offsets, key=lambda d: cost(np.array([0.0, 0.0, d])))
         step = float(grid_spacing.max())
         bounds = [(-MAX_TILT, MAX_TILT)] * 2 + [(best_offset - 2 * step, best_offset + 2 * step)]
-        found = optimize.minimize(cost, np.array([*tilts, best_offset]), method="Powell", bounds=bounds, options={"xtol": 1e-3, "ftol": 1e-6})
-        tilts, best_offset, correlation = found.x[:2], float(found.x[2]), -float(found.fun)
+        start = np.array([*tilts, best_offset])
+        found = optimize.minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 1e-3, "ftol": 1e-6})
+        best = found.x if found.fun <= cost(start) else start  # Powell can step onto a plateau of no overlap (a single slice tilted out of itself)
+        tilts, best_offset, correlation = best[:2], float(best[2]), -cost(best)
     return MirrorPlane(_normal(axis, tilts), centre + best_offset * axis, correlation)
 
 
@@ -190,9 +199,7 @@ def mirror_image(volume: np.ndarray, known: np.ndarray, plane: MirrorPlane, spac
     """
     known = np.asarray(known) > 0.5
     box = tuple(slice(0, n) for n in volume.shape) if box is None else box
-    matrix, offset = plane.voxel_map(spacing)
-    grid = np.mgrid[box].reshape(3, -1).astype(float)
-    coordinates = matrix @ grid + offset[:, None]
+    coordinates = plane.reflect(np.mgrid[box].reshape(3, -1).astype(float), spacing, volume.shape)
     weight = ndimage.map_coordinates(known.astype(float), coordinates, order=1)
     reflected = ndimage.map_coordinates(np.where(known, volume, 0.0).astype(float), coordinates, order=1)
     shape = tuple(len(range(n)[part]) for part, n in zip(box, volume.shape))
