@@ -150,7 +150,6 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
     centre = (np.asarray(volume.shape) - 1) / 2 * spacing
     extent = float(np.abs((np.asarray(volume.shape) - 1) * spacing) @ np.abs(axis))
     best_offset, tilts = 0.0, np.zeros(2)
-    correlation = 0.0
     for level, grid_mm in enumerate(FIT_GRIDS_MM):
         values, grid_known, grid_spacing = _coarse(volume, known, spacing, grid_mm)
         tissue = grid_known & (values > tissue_level(np.where(grid_known, values, 0.0)))
