@@ -128,6 +128,10 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[1, 2, 3], help="consecutive missing slices")
     parser.add_argument("--positions", type=int, default=3, help="gaps per axis and width")
     parser.add_argument("--axes", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--mirror", action=argparse.BooleanOptionalAction, default=True,
+        help="the CLI's mirror guide (default on); --no-mirror on the template, which is symmetric: its mirror image is the truth",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     volume_path = args.volume or sample_path()
@@ -152,7 +156,7 @@ def main() -> None:
                     mask_path, out = Path(tmp) / "gap.nii.gz", Path(tmp) / "out.nii.gz"
                     nib.save(nib.Nifti1Image(gap.astype(np.uint8), image.affine), str(mask_path))
                     started = time.perf_counter()
-                    inpaint_file(volume_path, str(mask_path), out, models=models, progress=False)
+                    inpaint_file(volume_path, str(mask_path), out, models=models, mirror=args.mirror, progress=False)
                     seconds["medinpaint"] = time.perf_counter() - started
                     fills["medinpaint"] = np.asarray(nib.load(str(out)).dataobj, np.float32)
                 assert np.array_equal(fills["medinpaint"][~gap], truth[~gap]), "known voxels changed"

@@ -138,6 +138,7 @@ def medinpaint_fill(volume_path: Path, mask: np.ndarray, affine: np.ndarray, arg
             blend_method=args.blend,
             prior_weight=args.prior_weight,
             detail_gain=args.detail_gain,
+            mirror=args.mirror,
             uncertainty_output=spread,
             raw_output=raw,
             progress=False,
@@ -184,6 +185,10 @@ def main() -> None:
     parser.add_argument("--label", default="medinpaint", help="method name in the table")
     parser.add_argument("--prior-weight", type=float, default=None, help="default: the CLI's (0.4 on windows)")
     parser.add_argument("--detail-gain", type=float, default=None, help="default: the CLI's (0.75; 3-D network fills only)")
+    parser.add_argument(
+        "--mirror", action=argparse.BooleanOptionalAction, default=True,
+        help="the CLI's mirror guide (default on); --no-mirror on the template, which is symmetric: its mirror image is the truth",
+    )  # fmt: skip
     parser.add_argument("--region", choices=sorted(REGIONS), default="heldout", help="train: for choosing settings only")
     parser.add_argument("--volume", type=Path, default=None, help="a NIfTI volume to score on instead of the embedded template")
     parser.add_argument("--per-slice", type=int, default=PER_SLICE, help="disks per slice")
