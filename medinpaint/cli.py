@@ -221,7 +221,8 @@ def inpaint(
         "the hole (weight 0–1, in the report; 0 keeps the network's fill). The subject's own anatomy: on a real "
         "2 mm T1's tumour-sized holes +0.026 SSIM and +0.7 dB over biharmonic 3-D, where the network alone was "
         "slightly below it (docs/results.md). Hole voxels whose mirror is in the hole too keep the network's fill. Slice-wise "
-        "fills are not guided. --no-mirror: the network's fill alone.",
+        "fills are not guided. The mirror reads every voxel outside the mask: put every lesion and voided region in the "
+        "mask, or a lesion on the other side can be copied in. --no-mirror: the network's fill alone.",
     ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""

@@ -168,3 +168,16 @@ def test_dicom_series_with_a_seg_is_guided(tmp_path, real_t1):
         assert (report.mirror is not None) == mirror
         errors[mirror] = np.abs(result.astype(float) - frames)[hole].mean()
     assert report.fill_grid == (1, 1, 1) and errors[True] < 0.8 * errors[False]
+
+
+def test_a_lesion_across_the_midline_from_the_hole_and_its_ring_turns_the_guide_off(real_t1):
+    """A dark lesion over the reflection of the hole and of its ring: the ring sees it, the weight is 0
+    and the fill given is kept. (One inside the reflection of the hole only, the ring cannot see:
+    docs/method.md §10 says so, and that the mask should cover every lesion.)"""
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    lesioned = np.where(ellipsoid(volume.shape, (9.6, 20, 12), (6, 7, 6)), 0.45 * np.percentile(volume, 99), volume).astype(np.float32)
+    voided = np.where(hole, 0, lesioned).astype(np.float32)
+    base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
+    assert guide.weights == (0.0,) and np.array_equal(filled[hole], base[hole].astype(np.float32))
