@@ -36,7 +36,7 @@ from scipy import ndimage, optimize
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
-from medinpaint.inpainting.poisson3d import hole_box
+from medinpaint.inpainting.poisson3d import grow_box, hole_box
 from medinpaint.masks import tissue_level
 
 __all__ = ["RING", "MirrorGuide", "MirrorPlane", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
@@ -178,9 +178,11 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
         step = float(grid_spacing.max())
         bounds = [(-MAX_TILT, MAX_TILT)] * 2 + [(best_offset - 2 * step, best_offset + 2 * step)]
         start = np.array([*tilts, best_offset])
+        start_cost = cost(start)
         found = optimize.minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 1e-3, "ftol": 1e-6})
-        best = found.x if found.fun <= cost(start) else start  # Powell can step onto a plateau of no overlap (a single slice tilted out of itself)
-        tilts, best_offset, correlation = best[:2], float(best[2]), -cost(best)
+        improved = found.fun <= start_cost  # Powell can step onto a plateau of no overlap (a single slice tilted out of itself)
+        best, correlation = (found.x, -float(found.fun)) if improved else (start, -start_cost)
+        tilts, best_offset = best[:2], float(best[2])
     return MirrorPlane(_normal(axis, tilts), centre + best_offset * axis, correlation)
 
 
@@ -320,11 +322,14 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
         return filled, MirrorGuide(None, (0.0,) * count)
     weights = []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
-        box = tuple(slice(max(part.start - MARGIN - RING, 0), min(part.stop + MARGIN + RING, n)) for part, n in zip(found, volume.shape))
+        box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, known, plane, spacing, box)
-        guided = mirror_guided_fill(volume[box], known[box], one, mirror)
-        weights.append(0.0 if guided is None else _ring_weight(volume[box], known[box], one, mirror))
-        if weights[-1] > 0.0:
+        weight = _ring_weight(volume[box], known[box], one, mirror)
+        guided = mirror_guided_fill(volume[box], known[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
+        if guided is None:
+            weight = 0.0
+        else:
             region, paired = filled[box], one & np.isfinite(guided)
-            region[paired] = ((1.0 - weights[-1]) * region[paired] + weights[-1] * guided[paired]).astype(np.float32)
+            region[paired] = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
+        weights.append(weight)
     return filled, MirrorGuide(plane, tuple(weights))

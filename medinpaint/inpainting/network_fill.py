@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.blend import biharmonic_blend
 from medinpaint.inpainting.detail import FULL_GAIN_DEPTH
+from medinpaint.inpainting.poisson3d import grow_box
 from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit
 
@@ -249,7 +250,7 @@ def network_fill_volume(
     )
     bar = tqdm(total=slices, disable=not progress, desc="3-D fill", unit="slice")
     for group, region in regions:
-        box = tuple(slice(max(s.start - CONTEXT, 0), min(s.stop + CONTEXT, n)) for s, n in zip(region, volume.shape))
+        box = grow_box(region, CONTEXT, volume.shape)
         mine = groups[box] == group
         depths = {axis: run_lengths(mine, axis) for axis in axes}  # the runs of a connected hole lie in its box
         total = np.maximum(sum(depths.values()), 1)

@@ -26,7 +26,7 @@ import scipy.sparse.linalg
 
 from medinpaint.errors import MedinpaintError
 
-__all__ = ["gradient_blend_3d", "hole_box", "laplacian_system_3d", "poisson_blend_3d"]
+__all__ = ["gradient_blend_3d", "grow_box", "hole_box", "laplacian_system_3d", "poisson_blend_3d"]
 
 SOLVE_TOLERANCE = 1e-10
 
@@ -43,6 +43,17 @@ def _neighbour_sum(array: np.ndarray) -> np.ndarray:
     return total
 
 
+def grow_box(box: tuple[slice, ...], margin: int, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """``box`` (slices with start and stop, e.g. from :func:`scipy.ndimage.find_objects`) grown by
+    ``margin`` voxels on every side, clipped to a volume of ``shape``.
+
+    Example:
+        >>> grow_box((slice(2, 3), slice(0, 4)), 2, (5, 5))
+        (slice(0, 5, None), slice(0, 5, None))
+    """
+    return tuple(slice(max(part.start - margin, 0), min(part.stop + margin, n)) for part, n in zip(box, shape))
+
+
 def hole_box(hole: np.ndarray, margin: int = 1) -> tuple[slice, slice, slice]:
     """The bounding box of ``hole`` (X, Y, Z bool) grown by ``margin`` voxels, clipped to the volume.
 
@@ -51,11 +62,11 @@ def hole_box(hole: np.ndarray, margin: int = 1) -> tuple[slice, slice, slice]:
         >>> hole_box(hole)
         (slice(1, 4, None), slice(2, 5, None), slice(0, 3, None))
     """
-    box = []
+    tight = []
     for axis in range(3):
         present = np.flatnonzero(hole.any(axis=tuple(a for a in range(3) if a != axis)))
-        box.append(slice(max(int(present[0]) - margin, 0), min(int(present[-1]) + 1 + margin, hole.shape[axis])))
-    return tuple(box)
+        tight.append(slice(int(present[0]), int(present[-1]) + 1))
+    return grow_box(tuple(tight), margin, hole.shape)
 
 
 def laplacian_system_3d(hole: np.ndarray) -> scipy.sparse.csc_matrix:
