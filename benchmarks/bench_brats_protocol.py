@@ -21,7 +21,9 @@ Protocol (issue 10; the numbers go to docs/results.md):
   the DCGAN latent search; since 2026-12-05 the mirror guide, ``--mirror``, is on);
   ``medinpaint-no-mirror`` = the same with ``--no-mirror`` (the template is symmetric, so on it
   the mirror guide sees the truth: this row is the fill's figure there);
-  ``medinpaint-slices`` = the same with ``--fill slices``;
+  ``medinpaint-slices`` = the same with ``--fill slices --no-mirror``: the network slice by slice,
+  each slice on its own, as filled before the 3-D fill (the issue's slice-wise filling; since
+  2026-12-05 ``--fill slices`` alone guides each slice by its own mirror image);
   ``biharmonic-2d`` = scikit-image ``inpaint_biharmonic`` on each axial slice;
   ``biharmonic-3d`` = ``inpaint_biharmonic`` on the 3-D crop around the hole (+ 8 voxels);
 * scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
@@ -66,7 +68,7 @@ from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 
 METHODS = ("medinpaint", "medinpaint-no-mirror", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
-CLI_OPTIONS = {"medinpaint-no-mirror": ["--no-mirror"], "medinpaint-slices": ["--fill", "slices"]}  # medinpaint: the defaults
+CLI_OPTIONS = {"medinpaint-no-mirror": ["--no-mirror"], "medinpaint-slices": ["--fill", "slices", "--no-mirror"]}  # medinpaint: the defaults
 CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
 DIAMETERS = (12.0, 36.0)
 CROP_MARGIN = 8

@@ -23,7 +23,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
-from medinpaint.inpainting.mirror_guide import MirrorGuide
+from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
@@ -32,6 +32,7 @@ from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
+from medinpaint.slice_mirror import guide_native_fill
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
 from medinpaint.tissue_contrast import TissueIntensityToUnit, tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
@@ -67,8 +68,9 @@ class FileInpaintReport:
             (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
         tissue_classes: the input's three tissue class means (native units) that the network fill
             mapped onto the template's (:mod:`medinpaint.tissue_contrast`); None = the percentile scale.
-        mirror: the 3-D fill's mirror plane and each hole's weight of its mirror-guided fill
-            (:mod:`medinpaint.inpainting.mirror_guide`); None = not guided by the mirror.
+        mirror: the mirror plane and each hole's weight of its mirror-guided fill: the 3-D fill's
+            (:mod:`medinpaint.inpainting.mirror_guide`), or each slice's for 2-D fills
+            (:mod:`medinpaint.slice_mirror`); None = not guided by the mirror.
     """
 
     input: Path
@@ -82,17 +84,14 @@ class FileInpaintReport:
     detail_gain: float | None = None
     model_grid: tuple[float, float, float] | None = None
     tissue_classes: tuple[float, float, float] | None = None
-    mirror: MirrorGuide | None = None
+    mirror: MirrorGuide | SliceMirrorGuides | None = None
 
     def __str__(self) -> str:
         if not self.slices:
             lines = [f"{self.input}: the mask marks no pixel to fill; the output is a copy of the input"]
         else:
             lines = [f"{self.input}: filled {len(self.slices)} slice(s) in {self.seconds:.1f} s", "slice  missing px  iterations  loss"]
-            lines += [
-                f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}"
-                for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)
-            ]
+            lines += [f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}" for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)]
             if self.fill_grid != (1, 1, 1):
                 lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
             if self.model_grid is not None:
@@ -283,9 +282,10 @@ def inpaint_file(
             load a model once for many files.
         mask_label: segments / ROIs (number or name) or label values of the mask file; None = all.
         dilate_mm: grow the region to fill by this distance in mm (spacing-aware; 0 = none).
-        mirror: in the 3-D fill, move each hole's fill towards its fill from the mirror image of
-            the other hemisphere, by how well that predicts the known voxels around the hole
-            (:mod:`medinpaint.inpainting.mirror_guide`). Slice-wise fills are not guided.
+        mirror: move each hole's fill towards its fill from the mirror image of the other
+            hemisphere, by how well that predicts the known voxels around the hole
+            (:mod:`medinpaint.inpainting.mirror_guide`): in 3-D for the 3-D fill, within each
+            slice for 2-D fills of images whose geometry is known (:mod:`medinpaint.slice_mirror`).
 
     Returns:
         :class:`FileInpaintReport`.
@@ -358,6 +358,7 @@ def inpaint_file(
         )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
+        fill = guide_native_fill(loaded, todo, known[todo], fill) if mirror else fill
     raw_native, blended_native = fill.raw, fill.filled
     todo_known = known[todo]
     spread = fill.uncertainty[:, 0].numpy()

@@ -3,7 +3,8 @@
 ``--fill auto|3d|slices``: :func:`fill_mode` checks the choice against the input before any work,
 :func:`volume_voxel_mm` reads the voxel size the 3-D fill needs (and says when DICOM frames do not
 form a regular volume), :func:`volume_directions` its voxels' directions (for the mirror guide),
-:func:`fills_in_3d` resolves ``auto`` once the mask is known.
+:func:`slice_directions` each slice's (for the 2-D fills' guide), :func:`fills_in_3d` resolves
+``auto`` once the mask is known.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from medinpaint.io.dicom_geometry import frame_geometry
 from medinpaint.io.nifti import NiftiSource, nifti_shape
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "spans_slices", "stack_axis", "volume_directions", "volume_voxel_mm"]
+__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_voxel_mm"]
 
 FILLS = ("auto", "3d", "slices")
 
@@ -162,6 +163,34 @@ def volume_directions(loaded: LoadedSlices) -> np.ndarray | None:
     source = loaded.source
     if isinstance(source, NiftiSource):
         return np.asarray(source.affine, float)[:3, :3]
-    orientation = np.asarray(frame_geometry(source).orientations[0], float)
+    return _frame_directions(frame_geometry(source).orientations[0], spacing)
+
+
+def _frame_directions(orientation, spacing) -> np.ndarray:
+    """DICOM (LPS): a frame's normal, row and reversed column directions × ``spacing`` (:func:`volume_voxel_mm`'s axes)."""
+    orientation = np.asarray(orientation, float)
     row, column = orientation[:3], orientation[3:]
     return np.stack([np.cross(row, column), row, -column], axis=1) * np.asarray(spacing, float)[None, :]
+
+
+def slice_directions(loaded: LoadedSlices) -> list[np.ndarray | None]:
+    """Per slice of ``loaded``, the world step (mm) of one voxel along each axis of the one-slice volume
+    the slice makes (its plane as the volume holds it, the slicing axis kept with one voxel: a
+    NIfTI's slicing axis, 0 for DICOM frames), as columns (3, 3), for the 2-D fills' mirror guide
+    (:mod:`medinpaint.slice_mirror`); None where unknown (PNG/JPG, a DICOM frame without orientation
+    or PixelSpacing). A DICOM frame's step along its normal is taken as 1 mm (one slice: never read).
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> [d.diagonal().tolist() for d in slice_directions(load_slices(sample_path(), slices=[90]))]
+        [[1.0, 1.0, 1.0]]
+    """
+    source, count = loaded.source, len(loaded.slice_indices)
+    if isinstance(source, NiftiSource):
+        return [np.asarray(source.affine, float)[:3, :3]] * count
+    geometry = frame_geometry(source) if isinstance(source, DicomSource) else None
+    if geometry is None or geometry.orientations is None or geometry.pixel_spacing is None:
+        return [None] * count
+    rows, columns = geometry.pixel_spacing
+    return [_frame_directions(geometry.orientations[index], (1.0, columns, rows)) for index in loaded.slice_indices]

@@ -31,7 +31,7 @@ from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
 from medinpaint.inpainting.fill_grid import FillGrid
-from medinpaint.inpainting.mirror_guide import MirrorGuide
+from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
 from medinpaint.inpainting.network_fill import network_fill
 from medinpaint.inpainting.shrinkage import DEFAULT_PRIOR_WEIGHT, check_prior_weight, shrink_to_biharmonic
 from medinpaint.networks.fill_unet import ResidualFillNet
@@ -74,8 +74,9 @@ class NativeFill:
             noise (:class:`~medinpaint.volume_inpainting.VolumeFill`); 0 for 2-D fills.
         grid: the grid the 3-D network fill ran on (:class:`~medinpaint.inpainting.fill_grid.FillGrid`);
             the slices' own for 2-D fills.
-        mirror: the 3-D fill's mirror guide (:class:`~medinpaint.inpainting.mirror_guide.MirrorGuide`);
-            None when not guided by the mirror.
+        mirror: the 3-D fill's mirror guide (:class:`~medinpaint.inpainting.mirror_guide.MirrorGuide`),
+            or each slice's for a 2-D fill (:func:`medinpaint.slice_mirror.guide_native_fill`); None when
+            not guided by the mirror.
     """
 
     filled: torch.Tensor | None
@@ -86,7 +87,7 @@ class NativeFill:
     windows: int
     detail_gain: float = 0.0
     grid: FillGrid = FillGrid()
-    mirror: MirrorGuide | None = None
+    mirror: MirrorGuide | SliceMirrorGuides | None = None
 
 
 def default_grid(models: LoadedModels) -> str:

@@ -125,7 +125,7 @@ def compute_digests(folder: Path) -> dict[str, str]:
     report = inpaint_file(
         get_testdata_file("MR_small.dcm"), "quarter", folder / "mr.dcm", raw_output=folder / "mr_raw.dcm",
         uncertainty_output=folder / "mr_spread.npy", checkpoint="brain_mri_slices", grid="slices",
-        search=SEARCH, device="cpu", progress=False,
+        search=SEARCH, device="cpu", progress=False, mirror=False,  # the 2-D mirror guide came later (tests/test_slice_mirror.py)
     )
     digests["dicom_slices_output"] = _sha(pydicom.dcmread(report.outputs["output"]).pixel_array)
     digests["dicom_slices_raw"] = _sha(pydicom.dcmread(report.outputs["raw"]).pixel_array)
@@ -140,6 +140,7 @@ def compute_digests(folder: Path) -> dict[str, str]:
             search=SEARCH, device="cpu", progress=False,
             windowing=WindowConfig(max_share=0.15),  # the default when the digest was recorded (now 0.05)
             prior_weight=1.0,  # likewise (now 0.4 on windows): the generator's fill, unshrunk
+            mirror=False,  # likewise (the 2-D mirror guide, since 2026-12-05)
         )
         digests[f"nifti_{grid}_output"] = _sha(np.asarray(nib.load(report.outputs["output"]).dataobj))
         digests[f"nifti_{grid}_slices"] = _sha(np.array(report.slices))

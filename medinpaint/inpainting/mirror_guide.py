@@ -39,7 +39,7 @@ from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
 from medinpaint.masks import tissue_level
 
-__all__ = ["RING", "MirrorGuide", "MirrorPlane", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
+__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MAX_TILT = 0.3  # tangent of the largest tilt of the plane from perpendicular to the left-right axis (17°)
@@ -48,6 +48,7 @@ MIN_OVERLAP = 100  # tissue voxels that a reflection must overlap to be scored
 MAX_POINTS = 40_000  # tissue voxels, evenly thinned, that score a plane on each grid
 MARGIN = 8  # known voxels around a hole that its residual field reads
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
+SLICES_SHOWN = 3  # slices whose guide a report lists
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,10 @@ def left_right_axis(directions: np.ndarray) -> np.ndarray:
     return axis / norm
 
 
-def _normal(axis: np.ndarray, tilts: np.ndarray) -> np.ndarray:
-    """``axis`` tilted by two tangents, towards two directions perpendicular to it."""
-    helper = np.eye(3)[int(np.argmin(np.abs(axis)))]
-    first = np.cross(axis, helper)
+def _normal(axis: np.ndarray, tilts: np.ndarray, helper: int) -> np.ndarray:
+    """``axis`` tilted by two tangents, towards two directions perpendicular to it: the first also
+    perpendicular to array axis ``helper``, the second towards it."""
+    first = np.cross(axis, np.eye(3)[helper])
     first /= np.linalg.norm(first)
     normal = axis + tilts[0] * first + tilts[1] * np.cross(axis, first)
     return normal / np.linalg.norm(normal)
@@ -131,6 +132,8 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
     The plane's offset along ``axis`` is scanned over the middle 60 % of the volume on the coarse
     grid, then the offset and two tilts (up to 17°) are refined by Powell's method on each grid
     of :data:`FIT_GRIDS_MM` in turn; each grid's score reads at most :data:`MAX_POINTS` tissue voxels.
+    A single slice (an axis of one voxel) is mirrored within itself: ``axis`` is taken into its
+    plane and only the tilt within it is fitted.
 
     Args:
         volume: (X, Y, Z) native units.
@@ -147,6 +150,15 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
         (16.5, 1.0)
     """
     volume, known, spacing, axis = np.asarray(volume, float), np.asarray(known) > 0.5, np.asarray(spacing, float), np.asarray(axis, float)
+    flat = [k for k in range(3) if volume.shape[k] == 1]
+    if flat:  # a slice: its mirror plane holds its normal, so it maps the slice onto itself
+        axis = np.where(np.isin(np.arange(3), flat), 0.0, axis)
+        if np.linalg.norm(axis) < 1e-6:
+            return None
+        axis /= np.linalg.norm(axis)
+    axis = axis if axis[np.argmax(np.abs(axis))] > 0 else -axis  # one search whichever way the affine points
+    helper = flat[0] if flat else int(np.argmin(np.abs(axis)))
+    free = [0, 2] if flat else [0, 1, 2]  # the parameters fitted: tilts (the second leaves a slice's plane) and offset
     centre = (np.asarray(volume.shape) - 1) / 2 * spacing
     extent = float(np.abs((np.asarray(volume.shape) - 1) * spacing) @ np.abs(axis))
     best_offset, tilts = 0.0, np.zeros(2)
@@ -162,7 +174,7 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
         source, seen_source = np.where(grid_known, values, 0.0), grid_known.astype(float)
 
         def cost(parameters: np.ndarray) -> float:
-            plane = MirrorPlane(_normal(axis, parameters[:2]), centre + parameters[2] * axis - corner, 0.0)
+            plane = MirrorPlane(_normal(axis, parameters[:2], helper), centre + parameters[2] * axis - corner, 0.0)
             coordinates = plane.reflect(points.T, grid_spacing, values.shape)
             seen = ndimage.map_coordinates(seen_source, coordinates, order=1) > 0.99
             if seen.sum() < MIN_OVERLAP:
@@ -179,11 +191,17 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
         bounds = [(-MAX_TILT, MAX_TILT)] * 2 + [(best_offset - 2 * step, best_offset + 2 * step)]
         start = np.array([*tilts, best_offset])
         start_cost = cost(start)
-        found = optimize.minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 1e-3, "ftol": 1e-6})
-        improved = found.fun <= start_cost  # Powell can step onto a plateau of no overlap (a single slice tilted out of itself)
-        best, correlation = (found.x, -float(found.fun)) if improved else (start, -start_cost)
+
+        def at(chosen: np.ndarray) -> np.ndarray:
+            parameters = start.copy()
+            parameters[free] = chosen
+            return parameters
+
+        found = optimize.minimize(lambda chosen: cost(at(chosen)), start[free], method="Powell", bounds=[bounds[k] for k in free], options={"xtol": 1e-3, "ftol": 1e-6})
+        improved = found.fun <= start_cost  # Powell can step onto a plateau of no overlap
+        best, correlation = (at(found.x), -float(found.fun)) if improved else (start, -start_cost)
         tilts, best_offset = best[:2], float(best[2])
-    return MirrorPlane(_normal(axis, tilts), centre + best_offset * axis, correlation)
+    return MirrorPlane(_normal(axis, tilts, helper), centre + best_offset * axis, correlation)
 
 
 def mirror_image(volume: np.ndarray, known: np.ndarray, plane: MirrorPlane, spacing, box: tuple[slice, ...] | None = None) -> np.ndarray:
@@ -263,6 +281,31 @@ class MirrorGuide:
         shown = ", ".join(f"{weight:.2f}" for weight in self.weights[:WEIGHTS_SHOWN])
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
         return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole {shown}{more}"
+
+
+@dataclass(frozen=True)
+class SliceMirrorGuides:
+    """What :func:`medinpaint.slice_mirror.guide_slices_by_mirror` did, per filled slice.
+
+    Attributes:
+        slices: the slices' indices (NIfTI: along the slicing axis; DICOM: frames).
+        guides: each slice's :class:`MirrorGuide`; None where the slice was not guided (no
+            geometry, or its left-right axis leaves its plane).
+    """
+
+    slices: tuple[int, ...]
+    guides: tuple[MirrorGuide | None, ...]
+
+    def __str__(self) -> str:
+        """One line for a report: the first :data:`SLICES_SHOWN` slices' guides.
+
+        Example:
+            >>> print(SliceMirrorGuides((4, 5), (None, MirrorGuide(None, (0.0,)))))
+            2-D, per slice: slice 4: not guided (no geometry, or its left-right axis leaves the slice); slice 5: too little known tissue to fit a mirror plane; the fill is unguided
+        """
+        shown = [f"slice {index}: {guide or 'not guided (no geometry, or its left-right axis leaves the slice)'}" for index, guide in zip(self.slices[:SLICES_SHOWN], self.guides)]
+        more = f" (+{len(self.slices) - SLICES_SHOWN} more slices)" if len(self.slices) > SLICES_SHOWN else ""
+        return "2-D, per slice: " + "; ".join(shown) + more
 
 
 def _ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> float:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Mapping
+from dataclasses import replace
 
 import torch
 from monai.config import KeysCollection, NdarrayOrTensor
@@ -36,6 +37,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.masks import check_mask
+from medinpaint.slice_mirror import guide_slices_by_mirror
 from medinpaint.tissue_contrast import tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_stack_3d
@@ -98,10 +100,11 @@ class SemanticInpaint(Transform):
         detail_gain: the 3-D network fill's unsharp-mask gain in thick holes of a noise-free volume,
             scaled down with the volume's noise (:func:`~medinpaint.inpainting.detail.noisy_gain`);
             None = the default (0.75), 0 = the posterior mean, as ``medinpaint inpaint --detail-gain``.
-        mirror: the 3-D fill of a ``MetaTensor`` volume: move each hole's fill towards its fill
-            from the mirror image of the other hemisphere (left-right from the affine), by how
-            well that predicts the known voxels around the hole
-            (:mod:`medinpaint.inpainting.mirror_guide`), as ``medinpaint inpaint --mirror``.
+        mirror: for a one-channel ``MetaTensor`` (1, H, W, D): move each hole's fill towards its
+            fill from the mirror image of the other hemisphere (left-right from the affine), by
+            how well that predicts the known voxels around the hole
+            (:mod:`medinpaint.inpainting.mirror_guide`), in 3-D for the 3-D fill and within each
+            slice for the slice-wise fill (:mod:`medinpaint.slice_mirror`), as ``medinpaint inpaint --mirror``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -212,15 +215,20 @@ class SemanticInpaint(Transform):
         check_mask(known, volume=in_3d and self.method == "network")  # before the scale, which needs known voxels
         intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
+        geometry = self.mirror and isinstance(image, MetaTensor) and image.ndim == 4 and image.shape[0] == 1
+        directions = image.affine[:3, :3].double().cpu().numpy() if geometry else None
         if in_3d:
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
-            directions = image.affine[:3, :3].double().cpu().numpy() if self.mirror and isinstance(image, MetaTensor) else None
             found = inpaint_stack_3d(
                 stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing,
                 directions=directions, **options,
             )
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
+            if directions is not None:  # each slice guided by its own mirror image, as the command line's 2-D fills
+                chosen = torch.nonzero(todo).flatten().tolist()
+                guided, _ = guide_slices_by_mirror(stack[todo], known[todo], found.filled, self.axis, [directions] * len(chosen), chosen)
+                found = replace(found, filled=guided)
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
         filled = self._volume(filled, image.ndim).to(image.device)

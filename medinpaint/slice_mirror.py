@@ -1,0 +1,87 @@
+"""The mirror guide of 2-D fills: each slice guided by the mirror image of its own other side.
+
+A slice filled on its own (a one-slice image, ``--fill slices``, frames that do not form a
+volume) has no neighbours to read, but an axial or coronal slice of a head holds both
+hemispheres. Each such slice is made a one-slice volume (its plane in array orientation, the
+slicing axis kept with one voxel) and given to
+:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror` with its own voxel directions: the
+mirror line of the slice is fitted on its known pixels, each hole is filled from the mirror image
+of the other side, and the 2-D fill is moved towards that by the weight a ring of known pixels
+around the hole decides. A slice whose left-right axis leaves its plane by more than the fit's tilt
+(a sagittal slice) cannot be mirrored onto itself and keeps its fill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from medinpaint.fill_modes import slice_directions, stack_axis
+from medinpaint.inpainting.mirror_guide import MAX_TILT, SliceMirrorGuides, guide_by_mirror, left_right_axis
+from medinpaint.io.nifti import slice_from_display
+from medinpaint.native_inpainting import NativeFill
+from medinpaint.pipeline import LoadedSlices
+
+__all__ = ["guide_native_fill", "guide_slices_by_mirror"]
+
+
+def _in_plane(directions: np.ndarray | None, axis: int) -> bool:
+    """Whether a slice's mirror plane, tilted at most ``MAX_TILT`` from its left-right axis, can contain its normal."""
+    return directions is not None and abs(float(left_right_axis(directions)[axis])) <= MAX_TILT / np.hypot(1.0, MAX_TILT)
+
+
+def guide_slices_by_mirror(
+    native: torch.Tensor, known: torch.Tensor, filled: torch.Tensor, axis: int, directions: Sequence[np.ndarray | None], indices: Sequence[int]
+) -> tuple[torch.Tensor, SliceMirrorGuides]:
+    """Each slice's 2-D fill moved towards its fill from the mirror image of its other side (module docstring).
+
+    Args:
+        native: (N, 1, H, W) the slices in display orientation, native units (holes' values ignored).
+        known: (N, 1, H, W), 1 = known.
+        filled: (N, 1, H, W) the slices with their holes filled (the 2-D fill).
+        axis: the axis of the one-slice volume that the slicing axis is (NIfTI: the slicing axis; DICOM: 0).
+        directions: per slice, (3, 3) the world step (mm) of one voxel along the one-slice volume's
+            axes, as columns (:func:`~medinpaint.fill_modes.slice_directions`); None = not guided.
+        indices: the slices' indices, for the report.
+
+    Returns:
+        ``(filled, guides)``: known pixels bit-identical to ``native``.
+
+    Example:
+        >>> from scipy import ndimage
+        >>> half = ndimage.gaussian_filter(np.random.default_rng(0).random((40, 24)), 1.5) * 100
+        >>> plane = np.concatenate([half, half[::-1]]).astype(np.float32)  # the volume's (i, j) slice, symmetric in i
+        >>> native = torch.from_numpy(plane.T[::-1].copy())[None, None]  # display orientation
+        >>> known = torch.ones_like(native); known[..., 8:13, 10:16] = 0
+        >>> flat = torch.where(known > 0, native, native[known > 0].mean())
+        >>> guided, guides = guide_slices_by_mirror(native, known, flat, 2, [np.eye(3)], [0])
+        >>> hole = known < 0.5
+        >>> bool((guided - native).abs()[hole].mean() < 0.2 * (flat - native).abs()[hole].mean()), guides.guides[0].weights[0] > 0.9
+        (True, True)
+    """
+    result, guides = filled.clone(), []
+    for number, steps in enumerate(directions):
+        if not _in_plane(steps, axis) or not bool((known[number] < 0.5).any()):
+            guides.append(None)
+            continue
+        planes = [np.expand_dims(slice_from_display(stack[number, 0].cpu().numpy()), axis) for stack in (native, known, filled)]
+        guided, guide = guide_by_mirror(*planes, steps)
+        result[number, 0] = torch.from_numpy(np.ascontiguousarray(np.squeeze(guided, axis).T[::-1])).to(filled.dtype)
+        guides.append(guide)
+    return result, SliceMirrorGuides(tuple(int(i) for i in indices), tuple(guides))
+
+
+def guide_native_fill(loaded: LoadedSlices, todo: torch.Tensor, known: torch.Tensor, fill: NativeFill) -> NativeFill:
+    """``fill`` (2-D, of ``loaded``'s slices where ``todo``) with each one-channel slice guided by its mirror
+    image where its geometry is known (:func:`~medinpaint.fill_modes.slice_directions`); ``mirror`` says how."""
+    if loaded.native.shape[1] != 1 or fill.filled is None:
+        return fill
+    chosen = torch.nonzero(todo).flatten().tolist()
+    directions = slice_directions(loaded)
+    filled, guides = guide_slices_by_mirror(
+        loaded.native[todo], known, fill.filled, stack_axis(loaded), [directions[k] for k in chosen], [loaded.slice_indices[k] for k in chosen]
+    )
+    return replace(fill, filled=filled, mirror=guides)
