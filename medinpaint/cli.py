@@ -223,8 +223,8 @@ def inpaint(
         "not guided. On a real 2 mm T1's tumour-sized holes +0.026 SSIM and +0.7 dB over biharmonic 3-D, where the "
         "network alone was slightly below it; on its axial slices filled in 2-D +0.9 to +2.1 dB over biharmonic 2-D, "
         "the network alone +0.2 to +0.6 (docs/results.md). Hole voxels whose mirror is in the hole keep the network's "
-        "fill. The mirror reads every voxel outside the mask: put every lesion and voided region in the mask, or a "
-        "lesion on the other side can be copied in. --no-mirror: the network's fill alone.",
+        "fill. The mirror reads every voxel outside the mask but exact zeros inside the head (a voided region): put "
+        "every lesion in the mask, or a lesion on the other side can be copied in. --no-mirror: the network's fill alone.",
     ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""

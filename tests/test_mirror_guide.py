@@ -181,3 +181,17 @@ def test_a_lesion_across_the_midline_from_the_hole_and_its_ring_turns_the_guide_
     base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
     filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
     assert guide.weights == (0.0,) and np.array_equal(filled[hole], base[hole].astype(np.float32))
+
+
+def test_a_voided_region_at_the_reflection_is_not_read(real_t1):
+    """A region voided to 0 (as BraTS voids a tumour) but not in the mask, inside the reflection of the
+    hole and not of its ring: the guide does not paste its zeros (before: hole MAE 2 334 against the
+    fill given's 966); the rest of the hole is still guided, closer to the truth than the fill given."""
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    voided = np.where(hole | ellipsoid(volume.shape, (9.6, 20, 12), (3, 3, 3)), 0, volume).astype(np.float32)
+    base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
+    assert guide.weights[0] > 0.5
+    assert np.abs(filled - volume)[hole].mean() < 0.95 * np.abs(base - volume)[hole].mean()
+    assert np.array_equal(filled[~hole], voided[~hole])

@@ -39,7 +39,7 @@ from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
 from medinpaint.masks import tissue_level
 
-__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
+__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image", "voided_voxels"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MAX_TILT = 0.3  # tangent of the largest tilt of the plane from perpendicular to the left-right axis (17°)
@@ -326,6 +326,28 @@ def _ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror
     return float(np.clip((step * error).sum() / max(float((step * step).sum()), 1e-12), 0.0, 1.0))
 
 
+def voided_voxels(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Known voxels that are exactly 0 inside the head (enclosed by tissue or holes): a region voided
+    (as the BraTS-Inpainting data void a tumour) that the mask does not mark. An MR magnitude
+    image has no exact zeros inside the head (a CT's water may be 0 HU: those voxels are then not
+    read either, which only guides less); the mirror guide does not read these voxels.
+
+    Args:
+        volume: (X, Y, Z) values.
+        known: (X, Y, Z) bool, True = known.
+
+    Example:
+        >>> volume = np.full((9, 9, 1), 50.0); volume[0] = volume[-1] = volume[:, 0] = volume[:, -1] = 0.0
+        >>> volume[3:5, 3:5] = 0.0  # voided inside the head, the border's zeros are background
+        >>> int(voided_voxels(volume, np.ones(volume.shape, bool)).sum())
+        4
+    """
+    tissue = ~known | (volume > tissue_level(np.where(known, volume, 0.0)))
+    flat = tuple(k for k in range(3) if volume.shape[k] == 1)  # a slice's holes are enclosed in its plane
+    inside = ndimage.binary_fill_holes(np.squeeze(tissue, axis=flat)).reshape(volume.shape)
+    return known & (volume == 0) & inside
+
+
 def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, MirrorGuide]:
     """``fill`` of a volume's holes moved towards their mirror-guided fill, per hole by how well the
     mirror predicts the known voxels around it (module docstring).
@@ -357,7 +379,8 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     volume, known = np.asarray(volume, np.float32), np.asarray(known) > 0.5
     axis = left_right_axis(directions)
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
-    plane = fit_mirror_plane(volume, known, spacing, axis)
+    readable = known & ~voided_voxels(volume, known)  # what the guide reads: a voided region is no anatomy
+    plane = fit_mirror_plane(volume, readable, spacing, axis)
     filled = np.array(fill, np.float32, copy=True)
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)
@@ -366,9 +389,9 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     weights = []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
-        one, mirror = labels[box] == label, mirror_image(volume, known, plane, spacing, box)
-        weight = _ring_weight(volume[box], known[box], one, mirror)
-        guided = mirror_guided_fill(volume[box], known[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
+        one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
+        weight = _ring_weight(volume[box], readable[box], one, mirror)
+        guided = mirror_guided_fill(volume[box], readable[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
         if guided is None:
             weight = 0.0
         else:
