@@ -30,6 +30,7 @@ __all__ = [
     "pattern",
     "lesion_disks",
     "tissue_level",
+    "voided_voxels",
     "random_ellipses",
     "random_ellipsoids",
     "make_mask",
@@ -171,6 +172,28 @@ def tissue_level(volume: np.ndarray | torch.Tensor) -> float:
         99.5
     """
     return TISSUE_SHARE * float(np.percentile(np.asarray(volume), 99.5))
+
+
+def voided_voxels(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Known voxels that are exactly 0 inside the head (enclosed by tissue or holes): a region voided
+    (as the BraTS-Inpainting data void a tumour) that the mask does not mark. An MR magnitude
+    image has no exact zeros inside the head (a CT's water may be 0 HU: those voxels are then not
+    read either, which only guides less); the mirror guide does not read these voxels.
+
+    Args:
+        volume: (X, Y, Z) values.
+        known: (X, Y, Z) bool, True = known.
+
+    Example:
+        >>> volume = np.full((9, 9, 1), 50.0); volume[0] = volume[-1] = volume[:, 0] = volume[:, -1] = 0.0
+        >>> volume[3:5, 3:5] = 0.0  # voided inside the head, the border's zeros are background
+        >>> int(voided_voxels(volume, np.ones(volume.shape, bool)).sum())
+        4
+    """
+    tissue = ~known | (volume > tissue_level(np.where(known, volume, 0.0)))
+    flat = tuple(k for k in range(3) if volume.shape[k] == 1)  # a slice's holes are enclosed in its plane
+    inside = ndimage.binary_fill_holes(np.squeeze(tissue, axis=flat)).reshape(volume.shape)
+    return known & (volume == 0) & inside
 
 
 def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Generator) -> np.ndarray:

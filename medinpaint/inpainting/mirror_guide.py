@@ -37,9 +37,9 @@ from scipy import ndimage, optimize
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
-from medinpaint.masks import tissue_level
+from medinpaint.masks import tissue_level, voided_voxels
 
-__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image", "voided_voxels"]
+__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MAX_TILT = 0.3  # tangent of the largest tilt of the plane from perpendicular to the left-right axis (17°)
@@ -324,28 +324,6 @@ def _ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror
     smooth[box] = biharmonic_fill_3d(np.where(around, volume, 0.0)[box], around[box].astype(np.float32))
     step, error = (guided - smooth)[ring], (volume - smooth)[ring]
     return float(np.clip((step * error).sum() / max(float((step * step).sum()), 1e-12), 0.0, 1.0))
-
-
-def voided_voxels(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Known voxels that are exactly 0 inside the head (enclosed by tissue or holes): a region voided
-    (as the BraTS-Inpainting data void a tumour) that the mask does not mark. An MR magnitude
-    image has no exact zeros inside the head (a CT's water may be 0 HU: those voxels are then not
-    read either, which only guides less); the mirror guide does not read these voxels.
-
-    Args:
-        volume: (X, Y, Z) values.
-        known: (X, Y, Z) bool, True = known.
-
-    Example:
-        >>> volume = np.full((9, 9, 1), 50.0); volume[0] = volume[-1] = volume[:, 0] = volume[:, -1] = 0.0
-        >>> volume[3:5, 3:5] = 0.0  # voided inside the head, the border's zeros are background
-        >>> int(voided_voxels(volume, np.ones(volume.shape, bool)).sum())
-        4
-    """
-    tissue = ~known | (volume > tissue_level(np.where(known, volume, 0.0)))
-    flat = tuple(k for k in range(3) if volume.shape[k] == 1)  # a slice's holes are enclosed in its plane
-    inside = ndimage.binary_fill_holes(np.squeeze(tissue, axis=flat)).reshape(volume.shape)
-    return known & (volume == 0) & inside
 
 
 def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, MirrorGuide]:
