@@ -32,8 +32,8 @@ from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
-from medinpaint.slice_mirror import guide_native_fill
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
+from medinpaint.slice_mirror import guide_native_fill
 from medinpaint.tissue_contrast import TissueIntensityToUnit, tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d

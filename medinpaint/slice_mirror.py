@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import slice_directions, stack_axis
 from medinpaint.inpainting.mirror_guide import MAX_TILT, SliceMirrorGuides, guide_by_mirror, left_right_axis
 from medinpaint.io.nifti import slice_from_display
@@ -29,8 +30,14 @@ __all__ = ["guide_native_fill", "guide_slices_by_mirror"]
 
 
 def _in_plane(directions: np.ndarray | None, axis: int) -> bool:
-    """Whether a slice's mirror plane, tilted at most ``MAX_TILT`` from its left-right axis, can contain its normal."""
-    return directions is not None and abs(float(left_right_axis(directions)[axis])) <= MAX_TILT / np.hypot(1.0, MAX_TILT)
+    """Whether a slice's mirror plane, tilted at most ``MAX_TILT`` from its left-right axis, can contain
+    its normal; False without directions or with degenerate ones (a slice is then filled unguided)."""
+    if directions is None:
+        return False
+    try:
+        return abs(float(left_right_axis(directions)[axis])) <= MAX_TILT / np.hypot(1.0, MAX_TILT)
+    except MedinpaintError:  # e.g. an ImageOrientationPatient of zeros: no left or right to mirror
+        return False
 
 
 def guide_slices_by_mirror(

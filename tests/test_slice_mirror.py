@@ -4,6 +4,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from mask_builders import make_seg, mr_series, read_series
 from monai.data import MetaTensor
@@ -122,3 +123,15 @@ def test_transform_guides_a_slice_like_the_cli(tmp_path, real_t1):
     assert np.allclose(filled[0].numpy()[hole], expected[hole], atol=1.0)
     unguided = SemanticInpaint(mirror=False, device="cpu")(MetaTensor(image[None], affine=affine), hole[None].astype(np.float32))
     assert np.abs(filled[0].numpy() - image)[hole].mean() < np.abs(unguided[0].numpy() - image)[hole].mean()
+
+
+def test_a_frame_with_a_degenerate_orientation_is_filled_unguided(tmp_path, real_t1):
+    """ImageOrientationPatient of zeros says nothing of left and right: the frame is filled as with --no-mirror, no error."""
+    folder = mr_series(np.rint(real_t1[0][:, :, 12].T)[None], (2.0, 2.0, 2.0), tmp_path / "series")
+    frame_file = next(folder.iterdir())
+    ds = pydicom.dcmread(frame_file)
+    ds.ImageOrientationPatient = [0.0] * 6
+    ds.save_as(frame_file)
+    reports = {mirror: inpaint_file(frame_file, "box:16", tmp_path / f"out_{mirror}.dcm", mirror=mirror, progress=False) for mirror in (True, False)}
+    assert reports[True].mirror.guides == (None,) and "not guided" in str(reports[True])
+    assert np.array_equal(pydicom.dcmread(tmp_path / "out_True.dcm").pixel_array, pydicom.dcmread(tmp_path / "out_False.dcm").pixel_array)

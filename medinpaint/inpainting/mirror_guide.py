@@ -303,7 +303,8 @@ class SliceMirrorGuides:
             >>> print(SliceMirrorGuides((4, 5), (None, MirrorGuide(None, (0.0,)))))
             2-D, per slice: slice 4: not guided (no geometry, or its left-right axis leaves the slice); slice 5: too little known tissue to fit a mirror plane; the fill is unguided
         """
-        shown = [f"slice {index}: {guide or 'not guided (no geometry, or its left-right axis leaves the slice)'}" for index, guide in zip(self.slices[:SLICES_SHOWN], self.guides)]
+        unguided = "not guided (no geometry, or its left-right axis leaves the slice)"
+        shown = [f"slice {index}: {unguided if guide is None else guide}" for index, guide in zip(self.slices[:SLICES_SHOWN], self.guides)]
         more = f" (+{len(self.slices) - SLICES_SHOWN} more slices)" if len(self.slices) > SLICES_SHOWN else ""
         return "2-D, per slice: " + "; ".join(shown) + more
 
