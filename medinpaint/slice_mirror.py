@@ -22,7 +22,7 @@ import torch
 from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import slice_directions, stack_axis
 from medinpaint.inpainting.mirror_guide import MAX_TILT, SliceMirrorGuides, guide_by_mirror, left_right_axis
-from medinpaint.io.nifti import slice_from_display
+from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.native_inpainting import NativeFill
 from medinpaint.pipeline import LoadedSlices
 
@@ -76,7 +76,7 @@ def guide_slices_by_mirror(
             continue
         planes = [np.expand_dims(slice_from_display(stack[number, 0].cpu().numpy()), axis) for stack in (native, known, filled)]
         guided, guide = guide_by_mirror(*planes, steps)
-        result[number, 0] = torch.from_numpy(np.ascontiguousarray(np.squeeze(guided, axis).T[::-1])).to(filled.dtype)
+        result[number, 0] = torch.from_numpy(extract_slices(guided, axis, [0])[0][0, 0]).to(filled.dtype)  # back to display orientation
         guides.append(guide)
     return result, SliceMirrorGuides(tuple(int(i) for i in indices), tuple(guides))
 
