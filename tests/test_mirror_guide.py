@@ -195,3 +195,24 @@ def test_a_voided_region_at_the_reflection_is_not_read(real_t1):
     assert guide.weights[0] > 0.5
     assert np.abs(filled - volume)[hole].mean() < 0.95 * np.abs(base - volume)[hole].mean()
     assert np.array_equal(filled[~hole], voided[~hole])
+
+
+@pytest.mark.parametrize("thick", [True, False])
+def test_a_hole_across_the_midline_meets_its_own_reflection_when_thick(real_t1, thick):
+    """The real T1's left half and its mirror image (symmetric about x = 15.5), a hole across the
+    midline, a fill given with opposite errors on the two sides. Where a voxel's reflection is in the
+    hole too, a thick hole's fill meets its reflection's halfway and the errors cancel; a hole one
+    slice thin, which its neighbours fill almost exactly, keeps the fill given there."""
+    volume, affine = real_t1
+    symmetric = np.concatenate([volume[:16], volume[:16][::-1]]).astype(np.float32)
+    hole = ellipsoid(symmetric.shape, (15.5, 20, 12), (5, 5, 4))
+    if not thick:
+        hole[:, :, :12] = hole[:, :, 13:] = False
+    side = np.where(np.arange(32)[:, None, None] < 16, 1.0, -1.0)
+    given = np.where(hole, symmetric + 300.0 * side, symmetric).astype(np.float32)
+    filled, guide = guide_by_mirror(np.where(hole, 0, symmetric), ~hole, given, affine[:3, :3])
+    assert guide.weights[0] > 0.9
+    across = ndimage.binary_erosion(hole & hole[::-1]) if thick else hole & hole[::-1]  # reflection in the hole
+    error = np.abs(filled - symmetric)[across].mean()
+    assert across.sum() > 20 and (error < 60.0 if thick else error == pytest.approx(300.0, rel=1e-3))
+    assert np.array_equal(filled[~hole], symmetric[~hole])

@@ -87,7 +87,7 @@ def test_the_command_line_fills_a_real_t1_on_the_tissue_scale_and_says_so(models
     hole = np.zeros(volume.shape, bool)
     hole[12:20, 16:24, 9:15] = True
     nib.save(nib.Nifti1Image(hole.astype(np.uint8), image.affine), tmp_path / "hole.nii.gz")
-    report = inpaint_file(REAL_T1, str(tmp_path / "hole.nii.gz"), tmp_path / "filled.nii.gz", models=models, progress=False)
+    report = inpaint_file(REAL_T1, str(tmp_path / "hole.nii.gz"), tmp_path / "filled.nii.gz", models=models, progress=False, mirror=False)  # the network fill, compared below; the guide: test_mirror_guide.py
     written = np.asarray(nib.load(tmp_path / "filled.nii.gz").dataobj, np.float32)
     assert np.array_equal(written[~hole], volume[~hole])
     assert np.allclose(report.tissue_classes, tissue_class_means(tissue_voxels(volume, ~hole)))

@@ -20,7 +20,8 @@ side of the same head holds the subject's own version of what the hole hides. Th
    mirror-guided fill against the known ring voxels, clipped to [0, 1], is the hole's weight. A
    subject whose hemispheres differ there (a lesion on the other side, a tilted acquisition that
    the plane cannot fit) gets a small weight and keeps the network's fill. Hole voxels whose
-   reflection is in the hole too (a hole across the midline) keep the network's fill.
+   reflection is in the hole too (a hole across the midline) meet the fill at their reflection,
+   by half the weight in a thick hole (:func:`_pair_with_reflection`).
 
 Known voxels are never changed. The template the model was trained on is symmetric by
 construction, so on it the mirror image is the truth itself: benchmarks on the template report
@@ -36,6 +37,7 @@ from scipy import ndimage, optimize
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
+from medinpaint.inpainting.detail import hole_gain
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
 from medinpaint.masks import tissue_level, voided_voxels
 
@@ -358,14 +360,15 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     volume, known = np.asarray(volume, np.float32), np.asarray(known) > 0.5
     axis = left_right_axis(directions)
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
-    readable = known & ~voided_voxels(volume, known)  # what the guide reads: a voided region is no anatomy
+    anatomy = ~voided_voxels(volume, known)  # what the guide reads: a voided region is no anatomy
+    readable = known & anatomy
     plane = fit_mirror_plane(volume, readable, spacing, axis)
     filled = np.array(fill, np.float32, copy=True)
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)
     if plane is None:
         return filled, MirrorGuide(None, (0.0,) * count)
-    weights = []
+    weights, unpaired = [], []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
@@ -376,5 +379,22 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
         else:
             region, paired = filled[box], one & np.isfinite(guided)
             region[paired] = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
+            unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
         weights.append(weight)
-    return filled, MirrorGuide(plane, tuple(weights))
+    return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights))
+
+
+def _pair_with_reflection(filled: np.ndarray, anatomy: np.ndarray, unpaired: list, plane: MirrorPlane, spacing) -> np.ndarray:
+    """Each hole's voxels whose reflection is not known (``(box, voxels, share)``; a hole across the
+    midline) moved by their share towards the fill at their reflection: two estimates of one
+    symmetric anatomy, each drawn from its own side's context. The share is half the hole's
+    weight in a thick hole, less in a thinner one, none in a hole 1–2 voxels thick, which its
+    neighbours fill almost exactly (:func:`~medinpaint.inpainting.detail.hole_gain`'s taper). All
+    read the fill before any moves (a pair of share 1/2 meets at its mean); a reflection that reads
+    outside the volume or a voided region (``anatomy`` False) leaves its voxel as it is."""
+    before = filled.copy()
+    for box, voxels, share in unpaired:
+        reflected = mirror_image(before, anatomy, plane, spacing, box)
+        take = voxels & np.isfinite(reflected) & (share > 0)
+        filled[box][take] = ((1.0 - share[take]) * before[box][take] + share[take] * reflected[take]).astype(np.float32)
+    return filled
