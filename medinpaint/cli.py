@@ -222,9 +222,9 @@ def inpaint(
         "frames that form no volume) whose plane holds the left-right axis (axial, coronal); PNG/JPG have no geometry: "
         "not guided. On a real 2 mm T1's tumour-sized holes +0.04 SSIM and +1.0 dB over biharmonic 3-D, where the "
         "network alone was slightly below it; on its axial slices filled in 2-D +0.9 to +2.4 dB over biharmonic 2-D, "
-        "the network alone +0.2 to +0.6 (docs/results.md). Hole voxels whose mirror is in the hole (about the midline) "
-        "meet the fill at their mirror, by half the weight in a thick hole. The mirror reads every voxel outside the mask but exact zeros inside the head (a voided region): put "
-        "every lesion in the mask, or a lesion on the other side can be copied in. --no-mirror: the network's fill alone.",
+        "the network alone +0.2 to +0.6 (docs/results.md). Hole voxels whose mirror is in the hole (the midline) meet "
+        "the fill at their mirror (half the weight, thick holes). Read: all voxels outside the mask but exact zeros in "
+        "the head (voided): mask every lesion, or one on the other side can be copied in. --no-mirror: the network alone.",
     ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
