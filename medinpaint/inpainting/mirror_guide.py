@@ -379,7 +379,8 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
         else:
             region, paired = filled[box], one & np.isfinite(guided)
             region[paired] = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
-            unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
+            if (one & ~paired).any():  # voxels whose reflection is in a hole too: paired below
+                unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
         weights.append(weight)
     return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights))
 
@@ -387,12 +388,11 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
 def _pair_with_reflection(filled: np.ndarray, anatomy: np.ndarray, unpaired: list, plane: MirrorPlane, spacing) -> np.ndarray:
     """Each hole's voxels whose reflection is not known (``(box, voxels, share)``; a hole across the
     midline) moved by their share towards the fill at their reflection: two estimates of one
-    symmetric anatomy, each drawn from its own side's context. The share is half the hole's
-    weight in a thick hole, less in a thinner one, none in a hole 1–2 voxels thick, which its
-    neighbours fill almost exactly (:func:`~medinpaint.inpainting.detail.hole_gain`'s taper). All
-    read the fill before any moves (a pair of share 1/2 meets at its mean); a reflection that reads
-    outside the volume or a voided region (``anatomy`` False) leaves its voxel as it is."""
-    before = filled.copy()
+    symmetric anatomy, each from its own side's context. The share is half the hole's weight in a
+    thick hole, less in a thinner one, none 1–2 voxels thick (:func:`~medinpaint.inpainting.detail.hole_gain`'s
+    taper). All read the fill before any moves (a pair of share 1/2 meets at its mean); a reflection
+    that reads outside the volume or a voided region (``anatomy`` False) leaves its voxel as it is."""
+    before = filled.copy() if unpaired else filled  # what the moves read (no copy when nothing moves)
     for box, voxels, share in unpaired:
         reflected = mirror_image(before, anatomy, plane, spacing, box)
         take = voxels & np.isfinite(reflected) & (share > 0)
