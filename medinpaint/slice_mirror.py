@@ -21,7 +21,8 @@ import torch
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import slice_directions, stack_axis
-from medinpaint.inpainting.mirror_guide import MAX_TILT, SliceMirrorGuides, guide_by_mirror, left_right_axis
+from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, guide_by_mirror
+from medinpaint.inpainting.mirror_plane import MAX_TILT, left_right_axis
 from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.native_inpainting import NativeFill
 from medinpaint.pipeline import LoadedSlices

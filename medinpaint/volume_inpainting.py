@@ -57,7 +57,8 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
-from medinpaint.inpainting.mirror_guide import MirrorGuide, guide_by_mirror, left_right_axis
+from medinpaint.inpainting.mirror_guide import MirrorGuide, guide_by_mirror
+from medinpaint.inpainting.mirror_plane import left_right_axis
 from medinpaint.inpainting.fill_grid import FillGrid, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d

@@ -5,11 +5,11 @@ anatomy differs from it (docs/results.md: the template's ventricles where the su
 elsewhere), but a brain is close to mirror-symmetric about its mid-sagittal plane, so the other
 side of the same head holds the subject's own version of what the hole hides. This module:
 
-1. fits the mirror plane (:func:`fit_mirror_plane`): the plane, near-perpendicular to the patient's
-   left-right axis (from the image's affine), whose reflection of the known voxels correlates
-   best with themselves in tissue (first on a coarse grid of about 4 mm, then on one of about 2 mm);
-2. reads the mirror image across it (:func:`mirror_image`): the reflection of the known voxels,
-   NaN where the reflection lands in the hole or outside the volume;
+1. fits the mirror plane (:func:`~medinpaint.inpainting.mirror_plane.fit_mirror_plane`): the plane,
+   near-perpendicular to the patient's left-right axis, whose reflection of the known voxels
+   correlates best with themselves in tissue;
+2. reads the mirror image across it (:func:`~medinpaint.inpainting.mirror_plane.mirror_image`):
+   the reflection of the known voxels, NaN where it lands in the hole or outside the volume;
 3. fills each connected hole with the mirror image corrected by a smooth field
    (:func:`mirror_guided_fill`): the difference between the volume and its mirror image on the known
    voxels around the hole, continued into the hole by the 3-D biharmonic fill, so the result
@@ -19,9 +19,12 @@ side of the same head holds the subject's own version of what the hole hides. Th
    both ways (mirror-guided and 3-D biharmonic), and the least-squares weight of the
    mirror-guided fill against the known ring voxels, clipped to [0, 1], is the hole's weight. A
    subject whose hemispheres differ there (a lesion on the other side, a tilted acquisition that
-   the plane cannot fit) gets a small weight and keeps the network's fill. Hole voxels whose
-   reflection is in the hole too (a hole across the midline) meet the fill at their reflection,
-   by half the weight in a thick hole (:func:`_pair_with_reflection`).
+   the plane cannot fit) gets a small weight and keeps the network's fill;
+5. corrects the hole's voxels that have no mirror image (their reflection in a hole, a voided
+   region or outside the volume) as their guided neighbours were corrected: the correction
+   (guided minus given) continued into them by the 3-D biharmonic fill (:func:`_continue_correction`);
+6. moves those whose reflection is in the hole too (a hole across the midline) towards the fill
+   at their reflection, by half the weight in a thick hole (:func:`_pair_with_reflection`).
 
 Known voxels are never changed. The template the model was trained on is symmetric by
 construction, so on it the mirror image is the truth itself: benchmarks on the template report
@@ -33,198 +36,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 
-from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import hole_gain
+from medinpaint.inpainting.mirror_plane import MIN_OVERLAP, MirrorPlane, fit_mirror_plane, left_right_axis, mirror_image
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
-from medinpaint.masks import tissue_level, voided_voxels
+from medinpaint.masks import voided_voxels
 
-__all__ = ["RING", "MirrorGuide", "MirrorPlane", "SliceMirrorGuides", "fit_mirror_plane", "guide_by_mirror", "left_right_axis", "mirror_guided_fill", "mirror_image"]
+__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "guide_by_mirror", "mirror_guided_fill"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
-MAX_TILT = 0.3  # tangent of the largest tilt of the plane from perpendicular to the left-right axis (17°)
-FIT_GRIDS_MM = (4.0, 2.0)  # the plane is fitted on these voxel sizes in turn
-MIN_OVERLAP = 100  # tissue voxels that a reflection must overlap to be scored
-MAX_POINTS = 40_000  # tissue voxels, evenly thinned, that score a plane on each grid
 MARGIN = 8  # known voxels around a hole that its residual field reads
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 SLICES_SHOWN = 3  # slices whose guide a report lists
 
 
-@dataclass(frozen=True)
-class MirrorPlane:
-    """A mirror plane in a volume's millimetre coordinates (``index × spacing`` along the array axes).
-
-    Attributes:
-        normal: unit normal (3,).
-        point: a point on the plane, mm (3,).
-        correlation: the correlation of the known tissue voxels with their reflection (1 = symmetric).
-    """
-
-    normal: np.ndarray
-    point: np.ndarray
-    correlation: float
-
-    def voxel_map(self, spacing) -> tuple[np.ndarray, np.ndarray]:
-        """``(matrix, offset)`` of the reflection in voxel indices: voxel ``i`` reflects to ``matrix @ i + offset``."""
-        scale = np.asarray(spacing, float)
-        reflection = np.eye(3) - 2.0 * np.outer(self.normal, self.normal)
-        matrix = reflection * scale[None, :] / scale[:, None]
-        offset = (self.point - reflection @ self.point) / scale
-        return matrix, offset
-
-    def reflect(self, indices: np.ndarray, spacing, shape) -> np.ndarray:
-        """The voxel coordinates (3, N) that voxels ``indices`` (3, N) reflect to, for
-        :func:`scipy.ndimage.map_coordinates`; within 1e-6 of the volume's faces they are put on them,
-        so that rounding never takes a face voxel (or a single slice) out of the volume."""
-        matrix, offset = self.voxel_map(spacing)
-        coordinates = matrix @ indices + offset[:, None]
-        faces = np.clip(coordinates, 0, np.asarray(shape)[:, None] - 1)
-        return np.where(np.abs(coordinates - faces) < 1e-6, faces, coordinates)
-
-
-def left_right_axis(directions: np.ndarray) -> np.ndarray:
-    """The patient's left-right axis in a volume's millimetre coordinates (unit vector).
-
-    Args:
-        directions: (3, 3) the world (RAS or LPS) step of one voxel along each array axis, as
-            columns (a NIfTI affine's ``[:3, :3]``).
-
-    Example:
-        >>> left_right_axis(np.diag([-2.0, 2.0, 2.0])).tolist()
-        [-1.0, 0.0, 0.0]
-    """
-    directions = np.asarray(directions, float)
-    lengths = np.linalg.norm(directions, axis=0)
-    if directions.shape != (3, 3) or not np.all(np.isfinite(directions)) or np.any(lengths <= 0):
-        raise MedinpaintError(f"voxel directions {directions.tolist()} are not three non-zero 3-D steps: fix the image's affine")
-    axis = directions[0] / lengths
-    norm = float(np.linalg.norm(axis))
-    if norm < 1e-6:
-        raise MedinpaintError("the image's affine has no left-right component: fix it, or turn the mirror guide off")
-    return axis / norm
-
-
-def _normal(axis: np.ndarray, tilts: np.ndarray, helper: int) -> np.ndarray:
-    """``axis`` tilted by two tangents, towards two directions perpendicular to it: the first also
-    perpendicular to array axis ``helper``, the second towards it."""
-    first = np.cross(axis, np.eye(3)[helper])
-    first /= np.linalg.norm(first)
-    normal = axis + tilts[0] * first + tilts[1] * np.cross(axis, first)
-    return normal / np.linalg.norm(normal)
-
-
-def _coarse(volume: np.ndarray, known: np.ndarray, spacing: np.ndarray, grid_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Block means of the known voxels on a grid of about ``grid_mm``; a block is known when most of it is."""
-    factors = np.clip(np.round(grid_mm / spacing), 1, volume.shape).astype(int)
-    shape = np.asarray(volume.shape) // factors
-    cut = tuple(slice(0, int(n * f)) for n, f in zip(shape, factors))
-    blocks = (shape[0], factors[0], shape[1], factors[1], shape[2], factors[2])
-    weight = known[cut].reshape(blocks).mean(axis=(1, 3, 5))
-    total = np.where(known, volume, 0.0)[cut].reshape(blocks).mean(axis=(1, 3, 5))
-    return total / np.maximum(weight, 1e-9), weight >= 0.5, spacing * factors
-
-
-def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.ndarray) -> MirrorPlane | None:
-    """The mirror plane of a volume's known voxels, near-perpendicular to ``axis`` (module docstring, 1);
-    None when a grid has fewer than :data:`MIN_OVERLAP` known tissue voxels to score a plane with.
-
-    The plane's offset along ``axis`` is scanned over the middle 60 % of the volume on the coarse
-    grid, then the offset and two tilts (up to 17°) are refined by Powell's method on each grid
-    of :data:`FIT_GRIDS_MM` in turn; each grid's score reads at most :data:`MAX_POINTS` tissue voxels.
-    A single slice (an axis of one voxel) is mirrored within itself: ``axis`` is taken into its
-    plane and only the tilt within it is fitted.
-
-    Args:
-        volume: (X, Y, Z) native units.
-        known: (X, Y, Z), 1 = known.
-        spacing: voxel size (mm) along X, Y, Z.
-        axis: the left-right axis in mm coordinates (:func:`left_right_axis`).
-
-    Example:
-        >>> rng = np.random.default_rng(0)
-        >>> half = ndimage.gaussian_filter(rng.random((20, 40, 30)), 2)
-        >>> volume = np.concatenate([half, half[::-1]])[3:]  # symmetric about x = 16.5 voxels
-        >>> plane = fit_mirror_plane(volume, np.ones(volume.shape), (1.0, 1.0, 1.0), np.array([1.0, 0, 0]))
-        >>> round(float(plane.point @ plane.normal), 1), round(plane.correlation, 2)
-        (16.5, 1.0)
-    """
-    volume, known, spacing, axis = np.asarray(volume, float), np.asarray(known) > 0.5, np.asarray(spacing, float), np.asarray(axis, float)
-    flat = [k for k in range(3) if volume.shape[k] == 1]
-    if flat:  # a slice: its mirror plane holds its normal, so it maps the slice onto itself
-        axis = np.where(np.isin(np.arange(3), flat), 0.0, axis)
-        if np.linalg.norm(axis) < 1e-6:
-            return None
-        axis /= np.linalg.norm(axis)
-    axis = axis if axis[np.argmax(np.abs(axis))] > 0 else -axis  # one search whichever way the affine points
-    helper = flat[0] if flat else int(np.argmin(np.abs(axis)))
-    free = [0, 2] if flat else [0, 1, 2]  # the parameters fitted: tilts (the second leaves a slice's plane) and offset
-    centre = (np.asarray(volume.shape) - 1) / 2 * spacing
-    extent = float(np.abs((np.asarray(volume.shape) - 1) * spacing) @ np.abs(axis))
-    best_offset, tilts = 0.0, np.zeros(2)
-    for level, grid_mm in enumerate(FIT_GRIDS_MM):
-        values, grid_known, grid_spacing = _coarse(volume, known, spacing, grid_mm)
-        tissue = grid_known & (values > tissue_level(np.where(grid_known, values, 0.0)))
-        corner = (grid_spacing - spacing) / 2  # a block's mean sits at its centre: the coarse grid's origin in mm
-        points = np.argwhere(tissue)
-        if len(points) < MIN_OVERLAP:
-            return None
-        points = points[:: -(-len(points) // MAX_POINTS)]  # evenly thinned
-        at_points = values[tuple(points.T)]
-        source, seen_source = np.where(grid_known, values, 0.0), grid_known.astype(float)
-
-        def cost(parameters: np.ndarray) -> float:
-            plane = MirrorPlane(_normal(axis, parameters[:2], helper), centre + parameters[2] * axis - corner, 0.0)
-            coordinates = plane.reflect(points.T, grid_spacing, values.shape)
-            seen = ndimage.map_coordinates(seen_source, coordinates, order=1) > 0.99
-            if seen.sum() < MIN_OVERLAP:
-                return 1.0
-            reflected = ndimage.map_coordinates(source, coordinates[:, seen], order=1)
-            if np.ptp(reflected) == 0.0 or np.ptp(at_points[seen]) == 0.0:
-                return 1.0
-            return -float(np.corrcoef(at_points[seen], reflected)[0, 1])
-
-        if level == 0:
-            offsets = np.arange(-0.3 * extent, 0.3 * extent + 1e-9, grid_spacing.min())
-            best_offset = min(offsets, key=lambda d: cost(np.array([0.0, 0.0, d])))
-        step = float(grid_spacing.max())
-        bounds = [(-MAX_TILT, MAX_TILT)] * 2 + [(best_offset - 2 * step, best_offset + 2 * step)]
-        start = np.array([*tilts, best_offset])
-        start_cost = cost(start)
-
-        def at(chosen: np.ndarray) -> np.ndarray:
-            parameters = start.copy()
-            parameters[free] = chosen
-            return parameters
-
-        found = optimize.minimize(lambda chosen: cost(at(chosen)), start[free], method="Powell", bounds=[bounds[k] for k in free], options={"xtol": 1e-3, "ftol": 1e-6})
-        improved = found.fun <= start_cost  # Powell can step onto a plateau of no overlap
-        best, correlation = (at(found.x), -float(found.fun)) if improved else (start, -start_cost)
-        tilts, best_offset = best[:2], float(best[2])
-    return MirrorPlane(_normal(axis, tilts, helper), centre + best_offset * axis, correlation)
-
-
-def mirror_image(volume: np.ndarray, known: np.ndarray, plane: MirrorPlane, spacing, box: tuple[slice, ...] | None = None) -> np.ndarray:
-    """The reflection of the known voxels across ``plane`` (linear interpolation) over ``box`` of the
-    volume (None = all of it); NaN where it reads the hole or outside the volume.
-
-    Example:
-        >>> volume = np.arange(4.0)[:, None, None] * np.ones((4, 2, 2)); known = np.ones(volume.shape); known[0] = 0
-        >>> plane = MirrorPlane(np.array([1.0, 0, 0]), np.array([1.5, 0, 0]), 1.0)
-        >>> mirror_image(volume, known, plane, (1.0, 1.0, 1.0))[:, 0, 0].tolist()
-        [3.0, 2.0, 1.0, nan]
-        >>> mirror_image(volume, known, plane, (1.0, 1.0, 1.0), (slice(1, 3), slice(0, 1), slice(0, 1))).ravel().tolist()
-        [2.0, 1.0]
-    """
-    known = np.asarray(known) > 0.5
-    box = tuple(slice(0, n) for n in volume.shape) if box is None else box
-    coordinates = plane.reflect(np.mgrid[box].reshape(3, -1).astype(float), spacing, volume.shape)
-    weight = ndimage.map_coordinates(known.astype(float), coordinates, order=1)
-    reflected = ndimage.map_coordinates(np.where(known, volume, 0.0).astype(float), coordinates, order=1)
-    shape = tuple(len(range(n)[part]) for part, n in zip(box, volume.shape))
-    return np.where(weight > 0.999, reflected / np.maximum(weight, 1e-9), np.nan).reshape(shape)
 
 
 def mirror_guided_fill(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> np.ndarray | None:
@@ -378,11 +205,23 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
             weight = 0.0
         else:
             region, paired = filled[box], one & np.isfinite(guided)
-            region[paired] = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
-            if (one & ~paired).any():  # voxels whose reflection is in a hole too: paired below
+            moved = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
+            if (one & ~paired).any():  # voxels with no mirror image: corrected as their neighbours were, then paired below
+                _continue_correction(region, one & ~paired, paired, moved)
                 unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
+            region[paired] = moved
         weights.append(weight)
     return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights))
+
+
+def _continue_correction(region: np.ndarray, voxels: np.ndarray, paired: np.ndarray, moved: np.ndarray) -> None:
+    """Add to ``voxels`` of ``region`` (a hole's voxels with no mirror image) the guide's correction
+    of its ``paired`` voxels (``moved`` minus the fill given there), continued into them by the 3-D
+    biharmonic fill from those voxels and from the known ones around (where it is 0): the fill given
+    is wrong there as it was beside them, and smoothly so."""
+    correction = np.zeros(region.shape)
+    correction[paired] = moved - region[paired]
+    region[voxels] += biharmonic_fill_3d(correction, (~voxels).astype(np.float32))[voxels].astype(np.float32)
 
 
 def _pair_with_reflection(filled: np.ndarray, anatomy: np.ndarray, unpaired: list, plane: MirrorPlane, spacing) -> np.ndarray:

@@ -1,0 +1,36 @@
+"""The mirror plane (medinpaint.inpainting.mirror_plane): found on a real T1, refused on a bad affine."""
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from nibabel.testing import data_path as nibabel_data
+from scipy import ndimage
+
+from medinpaint.errors import MedinpaintError
+from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis
+
+REAL_T1 = Path(nibabel_data) / "anatomical.nii"  # 2 mm, LAS, 33 × 41 × 25
+
+
+def test_plane_of_a_symmetrised_real_t1_is_found():
+    """The real T1 made mirror-symmetric about a plane tilted 5° from sagittal, 3 mm off centre: the fit finds that plane."""
+    image = nib.load(REAL_T1)
+    volume = np.asanyarray(image.dataobj).astype(np.float64)
+    spacing = nib.affines.voxel_sizes(image.affine)
+    normal = np.array([1.0, 0.08, 0.03]) / np.linalg.norm([1.0, 0.08, 0.03])
+    plane = MirrorPlane(normal, (np.asarray(volume.shape) - 1) / 2 * spacing + 3.0 * normal, 1.0)
+    matrix, offset = plane.voxel_map(spacing)
+    symmetric = 0.5 * (volume + ndimage.affine_transform(volume, matrix, offset, order=1))
+    found = fit_mirror_plane(symmetric, np.ones(volume.shape), spacing, left_right_axis(image.affine[:3, :3]))
+    sign = np.sign(found.normal @ normal)
+    assert abs(found.normal @ normal) > np.cos(np.radians(1.0))
+    assert abs(sign * found.normal @ found.point - normal @ plane.point) < 0.5  # mm
+    assert found.correlation > 0.85  # the real T1 itself: 0.82; linear interpolation blurs the reflection
+
+
+@pytest.mark.parametrize("directions", [np.zeros((3, 3)), np.diag([0.0, 1.0, 1.0]), np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 1]])])
+def test_bad_directions_are_refused(directions):
+    with pytest.raises(MedinpaintError, match="affine"):
+        left_right_axis(directions)
