@@ -39,7 +39,7 @@ def test_guide_fills_a_real_t1_hole_from_the_other_side(real_t1):
     base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
     filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
     assert np.array_equal(filled[~hole], volume[~hole])
-    assert guide.plane.correlation > 0.75 and len(guide.weights) == 1 and guide.weights[0] > 0.5
+    assert guide.plane.correlation > 0.75 and len(guide.weights) == 1 and guide.weights[0] > 0.5 and guide.mirrored == (1.0,)
     assert np.abs(filled - volume)[hole].mean() < 0.8 * np.abs(base - volume)[hole].mean()
 
 
@@ -209,6 +209,8 @@ def test_voxels_with_no_mirror_image_are_corrected_like_their_neighbours(real_t1
     filled, guide = guide_by_mirror(np.where(hole, 0, symmetric), ~hole, given, affine[:3, :3])
     across = hole & hole[::-1]  # reflection in the hole
     assert guide.weights[0] > 0.9 and across.sum() > 50 and (hole & ~across).sum() > 50
+    assert guide.mirrored[0] == pytest.approx((hole & ~across).sum() / hole.sum(), abs=0.05)  # the report's share
+    assert f"({guide.mirrored[0]:.0%})".replace("%", " %") in str(guide)
     assert np.abs(filled - symmetric)[hole & ~across].mean() < 100.0
     assert np.abs(filled - symmetric)[across].mean() < 200.0
     assert np.array_equal(filled[~hole], symmetric[~hole])

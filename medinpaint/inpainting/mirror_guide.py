@@ -93,23 +93,26 @@ class MirrorGuide:
         plane: the fitted mirror plane; None when the volume has too little known tissue to fit one
             (every weight is then 0).
         weights: per connected hole, the weight of its mirror-guided fill (0 = the fill given kept).
+        mirrored: per connected hole, the share of its voxels that have a mirror image (the rest
+            reflect into a hole, a voided region or out of the volume; steps 5 and 6 fill them).
     """
 
     plane: MirrorPlane | None
     weights: tuple[float, ...]
+    mirrored: tuple[float, ...]
 
     def __str__(self) -> str:
-        """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` weights.
+        """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` holes' weights and shares mirrored.
 
         Example:
-            >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97, 0.0)))
-            plane correlation 0.82; weight of the mirror-guided fill per hole 0.97, 0.00
+            >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97, 0.0), (0.64, 1.0)))
+            plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %), 0.00 (100 %)
         """
         if self.plane is None:
             return "too little known tissue to fit a mirror plane; the fill is unguided"
-        shown = ", ".join(f"{weight:.2f}" for weight in self.weights[:WEIGHTS_SHOWN])
+        shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.mirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole {shown}{more}"
+        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole (share of the hole with a mirror image) {shown}{more}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ class SliceMirrorGuides:
         """One line for a report: the first :data:`SLICES_SHOWN` slices' guides.
 
         Example:
-            >>> print(SliceMirrorGuides((4, 5), (None, MirrorGuide(None, (0.0,)))))
+            >>> print(SliceMirrorGuides((4, 5), (None, MirrorGuide(None, (0.0,), (0.0,)))))
             2-D, per slice: slice 4: not guided (no geometry, or its left-right axis leaves the slice); slice 5: too little known tissue to fit a mirror plane; the fill is unguided
         """
         unguided = "not guided (no geometry, or its left-right axis leaves the slice)"
@@ -194,12 +197,13 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)
     if plane is None:
-        return filled, MirrorGuide(None, (0.0,) * count)
-    weights, unpaired = [], []
+        return filled, MirrorGuide(None, (0.0,) * count, (0.0,) * count)
+    weights, mirrored, unpaired = [], [], []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
         weight = _ring_weight(volume[box], readable[box], one, mirror)
+        mirrored.append(float(np.isfinite(mirror[one]).mean()))
         guided = mirror_guided_fill(volume[box], readable[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
         if guided is None:
             weight = 0.0
@@ -211,7 +215,7 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
                 unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
             region[paired] = moved
         weights.append(weight)
-    return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights))
+    return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights), tuple(mirrored))
 
 
 def _continue_correction(region: np.ndarray, voxels: np.ndarray, paired: np.ndarray, moved: np.ndarray) -> None:
