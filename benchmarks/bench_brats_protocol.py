@@ -10,6 +10,12 @@ Protocol (issue 10; the numbers go to docs/results.md):
   every axis, the later ones centred inside the first so that the union is one region; the
   union lies in healthy tissue (the brain, T1 > 10 % of its 99.5th percentile, eroded by 3
   voxels) and inside the slab; seeded (``--seed``), the same holes for every method;
+* ``--asymmetry mm``: the volume is first deformed by a smooth random displacement field (seeded;
+  Gaussian-smoothed white noise, σ = 6 mm, scaled so that its largest displacement is ``mm``;
+  cubic interpolation), which breaks its left-right symmetry at the scale of gyri, as a native
+  subject's is broken: nibabel's real T1 is SPM-normalised ("spm - 3D normalized" in its header),
+  warped towards a near-symmetric template, so on it the mirror guide may look better than on
+  a subject in its own space; the deformed volume is the truth;
 * ``--noise s``: the volume is first given Rician noise of standard deviation ``s`` × its 99.5th
   percentile (seeded), as an acquisition has it, and that noisy volume is the truth: the template
   as a subject-like scan (the real 2 mm T1 here: about 0.04), for choosing settings that carry
@@ -110,6 +116,17 @@ def tumour_hole(
         hole[box] = local
         if ndimage.label(local)[1] == 1 and not (hole & ~allowed).any():
             return hole
+
+
+def asymmetric_warp(volume: np.ndarray, spacing, largest_mm: float, rng: np.random.Generator, smoothness_mm: float = 6.0) -> np.ndarray:
+    """``volume`` deformed by a smooth random displacement field whose largest displacement is ``largest_mm``
+    (each axis's field: white noise smoothed by a Gaussian of ``smoothness_mm``); cubic interpolation."""
+    spacing = np.asarray(spacing, float)
+    fields = [ndimage.gaussian_filter(rng.standard_normal(volume.shape), smoothness_mm / spacing) for _ in range(3)]
+    largest = max(float(np.sqrt(sum(f**2 for f in fields)).max()), 1e-12)
+    grid = np.mgrid[tuple(slice(0, n) for n in volume.shape)].astype(float)
+    coordinates = [g + f / largest * largest_mm / step for g, f, step in zip(grid, fields, spacing)]
+    return ndimage.map_coordinates(volume.astype(np.float64), coordinates, order=3, mode="nearest").clip(min=0).astype(np.float32)
 
 
 def rician_noise(volume: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -363,6 +380,10 @@ def main() -> None:
         help="smallest,largest ellipsoid diameter (mm) of the holes (default: 12,36, tumour-sized)",
     )
     parser.add_argument(
+        "--asymmetry", type=float, default=0.0,
+        help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
+    )
+    parser.add_argument(
         "--noise", type=float, default=0.0,
         help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",
     )  # fmt: skip
@@ -382,6 +403,8 @@ def main() -> None:
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
+    if args.asymmetry:
+        truth = asymmetric_warp(truth, nib.affines.voxel_sizes(affine), args.asymmetry, np.random.default_rng(args.seed + 2))
     if args.noise:
         truth = rician_noise(truth, args.noise, np.random.default_rng(args.seed + 1))
     print(f"volume noise estimate: {noise_share(truth, np.ones(truth.shape)):.3f} of its 99.5th percentile", flush=True)
