@@ -6,6 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from monai.data import MetaTensor
+from conftest import benchmark_module
 from mask_builders import make_seg, mr_series, read_series
 from nibabel.testing import data_path as nibabel_data
 from scipy import ndimage
@@ -14,7 +15,7 @@ from medinpaint.file_inpainting import inpaint_file
 from medinpaint.fill_modes import volume_directions
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
-from medinpaint.inpainting.mirror_plane import left_right_axis
+from medinpaint.inpainting.mirror_plane import fit_mirror_plane, left_right_axis
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms import SemanticInpaint
 
@@ -214,3 +215,18 @@ def test_voxels_with_no_mirror_image_are_corrected_like_their_neighbours(real_t1
     assert np.abs(filled - symmetric)[hole & ~across].mean() < 100.0
     assert np.abs(filled - symmetric)[across].mean() < 200.0
     assert np.array_equal(filled[~hole], symmetric[~hole])
+
+
+def test_the_benchmarks_asymmetric_warp_moves_voxels_by_at_most_the_mm_asked(real_t1):
+    """``bench_brats_protocol --asymmetry``: a volume that is its own x coordinate in mm (2 mm voxels)
+    moves by the field's x displacement, at most the millimetres asked and most of them somewhere;
+    on the real T1 the fitted plane then correlates less than after a smoothing shift alone."""
+    warp = benchmark_module("bench_brats_protocol").asymmetric_warp
+    volume, affine = real_t1
+    spacing = nib.affines.voxel_sizes(affine)
+    ramp = (np.arange(volume.shape[0])[:, None, None] * spacing[0] + 100.0) * np.ones(volume.shape, np.float32)
+    moved = np.abs(warp(ramp, spacing, 3.0, np.random.default_rng(0)) - ramp)[2:-2, 2:-2, 2:-2]  # inside: no edge clamping
+    assert moved.max() <= 3.0 + 1e-3 and moved.max() > 1.5
+    correlation = lambda image: fit_mirror_plane(image, np.ones(image.shape), spacing, left_right_axis(affine[:3, :3])).correlation
+    smoothed = ndimage.shift(volume, (0.5, 0.5, 0.5), order=3, mode="nearest")
+    assert correlation(warp(volume, spacing, 6.0, np.random.default_rng(2))) < correlation(smoothed) - 0.05
