@@ -209,10 +209,11 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
             weight = 0.0
         else:
             region, paired = filled[box], one & np.isfinite(guided)
+            unmirrored = one & ~paired
             moved = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
-            if (one & ~paired).any():  # voxels with no mirror image: corrected as their neighbours were, then paired below
-                _continue_correction(region, one & ~paired, paired, moved)
-                unpaired.append((box, one & ~paired, hole_gain(one, weight / 2)))
+            if unmirrored.any():  # voxels with no mirror image: corrected as their neighbours were, then paired below
+                _continue_correction(region, unmirrored, paired, moved)
+                unpaired.append((box, unmirrored, hole_gain(one, weight / 2)))
             region[paired] = moved
         weights.append(weight)
     return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights), tuple(mirrored))
