@@ -16,6 +16,13 @@ Protocol (issue 10; the numbers go to docs/results.md):
   subject's is broken: nibabel's real T1 is SPM-normalised ("spm - 3D normalized" in its header),
   warped towards a near-symmetric template, so on it the mirror guide may look better than on
   a subject in its own space; the deformed volume is the truth;
+* ``--pose yaw,roll,shift``: the head is first turned rigidly (yaw and roll in degrees, about the
+  volume's centre) and moved ``shift`` mm left-right, as a subject lies in a scanner, so that its
+  mirror plane is tilted and off the voxel grid, as in a scan in native space (cubic
+  interpolation; 0 where the head leaves the field of view); the turned volume is the truth;
+* ``--bias b``: the volume is first multiplied by a ramp along the left-right axis from 1 − b to
+  1 + b, an uncorrected coil inhomogeneity at its worst for the mirror guide (the two sides differ by
+  up to 2b); the biased volume is the truth;
 * ``--noise s``: the volume is first given Rician noise of standard deviation ``s`` × its 99.5th
   percentile (seeded), as an acquisition has it, and that noisy volume is the truth: the template
   as a subject-like scan (the real 2 mm T1 here: about 0.04), for choosing settings that carry
@@ -127,6 +134,28 @@ def asymmetric_warp(volume: np.ndarray, spacing, largest_mm: float, rng: np.rand
     grid = np.mgrid[tuple(slice(0, n) for n in volume.shape)].astype(float)
     coordinates = [g + f / largest * largest_mm / step for g, f, step in zip(grid, fields, spacing)]
     return ndimage.map_coordinates(volume.astype(np.float64), coordinates, order=3, mode="nearest").clip(min=0).astype(np.float32)
+
+
+def head_pose(volume: np.ndarray, spacing, yaw: float, roll: float, shift_mm: float) -> np.ndarray:
+    """``volume`` with the head turned as a subject lies in a scanner, unaligned with any template:
+    rotated about the volume's centre by ``yaw`` degrees (about the third, superior axis) and ``roll``
+    degrees (about the second, anterior axis), then moved ``shift_mm`` along the first (left-right)
+    axis; cubic interpolation, 0 where the turned head leaves the grid's field of view."""
+    spacing = np.asarray(spacing, float)
+    rotation = Rotation.from_euler("zy", [yaw, roll], degrees=True).as_matrix()
+    centre = (np.asarray(volume.shape) - 1) / 2 * spacing
+    grid = np.mgrid[tuple(slice(0, n) for n in volume.shape)].reshape(3, -1).astype(float) * spacing[:, None]
+    source = rotation.T @ (grid - centre[:, None] - np.array([shift_mm, 0.0, 0.0])[:, None]) + centre[:, None]  # where each voxel comes from
+    moved = ndimage.map_coordinates(volume.astype(np.float64), source / spacing[:, None], order=3, mode="constant", cval=0.0)
+    return moved.reshape(volume.shape).clip(min=0).astype(np.float32)
+
+
+def left_right_bias(volume: np.ndarray, share: float) -> np.ndarray:
+    """``volume`` times a bias field that rises linearly along the first (left-right) axis from
+    1 − ``share`` to 1 + ``share``: a coil's inhomogeneity at its worst for the mirror guide, whose
+    two sides then differ by up to twice ``share``."""
+    ramp = np.linspace(-1.0, 1.0, volume.shape[0])[:, None, None]
+    return (volume * (1.0 + share * ramp)).astype(np.float32)
 
 
 def rician_noise(volume: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -384,6 +413,14 @@ def main() -> None:
         help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
     )
     parser.add_argument(
+        "--pose", type=lambda text: tuple(float(v) for v in text.split(",")), default=None,
+        help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)",
+    )
+    parser.add_argument(
+        "--bias", type=float, default=0.0,
+        help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)",
+    )
+    parser.add_argument(
         "--noise", type=float, default=0.0,
         help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",
     )  # fmt: skip
@@ -405,6 +442,10 @@ def main() -> None:
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
     if args.asymmetry:
         truth = asymmetric_warp(truth, nib.affines.voxel_sizes(affine), args.asymmetry, np.random.default_rng(args.seed + 2))
+    if args.pose:
+        truth = head_pose(truth, nib.affines.voxel_sizes(affine), *args.pose)
+    if args.bias:
+        truth = left_right_bias(truth, args.bias)
     if args.noise:
         truth = rician_noise(truth, args.noise, np.random.default_rng(args.seed + 1))
     print(f"volume noise estimate: {noise_share(truth, np.ones(truth.shape)):.3f} of its 99.5th percentile", flush=True)

@@ -21,9 +21,11 @@ from medinpaint.masks import tissue_level
 __all__ = ["MIN_OVERLAP", "MAX_TILT", "MirrorPlane", "fit_mirror_plane", "left_right_axis", "mirror_image"]
 
 MAX_TILT = 0.3  # tangent of the largest tilt of the plane from perpendicular to the left-right axis (17°)
+SCAN_TILTS = 7  # tilts scanned per direction on the coarse grid, -MAX_TILT..MAX_TILT (tangent steps of 0.1, about 6°)
 FIT_GRIDS_MM = (4.0, 2.0)  # the plane is fitted on these voxel sizes in turn
 MIN_OVERLAP = 100  # tissue voxels that a reflection must overlap to be scored
 MAX_POINTS = 40_000  # tissue voxels, evenly thinned, that score a plane on each grid
+SCAN_POINTS = 5_000  # of those, evenly thinned, that score the coarse grid's scan of tilts and offsets
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,11 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
     """The mirror plane of a volume's known voxels, near-perpendicular to ``axis`` (module docstring);
     None when a grid has fewer than :data:`MIN_OVERLAP` known tissue voxels to score a plane with.
 
-    The plane's offset along ``axis`` is scanned over the middle 60 % of the volume on the coarse
-    grid, then the offset and two tilts (up to 17°) are refined by Powell's method on each grid
-    of :data:`FIT_GRIDS_MM` in turn; each grid's score reads at most :data:`MAX_POINTS` tissue voxels.
+    On the coarse grid, :data:`SCAN_TILTS` tilts per direction (up to 17°) are scanned with every
+    offset along ``axis`` over the middle 60 % of the volume (a head turned in the scanner has no
+    slope towards its plane from an untilted start; the scan reads :data:`SCAN_POINTS` tissue
+    voxels); then the offset and the two tilts are refined by Powell's method on each grid of
+    :data:`FIT_GRIDS_MM` in turn; each grid's score reads at most :data:`MAX_POINTS` tissue voxels.
     A single slice (an axis of one voxel) is mirrored within itself: ``axis`` is taken into its
     plane and only the tilt within it is fitted.
 
@@ -148,20 +152,24 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
         at_points = values[tuple(points.T)]
         source, seen_source = np.where(grid_known, values, 0.0), grid_known.astype(float)
 
-        def cost(parameters: np.ndarray) -> float:
+        def cost(parameters: np.ndarray, every: int = 1) -> float:
+            """Minus the correlation of every ``every``-th tissue point with its reflection (1: too little overlap)."""
             plane = MirrorPlane(_normal(axis, parameters[:2], helper), centre + parameters[2] * axis - corner, 0.0)
-            coordinates = plane.reflect(points.T, grid_spacing, values.shape)
+            coordinates = plane.reflect(points[::every].T, grid_spacing, values.shape)
             seen = ndimage.map_coordinates(seen_source, coordinates, order=1) > 0.99
             if seen.sum() < MIN_OVERLAP:
                 return 1.0
             reflected = ndimage.map_coordinates(source, coordinates[:, seen], order=1)
-            if np.ptp(reflected) == 0.0 or np.ptp(at_points[seen]) == 0.0:
+            if np.ptp(reflected) == 0.0 or np.ptp(at_points[::every][seen]) == 0.0:
                 return 1.0
-            return -float(np.corrcoef(at_points[seen], reflected)[0, 1])
+            return -float(np.corrcoef(at_points[::every][seen], reflected)[0, 1])
 
-        if level == 0:
+        if level == 0:  # every tilt and offset on the coarse grid: a far tilt has no slope to follow from 0
             offsets = np.arange(-0.3 * extent, 0.3 * extent + 1e-9, grid_spacing.min())
-            best_offset = min(offsets, key=lambda d: cost(np.array([0.0, 0.0, d])))
+            scanned = np.linspace(-MAX_TILT, MAX_TILT, SCAN_TILTS)
+            second = scanned if 1 in free else [0.0]
+            every = -(-len(points) // SCAN_POINTS)
+            tilts[0], tilts[1], best_offset = min(((a, b, d) for a in scanned for b in second for d in offsets), key=lambda p: cost(np.array(p), every))
         step = float(grid_spacing.max())
         bounds = [(-MAX_TILT, MAX_TILT)] * 2 + [(best_offset - 2 * step, best_offset + 2 * step)]
         start = np.array([*tilts, best_offset])
