@@ -165,6 +165,11 @@ def rician_noise(volume: np.ndarray, share: float, rng: np.random.Generator) -> 
     return np.hypot(volume + real, imaginary).astype(np.float32)
 
 
+def comma_floats(text: str) -> tuple[float, ...]:
+    """``--diameters``'s and ``--pose``'s "12,36" as (12.0, 36.0)."""
+    return tuple(float(value) for value in text.split(","))
+
+
 def sigma_gain_pairs(text: str) -> tuple[tuple[float, float], ...]:
     """``--detail-sweep``'s "1:0.75,0.5:1.5" as ((sigma, gain), ...)."""
     return tuple(tuple(float(v) for v in pair.split(":")) for pair in text.split(","))
@@ -405,21 +410,15 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--sweep-with", default="biharmonic-3d", choices=[m for m in METHODS if m != "medinpaint"], help="the method --sweep mixes medinpaint with")
     parser.add_argument(
-        "--diameters", type=lambda text: tuple(float(d) for d in text.split(",")), default=DIAMETERS,
+        "--diameters", type=comma_floats, default=DIAMETERS,
         help="smallest,largest ellipsoid diameter (mm) of the holes (default: 12,36, tumour-sized)",
     )
     parser.add_argument(
         "--asymmetry", type=float, default=0.0,
         help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
     )
-    parser.add_argument(
-        "--pose", type=lambda text: tuple(float(v) for v in text.split(",")), default=None,
-        help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)",
-    )
-    parser.add_argument(
-        "--bias", type=float, default=0.0,
-        help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)",
-    )
+    parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)")
+    parser.add_argument("--bias", type=float, default=0.0, help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)")
     parser.add_argument(
         "--noise", type=float, default=0.0,
         help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",

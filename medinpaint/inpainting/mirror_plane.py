@@ -4,8 +4,9 @@ A brain is close to mirror-symmetric about its mid-sagittal plane. :func:`fit_mi
 the plane, near-perpendicular to the patient's left-right axis (:func:`left_right_axis`, from the
 image's affine), whose reflection of the known voxels correlates best with themselves in tissue
 (first on a coarse grid of about 4 mm, then on one of about 2 mm; their detail, each minus its
-15 mm local mean, so that a smooth bias brighter on one side does not pull the plane); :func:`mirror_image` reads the
-reflection of the known voxels across it, NaN where it lands in a hole or outside the volume.
+15 mm local mean, so that a smooth bias brighter on one side does not pull the plane);
+:func:`mirror_image` reads the reflection of the known voxels across it, NaN where it lands in a
+hole or outside the volume.
 :mod:`medinpaint.inpainting.mirror_guide` fills holes with it.
 """
 
@@ -127,8 +128,8 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
     A score is the correlation of the tissue voxels' detail with its reflection: each grid's block
     means minus their local mean over the known blocks (a Gaussian of :data:`DETAIL_SIGMA_MM`),
     since a bias field rising ±20 % across the head drew the scan to a plane tilted 17° and 25 mm
-    off (docs/results.md). A single slice (an axis of one voxel) is mirrored within itself: ``axis`` is taken into its
-    plane and only the tilt within it is fitted.
+    off (docs/results.md). A single slice (an axis of one voxel) is mirrored within itself:
+    ``axis`` is taken into its plane and only the tilt within it is fitted.
 
     Args:
         volume: (X, Y, Z) native units.
