@@ -29,7 +29,7 @@ def test_plane_of_a_symmetrised_real_t1_is_found():
     sign = np.sign(found.normal @ normal)
     assert abs(found.normal @ normal) > np.cos(np.radians(1.0))
     assert abs(sign * found.normal @ found.point - normal @ plane.point) < 0.5  # mm
-    assert found.correlation > 0.85  # the real T1 itself: 0.82; linear interpolation blurs the reflection
+    assert found.correlation > 0.85  # 0.87; the real T1 itself: 0.81; linear interpolation blurs the reflection
 
 
 def test_plane_of_a_turned_real_t1_is_found():
@@ -46,7 +46,7 @@ def test_plane_of_a_turned_real_t1_is_found():
     normal, point = rotation @ plane.normal, rotation @ (plane.point - centre) + centre + [7.0, 0.0, 0.0]
     assert abs(found.normal @ normal) > np.cos(np.radians(1.5))
     assert abs(np.sign(found.normal @ normal) * found.normal @ found.point - normal @ point) < 1.0  # mm
-    assert found.correlation > plane.correlation - 0.05  # 0.85 against the untouched volume's 0.82
+    assert found.correlation > plane.correlation - 0.05  # 0.77 against the untouched volume's 0.81 (the turn resamples it)
 
 
 def test_plane_of_a_real_t1_with_a_bias_field_is_found():

@@ -52,8 +52,6 @@ WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 SLICES_SHOWN = 3  # slices whose guide a report lists
 
 
-
-
 def mirror_guided_fill(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> np.ndarray | None:
     """The hole filled with the mirror image plus the 3-D biharmonic continuation of (volume − mirror)
     from the known voxels around it (module docstring, 3); NaN where the mirror image is; None
