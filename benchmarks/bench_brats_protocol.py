@@ -23,6 +23,11 @@ Protocol (issue 10; the numbers go to docs/results.md):
 * ``--bias b``: the volume is first multiplied by a ramp along the left-right axis from 1 − b to
   1 + b, an uncorrected coil inhomogeneity at its worst for the mirror guide (the two sides differ by
   up to 2b); the biased volume is the truth;
+* ``--void-reflection``: also void (set to 0, left out of the mask) a region of the other
+  hemisphere, as BraTS-Inpainting inputs void a tumour (``reflection_void``): from the middle of
+  the hole's reflection out to the edge of the head, as wide as the hole, so that it hides about
+  half of what the mirror guide reads for the hole and opens to the brain's surface (or the
+  volume's edge), where no region enclosed by tissue is; the truth is untouched;
 * ``--noise s``: the volume is first given Rician noise of standard deviation ``s`` × its 99.5th
   percentile (seeded), as an acquisition has it, and that noisy volume is the truth: the template
   as a subject-like scan (the real 2 mm T1 here: about 0.04), for choosing settings that carry
@@ -77,6 +82,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import heldout_slab, sample_volume
 from medinpaint.inpainting.detail import fine_structure, noise_share, restore_detail
+from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis
 from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 
@@ -163,6 +169,24 @@ def rician_noise(volume: np.ndarray, share: float, rng: np.random.Generator) -> 
     sigma = share * float(np.percentile(volume, 99.5))
     real, imaginary = (rng.normal(0.0, sigma, volume.shape) for _ in range(2))
     return np.hypot(volume + real, imaginary).astype(np.float32)
+
+
+def reflection_void(volume: np.ndarray, hole: np.ndarray, spacing, plane: MirrorPlane) -> np.ndarray:
+    """(X, Y, Z) bool: a region to void as BraTS-Inpainting voids a tumour, outside the hole: across
+    ``plane`` (the volume's mirror plane, fitted on the whole volume), from the middle of the hole's
+    reflection outwards to the edge of the head, within the hole's largest distance from its centre
+    across the plane's normal; nonzero voxels on the reflection's side of the plane only."""
+    spacing, normal = np.asarray(spacing, float), plane.normal
+    points = np.argwhere(hole) * spacing
+    centre = points.mean(axis=0)
+    reflected = centre - 2.0 * ((centre - plane.point) @ normal) * normal
+    outward = normal if (reflected - plane.point) @ normal >= 0 else -normal
+    radius = float(np.linalg.norm(np.cross(points - centre, normal), axis=1).max())
+    grid = np.indices(volume.shape).reshape(3, -1).T * spacing
+    along = (grid - reflected) @ outward
+    across = np.linalg.norm(np.cross(grid - reflected, outward), axis=1)
+    void = (along >= 0) & (across <= radius) & ((grid - plane.point) @ outward > 0)
+    return void.reshape(volume.shape) & ~hole & (volume != 0)
 
 
 def comma_floats(text: str) -> tuple[float, ...]:
@@ -420,6 +444,10 @@ def main() -> None:
     parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)")
     parser.add_argument("--bias", type=float, default=0.0, help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)")
     parser.add_argument(
+        "--void-reflection", action="store_true",
+        help="also void (to 0, outside the mask) the other hemisphere from the middle of each hole's reflection out to the head's edge (reflection_void), as BraTS voids a tumour",
+    )
+    parser.add_argument(
         "--noise", type=float, default=0.0,
         help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",
     )  # fmt: skip
@@ -451,12 +479,14 @@ def main() -> None:
     spacing = nib.affines.voxel_sizes(affine)
     region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
+    plane = fit_mirror_plane(truth, np.ones(truth.shape), spacing, left_right_axis(affine[:3, :3])) if args.void_reflection else None
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
             hole = tumour_hole(truth, rng, region, spacing, args.diameters)
-            voided = np.where(hole, 0, truth).astype(np.float32)
+            void = reflection_void(truth, hole, spacing, plane) if plane is not None else np.zeros(hole.shape, bool)
+            voided = np.where(hole | void, 0, truth).astype(np.float32)
             folder = Path(tmp) / f"case{case}"
             folder.mkdir()
             files = {"voided": folder / "voided.nii.gz", "mask": folder / "mask.nii.gz", "truth": folder / "truth.nii.gz"}
@@ -464,7 +494,7 @@ def main() -> None:
                 nib.save(nib.Nifti1Image(array, affine), str(files[role]))
             found = np.argwhere(hole)
             truth_scores = {"truth_jump": through_plane_jump(truth, hole), "truth_ratio": jump_ratio(truth, hole)}
-            print(f"case {case}: {int(hole.sum())} voxels, z {found[:, 2].min()}..{found[:, 2].max()}", flush=True)
+            print(f"case {case}: {int(hole.sum())} voxels, z {found[:, 2].min()}..{found[:, 2].max()}, {int(void.sum())} voided beside it", flush=True)
             predictions = {}
             for method in methods:
                 prediction, seconds = run_method(method, files, voided, hole, affine, extra)

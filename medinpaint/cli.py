@@ -223,8 +223,8 @@ def inpaint(
         "not guided. On a real (SPM-normalised) 2 mm T1's tumour-sized holes +0.05 SSIM, +1.2 to +1.4 dB over biharmonic "
         "3-D (+0.026, +0.85 dB with its sides deformed to differ; +0.03 to +0.08 with the head turned 12-15°; +0.04 to +0.05 with a ±10-20 % left-right bias); in 2-D, its axial slices +0.9 to +2.5 dB over biharmonic 2-D "
         "(docs/results.md). Hole voxels with no mirror image get their neighbours' correction; those whose mirror is in "
-        "the hole (the midline) meet the fill there (half the weight, thick holes). Read: voxels outside the mask but exact zeros in "
-        "the head (voided): mask every lesion, or one on the other side can be copied in. --no-mirror: the network alone.",
+        "the hole (the midline) meet the fill there (half the weight, thick holes). Not read: exact zeros (a voided "
+        "region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone.",
     ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""

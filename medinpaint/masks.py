@@ -175,25 +175,23 @@ def tissue_level(volume: np.ndarray | torch.Tensor) -> float:
 
 
 def voided_voxels(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Known voxels that are exactly 0 inside the head (enclosed by tissue or holes): a region voided
-    (as the BraTS-Inpainting data void a tumour) that the mask does not mark. An MR magnitude
-    image has no exact zeros inside the head (a CT's water may be 0 HU: those voxels are then not
-    read either, which only guides less); the mirror guide does not read these voxels.
+    """Known voxels that are exactly 0: a region voided (as the BraTS-Inpainting data void a tumour)
+    that the mask does not mark, or the background of a skull-stripped or masked image; enclosed
+    by tissue or open to the brain's surface alike. An MR magnitude image has no exact zeros in
+    the head (a CT's water may be 0 HU: those voxels are then not read either, which only guides
+    less); the mirror guide does not read these voxels.
 
     Args:
         volume: (X, Y, Z) values.
         known: (X, Y, Z) bool, True = known.
 
     Example:
-        >>> volume = np.full((9, 9, 1), 50.0); volume[0] = volume[-1] = volume[:, 0] = volume[:, -1] = 0.0
-        >>> volume[3:5, 3:5] = 0.0  # voided inside the head, the border's zeros are background
-        >>> int(voided_voxels(volume, np.ones(volume.shape, bool)).sum())
-        4
+        >>> volume = np.full((9, 9, 1), 50.0); volume[0] = volume[:, 0] = 0.0  # background along two edges
+        >>> volume[3:5, 3:5] = volume[7:, 6:] = 0.0  # voided inside the head, and out to its edge
+        >>> int(voided_voxels(volume, np.ones(volume.shape, bool)).sum()), int(voided_voxels(volume, volume > 0).sum())
+        (27, 0)
     """
-    tissue = ~known | (volume > tissue_level(np.where(known, volume, 0.0)))
-    flat = tuple(k for k in range(3) if volume.shape[k] == 1)  # a slice's holes are enclosed in its plane
-    inside = ndimage.binary_fill_holes(np.squeeze(tissue, axis=flat)).reshape(volume.shape)
-    return known & (volume == 0) & inside
+    return np.asarray(known, bool) & (np.asarray(volume) == 0)
 
 
 def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Generator) -> np.ndarray:

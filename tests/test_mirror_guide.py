@@ -176,6 +176,24 @@ def test_a_voided_region_at_the_reflection_is_not_read(real_t1):
     assert np.array_equal(filled[~hole], voided[~hole])
 
 
+def test_a_voided_region_open_to_the_edge_is_not_read(real_t1):
+    """A region voided to 0 from the volume's edge into the reflection of the hole (as a tumour voided up
+    to a skull-stripped brain's surface joins the background; no tissue encloses it): not read, so the
+    plane is fitted on anatomy and the hole's part with a mirror image is guided. (Before, when only
+    enclosed zeros were left out: plane correlation 0.66, weight 0.14, hole MAE 993 against the fill
+    given's 966; now 0.81, 0.89 and 757.)"""
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = np.zeros(volume.shape, bool)
+    void[:10, 14:27, 7:18] = True  # the outer part of the reflection, out to the volume's face x = 0
+    voided = np.where(hole | void, 0, volume).astype(np.float32)
+    base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
+    assert guide.plane.correlation > 0.75 and guide.weights[0] > 0.5 and 0.1 < guide.mirrored[0] < 0.5
+    assert np.abs(filled - volume)[hole].mean() < 0.85 * np.abs(base - volume)[hole].mean()
+    assert np.array_equal(filled[~hole], voided[~hole])
+
+
 @pytest.mark.parametrize("thick", [True, False])
 def test_a_hole_across_the_midline_meets_its_own_reflection_when_thick(real_t1, thick):
     """The real T1's left half and its mirror image (symmetric about x = 15.5), a hole across the
@@ -230,3 +248,20 @@ def test_the_benchmarks_asymmetric_warp_moves_voxels_by_at_most_the_mm_asked(rea
     correlation = lambda image: fit_mirror_plane(image, np.ones(image.shape), spacing, left_right_axis(affine[:3, :3])).correlation
     smoothed = ndimage.shift(volume, (0.5, 0.5, 0.5), order=3, mode="nearest")
     assert correlation(warp(volume, spacing, 6.0, np.random.default_rng(2))) < correlation(smoothed) - 0.05
+
+
+def test_the_benchmarks_reflection_void_hides_half_the_reflection_out_to_the_edge(real_t1):
+    """``bench_brats_protocol --void-reflection``: a hole in the right hemisphere gets a void on the left,
+    outside the hole, over part of its reflection and out to the volume's face; the guide then reads
+    the rest of the reflection."""
+    bench = benchmark_module("bench_brats_protocol")
+    volume, affine = real_t1
+    spacing = nib.affines.voxel_sizes(affine)
+    plane = fit_mirror_plane(volume, np.ones(volume.shape), spacing, left_right_axis(affine[:3, :3]))
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = bench.reflection_void(volume, hole, spacing, plane)
+    reflection = ellipsoid(volume.shape, (2 * plane.point[0] / spacing[0] - 23, 20, 12), (4, 5, 4))
+    assert not (void & hole).any() and void[0].any() and not void[17:].any()
+    assert 0.3 < (void & reflection).sum() / reflection.sum() < 0.7
+    _, guide = guide_by_mirror(np.where(hole | void, 0, volume).astype(np.float32), ~hole, volume, affine[:3, :3])
+    assert 0.3 < guide.mirrored[0] < 0.7
