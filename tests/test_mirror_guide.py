@@ -251,7 +251,7 @@ def test_the_benchmarks_asymmetric_warp_moves_voxels_by_at_most_the_mm_asked(rea
 
 
 def test_the_benchmarks_reflection_void_hides_half_the_reflection_out_to_the_edge(real_t1):
-    """``bench_brats_protocol --void-reflection``: a hole in the right hemisphere gets a void on the left,
+    """``bench_brats_protocol --void-reflection``: a hole in the left hemisphere gets a void on the right,
     outside the hole, over part of its reflection and out to the volume's face; the guide then reads
     the rest of the reflection."""
     bench = benchmark_module("bench_brats_protocol")
