@@ -464,6 +464,8 @@ def main() -> None:
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
+    if args.pose is not None and len(args.pose) != 3:
+        parser.error(f"--pose {','.join(f'{v:g}' for v in args.pose)}: give three numbers, yaw,roll,shift (e.g. 12,-8,7)")
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
