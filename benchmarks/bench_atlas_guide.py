@@ -38,14 +38,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import torch
 from bench_brats_protocol import (
-    DIAMETERS, brats_scores, comma_floats, head_pose, run_method, table, through_plane_jump, through_plane_scores, tumour_hole,
-    user_volume, write_results,
+    DIAMETERS, brats_scores, case_files, comma_floats, head_pose, jump_ratio, mean_rows, run_method, score_extra, table,
+    through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results,
 )  # fmt: skip
 from scipy import ndimage
 
@@ -110,18 +111,24 @@ def _points(volume: np.ndarray, readable: np.ndarray, affine: np.ndarray, grid_m
     return torch.tensor(world, dtype=torch.float32), torch.tensor(smooth[tuple(indices.T)], dtype=torch.float32)
 
 
+@lru_cache(maxsize=1)
+def _placements() -> tuple[TemplatePlacement, ...]:
+    """The template read once per run: at full resolution, then smoothed for each registration grid."""
+    template, template_affine = sample_volume()
+    return tuple(TemplatePlacement(template, template_affine, sigma) for sigma in (0.0, *(grid / 2 for grid in GRIDS_MM)))
+
+
 def place_template(volume: np.ndarray, readable: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The embedded template registered to ``volume`` (module docstring, 1): ``(values, brain share, correlation)`` on its grid."""
-    template, template_affine = sample_volume()
-    levels = [TemplatePlacement(template, template_affine, grid / 2) for grid in GRIDS_MM]
+    full, *levels = _placements()
     tissue = readable & (volume > np.percentile(volume[readable], 30))
     subject_centre = affine[:3, :3] @ np.argwhere(tissue).mean(axis=0) + affine[:3, 3]
-    starts = [torch.zeros(3), levels[0].centre - torch.tensor(subject_centre, dtype=torch.float32)]
+    starts = [torch.zeros(3), full.centre - torch.tensor(subject_centre, dtype=torch.float32)]
+    points = [_points(volume, readable, affine, grid) for grid in GRIDS_MM]
     best = None
     for shift in starts:
         parameters = torch.zeros(7, requires_grad=True)
-        for level, grid, steps, rate in zip(levels, GRIDS_MM, STEPS, RATES):
-            world, values = _points(volume, readable, affine, grid)
+        for level, (world, values), steps, rate in zip(levels, points, STEPS, RATES):
             optimiser = torch.optim.Adam([parameters], lr=rate)
             for _ in range(steps):
                 optimiser.zero_grad()
@@ -134,7 +141,7 @@ def place_template(volume: np.ndarray, readable: np.ndarray, affine: np.ndarray)
     correlation, shift, parameters = best
     world = torch.tensor(np.indices(volume.shape).reshape(3, -1).T @ affine[:3, :3].T + affine[:3, 3], dtype=torch.float32)
     with torch.no_grad():
-        values, brain = TemplatePlacement(template, template_affine).sample(world, shift, parameters)
+        values, brain = full.sample(world, shift, parameters)
     return values.numpy().reshape(volume.shape), brain.numpy().reshape(volume.shape), correlation
 
 
@@ -168,10 +175,7 @@ def main() -> None:
             known, voided = ~hole, np.where(hole, 0, truth).astype(np.float32)
             readable = known & (voided != 0)
             folder = Path(tmp) / f"case{case}"
-            folder.mkdir()
-            files = {"voided": folder / "voided.nii.gz", "mask": folder / "mask.nii.gz", "truth": folder / "truth.nii.gz"}
-            for role, array in (("voided", voided), ("mask", hole.astype(np.uint8)), ("truth", truth)):
-                nib.save(nib.Nifti1Image(array, affine), str(files[role]))
+            files = case_files(folder, voided, hole, truth, affine)
             placed, brain, correlation = place_template(voided, readable, affine)
             guide = np.where(brain > 0.5, template_in_subject_contrast(placed, voided, readable), np.nan)
             weight = _ring_weight(voided, readable, hole, guide)
@@ -179,29 +183,25 @@ def main() -> None:
             plane = fit_mirror_plane(voided, readable, spacing, left_right_axis(affine[:3, :3]))
             no_mirror = (hole & ~np.isfinite(mirror_image(voided, readable, plane, spacing))).astype(float)
             share = weight * np.clip(ndimage.gaussian_filter(no_mirror, SHARE_SIGMA), 0.0, 1.0)
-            fills = {}
+            truth_scores = {"truth_jump": through_plane_jump(truth, hole), "truth_ratio": jump_ratio(truth, hole)}
+            first, given = len(rows), {}
             for method in ("medinpaint", "biharmonic-3d"):
                 path, seconds = run_method(method, files, voided, hole, affine, [])
-                fills[method] = (np.asarray(nib.load(str(path)).dataobj, np.float32), seconds)
-            fills["template-guided"] = (guided, float("nan"))
-            fills["midline template"] = (np.where(hole, (1 - share) * fills["medinpaint"][0] + share * guided, truth), float("nan"))
-            truth_scores = {"truth_jump": through_plane_jump(truth, hole)}
-            for method, (filled, seconds) in fills.items():
-                path = folder / f"{method.replace(' ', '_')}.nii.gz"
-                nib.save(nib.Nifti1Image(filled.astype(np.float32), affine), str(path))
-                rows.append({"case": case, "method": method, **brats_scores(path, files), **through_plane_scores(filled, truth, hole),
-                             **truth_scores, "truth_ratio": float("nan"), "seconds": seconds, "weight": weight,
-                             "correlation": correlation, "no_mirror_share": float(no_mirror[hole].mean())})  # fmt: skip
+                given[method] = np.asarray(nib.load(str(path)).dataobj, np.float32)
+                rows.append({"case": case, "method": method, **brats_scores(path, files), **through_plane_scores(given[method], truth, hole), **truth_scores, "seconds": seconds})
+            midline = np.where(hole, (1 - share) * given["medinpaint"] + share * guided, truth)
+            for name, filled in (("template-guided", guided), ("midline template", midline)):
+                score_extra(rows, name, filled, folder, files, affine, truth, hole, truth_scores, case)
+            extras = {"weight": weight, "correlation": correlation, "no_mirror_share": float(no_mirror[hole].mean())}
+            for row in rows[first:]:
+                row.update(extras)
             print(f"case {case}: {int(hole.sum())} voxels, placement correlation {correlation:.3f}, ring weight {weight:.2f}, "
                   f"{no_mirror[hole].mean():.0%} without a mirror image; " + "; ".join(
-                  f"{r['method']} {r['ssim']:.4f} / {r['psnr']:.2f}" for r in rows[-len(fills):]), flush=True)  # fmt: skip
-    means = []
-    for method in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == method]
-        means.append({**{k: float(np.nanmean([r[k] for r in mine])) for k in mine[0] if k not in ("case", "method")}, "case": "mean", "method": method})
+                  f"{r['method']} {r['ssim']:.4f} / {r['psnr']:.2f}" for r in rows[first:]), flush=True)  # fmt: skip
+    rows += mean_rows(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args), "rows": rows + means}, indent=2, default=str))
-    write_results(args.out, rows + means, table(rows + means))
+    (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args), "rows": rows}, indent=2, default=str))
+    write_results(args.out, rows, table(rows))
 
 
 if __name__ == "__main__":

@@ -265,6 +265,15 @@ def add_tissue_texture(filled: np.ndarray, hole: np.ndarray, amount: float, rng:
     return textured.astype(filled.dtype)
 
 
+def case_files(folder: Path, voided: np.ndarray, hole: np.ndarray, truth: np.ndarray, affine) -> dict[str, Path]:
+    """A case's files as a user has them, written to a new ``folder``: ``{"voided", "mask", "truth"}`` NIfTI paths."""
+    folder.mkdir()
+    files = {"voided": folder / "voided.nii.gz", "mask": folder / "mask.nii.gz", "truth": folder / "truth.nii.gz"}
+    for role, array in (("voided", voided), ("mask", hole.astype(np.uint8)), ("truth", truth)):
+        nib.save(nib.Nifti1Image(array, affine), str(files[role]))
+    return files
+
+
 def run_cli(arguments: list[str]) -> str:
     """Run the medinpaint CLI as a user would; its stdout (a failure stops the benchmark with its stderr)."""
     done = subprocess.run([*CLI, *arguments], capture_output=True, text=True)
@@ -490,10 +499,7 @@ def main() -> None:
             void = reflection_void(truth, hole, spacing, plane) if plane is not None else np.zeros(hole.shape, bool)
             voided = np.where(hole | void, 0, truth).astype(np.float32)
             folder = Path(tmp) / f"case{case}"
-            folder.mkdir()
-            files = {"voided": folder / "voided.nii.gz", "mask": folder / "mask.nii.gz", "truth": folder / "truth.nii.gz"}
-            for role, array in (("voided", voided), ("mask", hole.astype(np.uint8)), ("truth", truth)):
-                nib.save(nib.Nifti1Image(array, affine), str(files[role]))
+            files = case_files(folder, voided, hole, truth, affine)
             found = np.argwhere(hole)
             truth_scores = {"truth_jump": through_plane_jump(truth, hole), "truth_ratio": jump_ratio(truth, hole)}
             print(f"case {case}: {int(hole.sum())} voxels, z {found[:, 2].min()}..{found[:, 2].max()}, {int(void.sum())} voided beside it", flush=True)
