@@ -27,7 +27,9 @@ embedded MNI152 T1, placed on the subject, can guide that part:
 The template is the training data of the shipped model: on the template itself this measures
 nothing. nibabel's real T1 is SPM-normalised (warped towards a template), so the placement is
 easier there than on a subject in its own space; ``--pose`` turns it first (the turned head must
-be found again by the registration).
+be found again by the registration), ``--asymmetry`` deforms it (a shape the template does not
+have), and the other options of ``bench_brats_protocol.py`` that change the subject
+(``--bias``, ``--void-reflection``, ``--noise``) apply as there.
 
 Run: ``flock /tmp/medinpaint-cpu.lock python benchmarks/bench_atlas_guide.py --volume $A --cases 8 --out results/atlas_real8``
 Writes ``--out``: metrics.json (rows as ``bench_brats_protocol.py``'s, for ``case_intervals.py``), table.md.
@@ -45,8 +47,8 @@ import nibabel as nib
 import numpy as np
 import torch
 from bench_brats_protocol import (
-    DIAMETERS, brats_scores, case_files, comma_floats, head_pose, jump_ratio, mean_rows, run_method, score_extra, table,
-    through_plane_jump, through_plane_scores, tumour_hole, user_volume, write_results,
+    DIAMETERS, add_subject_options, brats_scores, case_files, jump_ratio, mean_rows, reflection_plane, run_method, score_extra,
+    subject_truth, table, through_plane_jump, through_plane_scores, tumour_hole, user_volume, voided_input, write_results,
 )  # fmt: skip
 from scipy import ndimage
 
@@ -159,21 +161,19 @@ def main() -> None:
     parser.add_argument("--volume", type=Path, required=True, help="a NIfTI T1 volume no model saw")
     parser.add_argument("--cases", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift as bench_brats_protocol.py's --pose")
+    add_subject_options(parser)
     parser.add_argument("--out", type=Path, default=Path("results/atlas_guide"))
     args = parser.parse_args()
-    if args.pose is not None and len(args.pose) != 3:
-        parser.error("--pose: give three numbers, yaw,roll,shift (e.g. 12,-8,7)")
     truth, affine = user_volume(args.volume)
+    truth = subject_truth(parser, args, truth, affine)
     spacing = nib.affines.voxel_sizes(affine)
-    if args.pose:
-        truth = head_pose(truth, spacing, *args.pose)
+    void_plane = reflection_plane(truth, affine) if args.void_reflection else None
     rng, rows = np.random.default_rng(args.seed), []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
             hole = tumour_hole(truth, rng, "volume", spacing, DIAMETERS)
-            known, voided = ~hole, np.where(hole, 0, truth).astype(np.float32)
-            readable = known & (voided != 0)
+            void, voided = voided_input(truth, hole, spacing, void_plane)
+            readable = ~hole & (voided != 0)
             folder = Path(tmp) / f"case{case}"
             files = case_files(folder, voided, hole, truth, affine)
             placed, brain, correlation = place_template(voided, readable, affine)

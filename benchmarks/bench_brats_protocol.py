@@ -189,6 +189,51 @@ def reflection_void(volume: np.ndarray, hole: np.ndarray, spacing, plane: Mirror
     return void.reshape(volume.shape) & ~hole & (volume != 0)
 
 
+def add_subject_options(parser: argparse.ArgumentParser) -> None:
+    """The options that change the subject before the holes (module docstring): --asymmetry, --pose, --bias, --void-reflection, --noise."""
+    parser.add_argument(
+        "--asymmetry", type=float, default=0.0,
+        help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
+    )
+    parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)")
+    parser.add_argument("--bias", type=float, default=0.0, help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)")
+    parser.add_argument(
+        "--void-reflection", action="store_true",
+        help="also void (to 0, outside the mask) the other hemisphere from the middle of each hole's reflection out to the head's edge (reflection_void), as BraTS voids a tumour",
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0,
+        help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",
+    )  # fmt: skip
+
+
+def subject_truth(parser: argparse.ArgumentParser, args: argparse.Namespace, truth: np.ndarray, affine) -> np.ndarray:
+    """``truth`` deformed, turned, biased and made noisy as ``add_subject_options``' options ask (seeded by --seed)."""
+    if args.pose is not None and len(args.pose) != 3:
+        parser.error(f"--pose {','.join(f'{v:g}' for v in args.pose)}: give three numbers, yaw,roll,shift (e.g. 12,-8,7)")
+    spacing = nib.affines.voxel_sizes(affine)
+    if args.asymmetry:
+        truth = asymmetric_warp(truth, spacing, args.asymmetry, np.random.default_rng(args.seed + 2))
+    if args.pose:
+        truth = head_pose(truth, spacing, *args.pose)
+    if args.bias:
+        truth = left_right_bias(truth, args.bias)
+    if args.noise:
+        truth = rician_noise(truth, args.noise, np.random.default_rng(args.seed + 1))
+    return truth
+
+
+def reflection_plane(truth: np.ndarray, affine) -> MirrorPlane:
+    """The truth's mirror plane, fitted on every voxel: where ``--void-reflection`` voids."""
+    return fit_mirror_plane(truth, np.ones(truth.shape), nib.affines.voxel_sizes(affine), left_right_axis(affine[:3, :3]))
+
+
+def voided_input(truth: np.ndarray, hole: np.ndarray, spacing, plane: MirrorPlane | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(void, voided)``: the region voided beside the hole (none without a plane) and the input, hole and void set to 0."""
+    void = reflection_void(truth, hole, spacing, plane) if plane is not None else np.zeros(hole.shape, bool)
+    return void, np.where(hole | void, 0, truth).astype(np.float32)
+
+
 def comma_floats(text: str) -> tuple[float, ...]:
     """``--diameters``'s and ``--pose``'s "12,36" as (12.0, 36.0)."""
     return tuple(float(value) for value in text.split(","))
@@ -446,20 +491,7 @@ def main() -> None:
         "--diameters", type=comma_floats, default=DIAMETERS,
         help="smallest,largest ellipsoid diameter (mm) of the holes (default: 12,36, tumour-sized)",
     )
-    parser.add_argument(
-        "--asymmetry", type=float, default=0.0,
-        help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
-    )
-    parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)")
-    parser.add_argument("--bias", type=float, default=0.0, help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)")
-    parser.add_argument(
-        "--void-reflection", action="store_true",
-        help="also void (to 0, outside the mask) the other hemisphere from the middle of each hole's reflection out to the head's edge (reflection_void), as BraTS voids a tumour",
-    )
-    parser.add_argument(
-        "--noise", type=float, default=0.0,
-        help="Rician noise of this share of the volume's 99.5th percentile, added before the holes (the noisy volume is the truth)",
-    )  # fmt: skip
+    add_subject_options(parser)
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
     if args.detail_sweep and (args.detail_gain != 0.0 or "medinpaint" not in args.methods.split(",")):
@@ -473,31 +505,21 @@ def main() -> None:
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
-    if args.pose is not None and len(args.pose) != 3:
-        parser.error(f"--pose {','.join(f'{v:g}' for v in args.pose)}: give three numbers, yaw,roll,shift (e.g. 12,-8,7)")
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
-    if args.asymmetry:
-        truth = asymmetric_warp(truth, nib.affines.voxel_sizes(affine), args.asymmetry, np.random.default_rng(args.seed + 2))
-    if args.pose:
-        truth = head_pose(truth, nib.affines.voxel_sizes(affine), *args.pose)
-    if args.bias:
-        truth = left_right_bias(truth, args.bias)
-    if args.noise:
-        truth = rician_noise(truth, args.noise, np.random.default_rng(args.seed + 1))
+    truth = subject_truth(parser, args, truth, affine)
     print(f"volume noise estimate: {noise_share(truth, np.ones(truth.shape)):.3f} of its 99.5th percentile", flush=True)
     spacing = nib.affines.voxel_sizes(affine)
     region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
-    plane = fit_mirror_plane(truth, np.ones(truth.shape), spacing, left_right_axis(affine[:3, :3])) if args.void_reflection else None
+    plane = reflection_plane(truth, affine) if args.void_reflection else None
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
             hole = tumour_hole(truth, rng, region, spacing, args.diameters)
-            void = reflection_void(truth, hole, spacing, plane) if plane is not None else np.zeros(hole.shape, bool)
-            voided = np.where(hole | void, 0, truth).astype(np.float32)
+            void, voided = voided_input(truth, hole, spacing, plane)
             folder = Path(tmp) / f"case{case}"
             files = case_files(folder, voided, hole, truth, affine)
             found = np.argwhere(hole)
