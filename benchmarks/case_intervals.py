@@ -11,7 +11,8 @@ interval over the cases (cases resampled with replacement, seeded) and the numbe
 With 8 cases the interval is rough; it says whether a mean difference is larger than the spread of
 the cases, not more.
 
-Run: ``python benchmarks/case_intervals.py results/views_real8_fig/metrics.json --method medinpaint --reference biharmonic-3d``
+Run: ``python benchmarks/case_intervals.py results/views_real8_fig/metrics.json --method medinpaint --reference biharmonic-3d``;
+a change against the code before it: ``--before results/OLD/metrics.json --reference "medinpaint before"``.
 
 Example:
     >>> rows = [{"case": c, "method": m, "ssim": s, "psnr": p, "mae": a, "truth_jump": 1.0}
@@ -34,12 +35,15 @@ RESAMPLES = 10_000
 SCORES = ("ssim", "psnr", "mae")
 
 
-def case_rows(paths: list[Path]) -> list[dict]:
+def case_rows(paths: list[Path], before: Path | None = None) -> list[dict]:
     """The per-case rows (no means) of the ``metrics.json`` files in ``paths``, each method's from the
-    first file that has it; a case's truth jump must agree across the files."""
+    first file that has it, and those of ``before`` (an earlier run of the same holes) with each method
+    named ``"<method> before"``; a case's truth jump must agree across the files."""
     rows, truth_jumps, taken = [], {}, set()
-    for path in paths:
+    for path in [*paths, *([before] if before else [])]:
         found = [row for row in json.loads(Path(path).read_text())["rows"] if row["case"] != "mean"]
+        if path is before:
+            found = [{**row, "method": f"{row['method']} before"} for row in found]
         new_methods = {row["method"] for row in found} - taken
         taken |= new_methods
         for row in found:
@@ -73,8 +77,9 @@ def main() -> None:
     parser.add_argument("metrics", type=Path, nargs="+", help="bench_brats_protocol.py metrics.json files of the same holes")
     parser.add_argument("--method", default="medinpaint")
     parser.add_argument("--reference", default="biharmonic-3d")
+    parser.add_argument("--before", type=Path, default=None, help="metrics.json of an earlier run of the same holes: its methods are named '<method> before' (e.g. --reference 'medinpaint before')")
     args = parser.parse_args()
-    interval = case_interval(case_rows(args.metrics), args.method, args.reference)
+    interval = case_interval(case_rows(args.metrics, args.before), args.method, args.reference)
     print(f"{args.method} − {args.reference}, {interval['cases']} cases (mean [95 % bootstrap interval], cases better):")
     for score, digits in (("ssim", 4), ("psnr", 2), ("mae", 4)):
         print(f"  {score}: {interval[score]:+.{digits}f} [{interval[f'{score}_low']:+.{digits}f}, {interval[f'{score}_high']:+.{digits}f}], {interval[f'{score}_above']} of {interval['cases']}")

@@ -215,16 +215,16 @@ def inpaint(
     ),
     mirror: bool = typer.Option(
         True, "--mirror/--no-mirror",
-        help="Fit the mirror plane of the head (left-right from the NIfTI affine or DICOM orientation), fill each hole "
-        "from the mirror image of the other side (corrected smoothly to meet the voxels around it) and move the fill "
-        "towards it by how well that predicts the known voxels around the hole (weight 0–1, in the report; 0 keeps the "
-        "network's fill). In 3-D for a volume's 3-D fill; within each slice for 2-D fills (one slice, --fill slices, "
-        "frames that form no volume) whose plane holds the left-right axis (axial, coronal); PNG/JPG have no geometry: "
-        "not guided. On a real (SPM-normalised) 2 mm T1's tumour-sized holes +0.05 SSIM, +1.2 to +1.4 dB over biharmonic "
-        "3-D (+0.026, +0.85 dB with its sides deformed to differ; +0.03 to +0.08 with the head turned 12-15°; +0.04 to +0.05 with a ±10-20 % left-right bias); in 2-D, its axial slices +0.9 to +2.5 dB over biharmonic 2-D "
-        "(docs/results.md). Hole voxels with no mirror image get their neighbours' correction; those whose mirror is in "
-        "the hole (the midline) meet the fill there (half the weight, thick holes). Not read: exact zeros (a voided "
-        "region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone.",
+        help="Fit the mirror plane of the head (left-right from the NIfTI affine or DICOM orientation), fill each hole from the mirror image "
+        "of the other side (corrected smoothly to meet the voxels around it) and move the fill towards it by how well that predicts the known "
+        "voxels around the hole (weight 0–1, in the report; 0 keeps the network's fill). In 3-D for a volume's 3-D fill; within each slice for "
+        "2-D fills (one slice, --fill slices, frames that form no volume) whose plane holds the left-right axis (axial, coronal); PNG/JPG have no "
+        "geometry: not guided. Hole voxels with no mirror image get their neighbours' correction; those whose mirror is in the hole (the midline) meet "
+        "the fill there (half the weight, thick holes) and, with the embedded brain model in 3-D, move towards the MNI152 template placed on "
+        "the head (turned, shifted, scaled; unused if it correlates below 0.45 with the image; weighed by the same ring). On a real "
+        "(SPM-normalised) 2 mm T1's tumour-sized holes +0.09 to +0.10 SSIM, +3.0 to +3.2 dB over biharmonic 3-D (the mirror guide alone "
+        "+0.05, +1.2 to +1.4 dB; deformed 3-6 mm +0.05 to +0.08; turned 12-15° +0.08; a ±20 % left-right bias +0.10); in 2-D, its axial "
+        "slices +0.9 to +2.5 dB over biharmonic 2-D (docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone.",
     ),  # fmt: skip
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""

@@ -20,7 +20,7 @@ from medinpaint import __version__
 from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
-from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_voxel_mm
+from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_origin, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
@@ -68,9 +68,8 @@ class FileInpaintReport:
             (:func:`medinpaint.inpainting.detail.noisy_gain`); None for other fills.
         tissue_classes: the input's three tissue class means (native units) that the network fill
             mapped onto the template's (:mod:`medinpaint.tissue_contrast`); None = the percentile scale.
-        mirror: the mirror plane and each hole's weight of its mirror-guided fill: the 3-D fill's
-            (:mod:`medinpaint.inpainting.mirror_guide`), or each slice's for 2-D fills
-            (:mod:`medinpaint.slice_mirror`); None = not guided by the mirror.
+        mirror: the mirror plane and each hole's weight of its mirror-guided fill: the 3-D fill's (:mod:`~medinpaint.inpainting.mirror_guide`,
+            with the template guide's: :mod:`~medinpaint.inpainting.template_guide`), or each slice's for 2-D fills; None = not guided.
     """
 
     input: Path
@@ -284,8 +283,9 @@ def inpaint_file(
         dilate_mm: grow the region to fill by this distance in mm (spacing-aware; 0 = none).
         mirror: move each hole's fill towards its fill from the mirror image of the other
             hemisphere, by how well that predicts the known voxels around the hole
-            (:mod:`medinpaint.inpainting.mirror_guide`): in 3-D for the 3-D fill, within each
-            slice for 2-D fills of images whose geometry is known (:mod:`medinpaint.slice_mirror`).
+            (:mod:`medinpaint.inpainting.mirror_guide`): in 3-D for the 3-D fill (with a model trained on the embedded
+            template, its voxels with no mirror image also towards that template placed on the head:
+            :mod:`medinpaint.inpainting.template_guide`), within each slice for 2-D fills of images whose geometry is known.
 
     Returns:
         :class:`FileInpaintReport`.
@@ -354,7 +354,7 @@ def inpaint_file(
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(
             loaded.native, known, stack_axis(loaded), models, intensity, volume_search, detail_gain=detail_gain,
-            spacing=spacing, directions=volume_directions(loaded) if mirror else None, **options,
+            spacing=spacing, directions=volume_directions(loaded) if mirror else None, origin=volume_origin(loaded) if mirror else None, **options,
         )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)

@@ -20,9 +20,10 @@ from medinpaint.io.dicom_geometry import frame_geometry
 from medinpaint.io.nifti import NiftiSource, nifti_shape
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_voxel_mm"]
+__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_origin", "volume_voxel_mm"]
 
 FILLS = ("auto", "3d", "slices")
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])  # DICOM patient coordinates to NIfTI world coordinates
 
 
 def spans_slices(known: torch.Tensor) -> bool:
@@ -147,9 +148,9 @@ def volume_directions(loaded: LoadedSlices) -> np.ndarray | None:
     """The world step (mm) of one voxel along each axis of the volume that :func:`inpaint_stack_3d`
     builds from ``loaded``'s slices, as columns (3, 3); None when they do not form a regular volume.
 
-    NIfTI: the affine's ``[:3, :3]`` (RAS). DICOM (LPS): the frames' normal × the slice spacing,
-    the row direction × the column spacing, and the column direction reversed × the row spacing
-    (:func:`volume_voxel_mm`'s axes).
+    In RAS (what the template guide reads). NIfTI: the affine's ``[:3, :3]``. DICOM: the step from
+    one frame to the next along their normal, the row direction × the column spacing, and the
+    column direction reversed × the row spacing (:func:`volume_voxel_mm`'s axes), turned from LPS to RAS.
 
     Example:
         >>> from medinpaint.data import sample_path
@@ -163,7 +164,32 @@ def volume_directions(loaded: LoadedSlices) -> np.ndarray | None:
     source = loaded.source
     if isinstance(source, NiftiSource):
         return np.asarray(source.affine, float)[:3, :3]
-    return _frame_directions(frame_geometry(source).orientations[0], spacing)
+    geometry = frame_geometry(source)
+    directions = _frame_directions(geometry.orientations[0], spacing)
+    first, second = geometry.positions[list(loaded.slice_indices[:2])]
+    directions[:, 0] *= np.sign((second - first) @ directions[:, 0])  # a multi-frame file's frames may run against their normal
+    return LPS_TO_RAS @ directions
+
+
+def volume_origin(loaded: LoadedSlices) -> np.ndarray | None:
+    """The world position (mm, RAS) of voxel (0, 0, 0) of the volume that :func:`volume_directions`
+    describes (NIfTI: the affine's translation; DICOM: the first frame's last row, first column,
+    turned from LPS); None when the slices do not form a regular volume.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> volume_origin(load_slices(sample_path(), slices=[90, 91])).tolist()
+        [-98.0, -134.0, -72.0]
+    """
+    if volume_voxel_mm(loaded) is None:
+        return None
+    source = loaded.source
+    if isinstance(source, NiftiSource):
+        return np.asarray(source.affine, float)[:3, 3]
+    geometry = frame_geometry(source)
+    column = geometry.orientations[0][3:]
+    return LPS_TO_RAS @ (geometry.positions[loaded.slice_indices[0]] + (geometry.rows - 1) * geometry.pixel_spacing[0] * column)
 
 
 def _frame_directions(orientation, spacing) -> np.ndarray:

@@ -33,7 +33,7 @@ from medinpaint.transforms.array import IntensityToUnit
 if TYPE_CHECKING:
     from medinpaint.checkpoint import LoadedModels
 
-__all__ = ["TissueIntensityToUnit", "reference_classes", "tissue_class_means", "tissue_intensity", "tissue_voxels"]
+__all__ = ["TissueIntensityToUnit", "reference_classes", "template_class_means", "tissue_class_means", "tissue_intensity", "tissue_voxels"]
 
 TISSUE_SHARE = 0.1  # known voxels above this share of their 99.5th percentile are tissue (not background)
 MIN_TISSUE_VOXELS = 1000
@@ -132,12 +132,23 @@ def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray, below: float, ab
     return torch.as_tensor(mapped, dtype=x.dtype if x.dtype.is_floating_point else torch.float32, device=x.device)
 
 
+@lru_cache(maxsize=1)
+def template_class_means() -> np.ndarray:
+    """The embedded template's three tissue class means (its own units), computed once.
+
+    Example:
+        >>> template_class_means().round(1).tolist()
+        [112.0, 168.6, 211.9]
+    """
+    volume, _ = sample_volume()
+    return tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
+
+
 @lru_cache(maxsize=4)
 def _template_classes(normalisation: Normalisation) -> tuple[float, ...]:
     volume, _ = sample_volume()
     intensity = normalisation.intensity_for(volume)
-    means = tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
-    return tuple(float(v) for v in intensity(torch.from_numpy(means)).tolist())
+    return tuple(float(v) for v in intensity(torch.from_numpy(template_class_means())).tolist())
 
 
 def reference_classes(models: LoadedModels) -> tuple[float, ...] | None:

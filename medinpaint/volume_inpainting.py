@@ -20,7 +20,10 @@ disagree and the fill jumps through-plane. The 3-D fill:
 
 Given the image's voxel directions (``directions``), either method's fill is then moved, hole by
 hole, towards the hole's fill from the mirror image of the other hemisphere, by how well that
-predicts the known voxels around the hole (:mod:`medinpaint.inpainting.mirror_guide`).
+predicts the known voxels around the hole (:mod:`medinpaint.inpainting.mirror_guide`); for a model
+trained on the embedded template, the hole's voxels with no mirror image (about the midline) are
+then moved towards their fill from that template placed on the head
+(:mod:`medinpaint.inpainting.template_guide`).
 
 With ``method="network"`` (the checkpoint's posterior-mean fill network: its
 ``volume_fill_network``, tuned on slices through 3-D holes, when it has one; else its
@@ -63,8 +66,11 @@ from medinpaint.inpainting.fill_grid import FillGrid, grid_factors, model_grid_z
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
+from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.io.nifti import extract_slices, slice_from_display
+from medinpaint.masks import voided_voxels
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
+from medinpaint.tissue_contrast import reference_classes
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
@@ -165,6 +171,7 @@ def inpaint_volume(
     detail_gain: float = DETAIL_GAIN,
     spacing: tuple[float, float, float] | None = None,
     directions: np.ndarray | None = None,
+    origin: np.ndarray | None = None,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -199,10 +206,13 @@ def inpaint_volume(
             volume's own 3-D biharmonic fill (:mod:`medinpaint.inpainting.fill_grid`);
             the detail gain's Gaussian is the model's voxel long (:func:`~medinpaint.inpainting.detail.detail_sigma`).
             None = on the volume's own grid, σ one voxel.
-        directions: (3, 3) the world step (mm) of one voxel along each axis, as columns (a NIfTI
-            affine's ``[:3, :3]``): then each hole's fill is moved towards its fill from the
+        directions: (3, 3) the world step (mm) of one voxel along each axis, as columns, in RAS (a
+            NIfTI affine's ``[:3, :3]``): then each hole's fill is moved towards its fill from the
             mirror image of the other hemisphere, by how well that predicts the known voxels
-            around the hole (:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror`); None = not.
+            around the hole (:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror`), and, for a
+            model trained on the embedded template, its voxels with no mirror image towards their fill
+            from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`); None = neither.
+        origin: the world position (mm, RAS) of voxel (0, 0, 0), a start of the template's placement; None = found without.
         progress: show the progress bars (the searches'; the network's over its slices).
 
     Returns:
@@ -245,6 +255,10 @@ def inpaint_volume(
     if directions is None:
         return result
     filled, guide = guide_by_mirror(volume, known, result.filled, directions)
+    if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
+        readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5)
+        filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.plane, origin)
+        guide = replace(guide, template=template)
     return replace(result, filled=filled, mirror=guide)
 
 

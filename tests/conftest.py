@@ -7,10 +7,14 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+import nibabel as nib
 import numpy as np
 import pytest
+from nibabel.testing import data_path as nibabel_data
 from PIL import Image
 from pydicom.data import get_testdata_file
+
+REAL_T1 = Path(nibabel_data) / "anatomical.nii"  # a real subject's T1: 2 mm, LAS, 33 × 41 × 25, SPM-normalised (its world coordinates are MNI's)
 
 
 def pytest_configure(config):
@@ -38,6 +42,13 @@ def dicom_test_file(name: str) -> Path:
     if path is None:
         pytest.skip(f"pydicom test file {name} is not installed")
     return Path(path)
+
+
+@pytest.fixture(scope="module")
+def real_t1() -> tuple[np.ndarray, np.ndarray]:
+    """nibabel's real T1 (:data:`REAL_T1`): its voxels (float32) and affine."""
+    image = nib.load(REAL_T1)
+    return np.asanyarray(image.dataobj).astype(np.float32), image.affine
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,12 @@ from pydicom.uid import ExplicitVRLittleEndian, RTStructureSetStorage, generate_
 from conftest import dicom_test_file
 
 
+def ellipsoid(shape: tuple[int, ...], centre: tuple[int, ...], radii: tuple[int, ...]) -> np.ndarray:
+    """A solid ellipsoid (bool, ``shape``) about ``centre`` with semi-axes ``radii``, in voxels."""
+    grid = np.ogrid[tuple(slice(0, n) for n in shape)]
+    return sum(((axis - c) / r) ** 2 for axis, c, r in zip(grid, centre, radii)) <= 1
+
+
 def ct_series(target: Path) -> Path:
     """A copy of pydicom's CT5N series: 5 axial 16×16 CT slices, 0.488 mm pixels, 2.5 mm apart."""
     source = dicom_test_file("CT_small.dcm").parent / "dicomdirtests" / "98892001" / "CT5N"

@@ -1,14 +1,12 @@
 """The mirror guide (medinpaint.inpainting.mirror_guide) on a real T1: its plane, its weight, its fill."""
 
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 from monai.data import MetaTensor
-from conftest import benchmark_module
-from mask_builders import make_seg, mr_series, read_series
-from nibabel.testing import data_path as nibabel_data
+from conftest import REAL_T1, benchmark_module
+from mask_builders import ellipsoid, make_seg, mr_series, read_series
 from scipy import ndimage
 
 from medinpaint.file_inpainting import inpaint_file
@@ -19,18 +17,8 @@ from medinpaint.inpainting.mirror_plane import fit_mirror_plane, left_right_axis
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms import SemanticInpaint
 
-REAL_T1 = Path(nibabel_data) / "anatomical.nii"  # 2 mm, LAS, 33 × 41 × 25
 
 
-@pytest.fixture(scope="module")
-def real_t1() -> tuple[np.ndarray, np.ndarray]:
-    image = nib.load(REAL_T1)
-    return np.asanyarray(image.dataobj).astype(np.float32), image.affine
-
-
-def ellipsoid(shape, centre, radii) -> np.ndarray:
-    grid = np.mgrid[tuple(slice(0, n) for n in shape)]
-    return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii)) <= 1
 
 
 def test_guide_fills_a_real_t1_hole_from_the_other_side(real_t1):

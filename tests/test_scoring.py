@@ -11,6 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from mask_builders import ellipsoid
 from typer.testing import CliRunner
 
 from medinpaint.cli import app
@@ -43,10 +44,6 @@ OFFICIAL = {
     "inner": {"ssim": 0.8600911196455839, "psnr": 21.561690697000582, "mse": 0.006006978917866945, "mae": 0.06138136237859726},
 }
 
-
-def ellipsoid(shape: tuple[int, ...], centre: tuple[int, ...], radii: tuple[int, ...]) -> np.ndarray:
-    grid = np.ogrid[tuple(slice(0, n) for n in shape)]
-    return sum(((axis - c) / r) ** 2 for axis, c, r in zip(grid, centre, radii)) <= 1
 
 
 def write_case(folder: Path, name: str) -> dict[str, Path]:

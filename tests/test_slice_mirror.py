@@ -5,23 +5,16 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pydicom
-import pytest
+from conftest import REAL_T1
 from mask_builders import make_seg, mr_series, read_series
 from monai.data import MetaTensor
-from nibabel.testing import data_path as nibabel_data
 from PIL import Image
 
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.mirror_guide import SliceMirrorGuides
 from medinpaint.transforms import SemanticInpaint
 
-REAL_T1 = Path(nibabel_data) / "anatomical.nii"  # 2 mm, LAS, 33 × 41 × 25: x is the left-right axis
 
-
-@pytest.fixture(scope="module")
-def real_t1() -> tuple[np.ndarray, np.ndarray]:
-    image = nib.load(REAL_T1)
-    return np.asanyarray(image.dataobj).astype(np.float32), image.affine
 
 
 def one_slice(volume: np.ndarray, affine: np.ndarray, axis: int, index: int) -> tuple[np.ndarray, np.ndarray]:

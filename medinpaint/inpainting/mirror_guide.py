@@ -34,6 +34,7 @@ the fill with and without it (docs/results.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -44,7 +45,10 @@ from medinpaint.inpainting.mirror_plane import MIN_OVERLAP, MirrorPlane, fit_mir
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
 from medinpaint.masks import voided_voxels
 
-__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "guide_by_mirror", "mirror_guided_fill"]
+if TYPE_CHECKING:
+    from medinpaint.inpainting.template_guide import TemplateGuide
+
+__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "guide_by_mirror", "mirror_guided_fill", "ring_weight"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MARGIN = 8  # known voxels around a hole that its residual field reads
@@ -93,11 +97,14 @@ class MirrorGuide:
         weights: per connected hole, the weight of its mirror-guided fill (0 = the fill given kept).
         mirrored: per connected hole, the share of its voxels that have a mirror image (the rest
             reflect into a hole, a voided region or out of the volume; steps 5 and 6 fill them).
+        template: what the template guide did for the voxels with no mirror image
+            (:mod:`medinpaint.inpainting.template_guide`); None = not run.
     """
 
     plane: MirrorPlane | None
     weights: tuple[float, ...]
     mirrored: tuple[float, ...]
+    template: TemplateGuide | None = None
 
     def __str__(self) -> str:
         """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` holes' weights and shares mirrored.
@@ -106,11 +113,12 @@ class MirrorGuide:
             >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97, 0.0), (0.64, 1.0)))
             plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %), 0.00 (100 %)
         """
+        template = "" if self.template is None else f"; {self.template}"
         if self.plane is None:
-            return "too little known tissue to fit a mirror plane; the fill is unguided"
+            return "too little known tissue to fit a mirror plane; the fill is unguided by the mirror" + template
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.mirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole (share of the hole with a mirror image) {shown}{more}"
+        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole (share of the hole with a mirror image) {shown}{more}{template}"
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,7 @@ class SliceMirrorGuides:
 
         Example:
             >>> print(SliceMirrorGuides((4, 5), (None, MirrorGuide(None, (0.0,), (0.0,)))))
-            2-D, per slice: slice 4: not guided (no geometry, or its left-right axis leaves the slice); slice 5: too little known tissue to fit a mirror plane; the fill is unguided
+            2-D, per slice: slice 4: not guided (no geometry, or its left-right axis leaves the slice); slice 5: too little known tissue to fit a mirror plane; the fill is unguided by the mirror
         """
         unguided = "not guided (no geometry, or its left-right axis leaves the slice)"
         shown = [f"slice {index}: {unguided if guide is None else guide}" for index, guide in zip(self.slices[:SLICES_SHOWN], self.guides)]
@@ -139,7 +147,7 @@ class SliceMirrorGuides:
         return "2-D, per slice: " + "; ".join(shown) + more
 
 
-def _ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> float:
+def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> float:
     """The least-squares weight, clipped to [0, 1], of the mirror-guided fill over the 3-D biharmonic
     fill on the known voxels of a ring around ``hole``, each filling the hole grown by the ring."""
     grown = ndimage.binary_dilation(hole, iterations=RING)
@@ -200,7 +208,7 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
-        weight = _ring_weight(volume[box], readable[box], one, mirror)
+        weight = ring_weight(volume[box], readable[box], one, mirror)
         mirrored.append(float(np.isfinite(mirror[one]).mean()))
         guided = mirror_guided_fill(volume[box], readable[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
         if guided is None:

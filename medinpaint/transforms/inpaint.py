@@ -104,7 +104,9 @@ class SemanticInpaint(Transform):
             fill from the mirror image of the other hemisphere (left-right from the affine), by
             how well that predicts the known voxels around the hole
             (:mod:`medinpaint.inpainting.mirror_guide`), in 3-D for the 3-D fill and within each
-            slice for the slice-wise fill (:mod:`medinpaint.slice_mirror`), as ``medinpaint inpaint --mirror``.
+            slice for the slice-wise fill (:mod:`medinpaint.slice_mirror`), as ``medinpaint inpaint --mirror``;
+            in the 3-D fill, with a model trained on the embedded template, the voxels with no
+            mirror image also towards that template placed on the head (:mod:`medinpaint.inpainting.template_guide`).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -216,12 +218,12 @@ class SemanticInpaint(Transform):
         intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         geometry = self.mirror and isinstance(image, MetaTensor) and image.ndim == 4 and image.shape[0] == 1
-        directions = image.affine[:3, :3].double().cpu().numpy() if geometry else None
+        directions, origin = (image.affine[:3, :3].double().cpu().numpy(), image.affine[:3, 3].double().cpu().numpy()) if geometry else (None, None)
         if in_3d:
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
             found = inpaint_stack_3d(
                 stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing,
-                directions=directions, **options,
+                directions=directions, origin=origin, **options,
             )
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)

@@ -1,0 +1,106 @@
+"""The template guide (medinpaint.inpainting.template_guide) on a real T1: its placement, its fill, where it acts."""
+
+import dataclasses
+
+import nibabel as nib
+import numpy as np
+import pytest
+from mask_builders import ellipsoid, mr_series
+from nibabel.processing import resample_from_to
+
+from medinpaint.checkpoint import load_models
+from medinpaint.data.sample import sample_path
+from medinpaint.fill_modes import volume_directions, volume_origin
+from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
+from medinpaint.inpainting.mirror_guide import guide_by_mirror
+from medinpaint.inpainting.template_guide import MIN_CORRELATION, guide_by_template, place_template
+from medinpaint.pipeline import load_slices
+from medinpaint.transforms.array import IntensityToUnit
+from medinpaint.volume_inpainting import inpaint_volume
+
+MIDLINE = (16, 22, 13)  # voxel x = 16 is world x = 0
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_models(device="cpu")
+
+
+
+
+def test_the_template_is_placed_where_the_real_t1s_world_coordinates_put_it_and_fits_it_better(real_t1):
+    """No world origin is read (a crop 20 mm off the brain's centre): the shifts' grid finds it."""
+    volume, affine = real_t1
+    placed = place_template(volume, np.ones(volume.shape, bool), affine[:3, :3])
+    values, brain = placed.sample(tuple(slice(0, n) for n in volume.shape))
+    by_header = np.asarray(resample_from_to(nib.load(sample_path()), (volume.shape, affine), order=1).dataobj)
+    inside = (brain > 0.5) & (by_header > 0)
+    assert inside.mean() > 0.8  # the crop lies inside the template's brain
+    assert np.corrcoef(values[inside], by_header[inside])[0, 1] > 0.85
+    assert placed.correlation > np.corrcoef(by_header[inside], volume[inside])[0, 1]
+
+
+def test_a_dicom_series_of_the_real_t1_places_the_template_as_its_nifti_does(tmp_path, real_t1):
+    """An axial series of the real T1 (rows posterior, columns left, as LPS has them): its volume
+    directions and origin are turned from LPS to RAS (volume_directions, volume_origin), so the
+    same head is placed alike."""
+    volume, affine = real_t1
+    folder = mr_series(volume.transpose(2, 1, 0)[:, ::-1], (2.0, 2.0, 2.0), tmp_path / "series")
+    loaded = load_slices(folder)
+    series = np.rint(volume).transpose(2, 0, 1)  # the volume the series makes: frames, columns, rows reversed
+    directions, origin = volume_directions(loaded), volume_origin(loaded)
+    assert np.allclose(directions, [[0.0, -2.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]])  # RAS steps of those axes
+    assert np.allclose(origin, [0.0, -80.0, 0.0])  # the first frame's last row, first column
+    from_dicom = place_template(series, np.ones(series.shape, bool), directions, origin)
+    from_nifti = place_template(volume, np.ones(volume.shape, bool), affine[:3, :3], affine[:3, 3])
+    assert from_dicom.correlation == pytest.approx(from_nifti.correlation, abs=0.02)
+
+
+def test_a_hole_across_the_midline_of_a_real_t1_is_filled_closer_to_the_truth(real_t1):
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, MIDLINE, (4, 5, 4))
+    voided = np.where(hole, 0, volume).astype(np.float32)
+    base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    mirrored, mirror = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
+    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.plane)
+    assert np.array_equal(filled[~hole], volume[~hole])
+    assert guide.correlation > 0.55 and guide.weights[0] > 0.5 and guide.unmirrored[0] > 0.5
+    assert np.abs(filled - volume)[hole].mean() < 0.9 * np.abs(mirrored - volume)[hole].mean()
+    assert "template placed with correlation" in str(guide)
+
+
+def test_a_hole_the_mirror_sees_whole_places_no_template(real_t1):
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))  # left hemisphere, its reflection known
+    voided = np.where(hole, 0, volume).astype(np.float32)
+    mirrored, mirror = guide_by_mirror(voided, ~hole, biharmonic_fill_3d(voided, (~hole).astype(np.float32)), affine[:3, :3])
+    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.plane)
+    assert guide.correlation is None and guide.weights == (0.0,) and guide.unmirrored == (0.0,)
+    assert np.array_equal(filled, mirrored)
+
+
+def test_only_a_model_trained_on_the_embedded_template_is_guided_by_it(real_t1, models):
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, MIDLINE, (4, 5, 4))
+    known = (~hole).astype(np.float32)
+    intensity = IntensityToUnit(*np.percentile(volume, [0.5, 99.5]))
+    guided = inpaint_volume(volume, known, models, intensity, method="network", spacing=(2.0, 2.0, 2.0), directions=affine[:3, :3])
+    other = dataclasses.replace(models, config=dataclasses.replace(models.config, data="folder"))
+    unguided = inpaint_volume(volume, known, other, intensity, method="network", spacing=(2.0, 2.0, 2.0), directions=affine[:3, :3])
+    assert guided.mirror.template.correlation > 0.55 and unguided.mirror.template is None
+    assert "template placed" in str(guided.mirror) and "template" not in str(unguided.mirror)
+    assert np.abs(guided.filled - volume)[hole].mean() < np.abs(unguided.filled - volume)[hole].mean()
+
+
+def test_a_template_that_does_not_fit_the_image_is_not_used(real_t1):
+    """The real T1's voxels shuffled in blocks of 4 (its intensities, no brain's layout): the best
+    placement correlates below MIN_CORRELATION, and the fill given is kept."""
+    volume, affine = real_t1
+    blocks = volume[:32, :40, :24].reshape(8, 4, 10, 4, 6, 4).transpose(0, 2, 4, 1, 3, 5).reshape(480, 4, 4, 4)
+    shuffled = blocks[np.random.default_rng(0).permutation(480)].reshape(8, 10, 6, 4, 4, 4).transpose(0, 3, 1, 4, 2, 5).reshape(32, 40, 24)
+    hole = ellipsoid(shuffled.shape, (16, 20, 12), (4, 5, 4))
+    voided = np.where(hole, 0, shuffled).astype(np.float32)
+    fill = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    filled, guide = guide_by_template(voided, ~hole, ~hole, fill, affine[:3, :3], None, affine[:3, 3])
+    assert guide.correlation < MIN_CORRELATION and guide.weights == (0.0,)
+    assert np.array_equal(filled, fill.astype(np.float32)) and "not used" in str(guide)
