@@ -200,7 +200,7 @@ def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndar
 
 
 def _starts(template: _Template, points: tuple[torch.Tensor, torch.Tensor], shift: torch.Tensor) -> list[tuple[torch.Tensor, np.ndarray]]:
-    """The :data:`STARTS` best ``(shift, parameters)`` by correlation on the coarse grid (at most
+    """The :data:`STARTS` best ``(shift, parameters)`` by :func:`_fit` on the coarse grid (at most
     :data:`SCAN_POINTS` of its points) among every shift of :data:`SHIFTS_MM` about ``shift`` (along
     each world axis) and every turn of :data:`TURNS_DEGREES` about each axis."""
     world, values = (part[:: max(1, len(part) // SCAN_POINTS)] for part in points)
@@ -217,7 +217,7 @@ def _starts(template: _Template, points: tuple[torch.Tensor, torch.Tensor], shif
 
 
 def _refine(level: _TemplateLevel, points: tuple[torch.Tensor, torch.Tensor], shift: torch.Tensor, start: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
-    """L-BFGS from ``start`` of the correlation on one grid: ``(parameters, correlation)``."""
+    """L-BFGS from ``start`` of :func:`_fit` on one grid: ``(parameters, fit)``."""
     world, values = points
     centre = _template().centre
 
