@@ -33,7 +33,7 @@ from medinpaint.transforms.array import IntensityToUnit
 if TYPE_CHECKING:
     from medinpaint.checkpoint import LoadedModels
 
-__all__ = ["TissueIntensityToUnit", "reference_classes", "template_class_means", "tissue_class_means", "tissue_intensity", "tissue_voxels"]
+__all__ = ["TissueIntensityToUnit", "piecewise_linear", "reference_classes", "template_class_means", "tissue_class_means", "tissue_intensity", "tissue_voxels"]
 
 TISSUE_SHARE = 0.1  # known voxels above this share of their 99.5th percentile are tissue (not background)
 MIN_TISSUE_VOXELS = 1000
@@ -96,20 +96,19 @@ class TissueIntensityToUnit(IntensityToUnit):
         if not (np.all(np.diff(self.native_points) > 0) and np.all(np.diff(self.unit_points) > 0)):
             raise ValueError(f"landmarks must ascend from (0, -1): native {self.native_points}, unit {self.unit_points}")
         self.slopes = np.diff(self.unit_points) / np.diff(self.native_points)
-        self.first_slope, self.last_slope = float(self.slopes[0]), float(self.slopes[-1])
-        high = self.native_points[-1] + (1.0 - self.unit_points[-1]) / self.last_slope
+        high = self.native_points[-1] + (1.0 - self.unit_points[-1]) / self.slopes[-1]
         super().__init__(0.0, float(high), clip)
 
     def __call__(self, img: NdarrayOrTensor) -> torch.Tensor:
         """Map native values to [-1, 1] through the landmarks."""
         x = convert_to_tensor(img, track_meta=False)
-        unit = _piecewise(x, self.native_points, self.unit_points, self.first_slope, self.last_slope)
+        unit = _piecewise(x, self.native_points, self.unit_points)
         return unit.clamp(-1.0, 1.0) if self.clip else unit
 
     def inverse(self, img: NdarrayOrTensor) -> torch.Tensor:
         """Map values in [-1, 1] back to native units."""
         y = convert_to_tensor(img, track_meta=False)
-        return _piecewise(y, self.unit_points, self.native_points, 1.0 / self.first_slope, 1.0 / self.last_slope)
+        return _piecewise(y, self.unit_points, self.native_points)
 
     def native_scale(self, img: NdarrayOrTensor) -> torch.Tensor:
         """Native units per unit step at each value in [-1, 1]: the inverse's slope on its segment."""
@@ -123,12 +122,23 @@ class TissueIntensityToUnit(IntensityToUnit):
         return tuple(float(v) for v in self.native_points[1:])
 
 
-def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray, below: float, above: float) -> torch.Tensor:
-    """np.interp through (xp, fp), extended linearly with slope ``below`` / ``above`` outside them, in x's dtype."""
-    values = x.detach().cpu().double().numpy()
+def piecewise_linear(values: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` through the landmarks ``(xp, fp)`` (both ascending), continued beyond them along
+    the first and the last segment instead of clamped; float64.
+
+    Example:
+        >>> piecewise_linear(np.array([-1.0, 0.5, 3.0]), np.array([0.0, 1.0, 2.0]), np.array([0.0, 10.0, 30.0])).tolist()
+        [-10.0, 5.0, 50.0]
+    """
+    values, xp, fp = np.asarray(values, np.float64), np.asarray(xp, np.float64), np.asarray(fp, np.float64)
     mapped = np.interp(values, xp, fp)
-    mapped = np.where(values < xp[0], fp[0] + (values - xp[0]) * below, mapped)
-    mapped = np.where(values > xp[-1], fp[-1] + (values - xp[-1]) * above, mapped)
+    mapped = np.where(values < xp[0], fp[0] + (values - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0]), mapped)
+    return np.where(values > xp[-1], fp[-1] + (values - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2]), mapped)
+
+
+def _piecewise(x: torch.Tensor, xp: np.ndarray, fp: np.ndarray) -> torch.Tensor:
+    """:func:`piecewise_linear` of a tensor, in its dtype (float32 for an integer one) and on its device."""
+    mapped = piecewise_linear(x.detach().cpu().double().numpy(), xp, fp)
     return torch.as_tensor(mapped, dtype=x.dtype if x.dtype.is_floating_point else torch.float32, device=x.device)
 
 

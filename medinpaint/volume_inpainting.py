@@ -70,7 +70,7 @@ from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.masks import voided_voxels
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
-from medinpaint.tissue_contrast import reference_classes
+from medinpaint.tissue_contrast import TissueIntensityToUnit, reference_classes
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.windows import WindowConfig, hole_windows, paste_windows
 
@@ -257,7 +257,8 @@ def inpaint_volume(
     filled, guide = guide_by_mirror(volume, known, result.filled, directions)
     if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
         readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5)
-        filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.plane, origin)
+        classes = np.array(intensity.classes) if isinstance(intensity, TissueIntensityToUnit) else None  # the network's map found them
+        filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes)
         guide = replace(guide, template=template)
     return replace(result, filled=filled, mirror=guide)
 

@@ -62,7 +62,7 @@ def test_a_hole_across_the_midline_of_a_real_t1_is_filled_closer_to_the_truth(re
     voided = np.where(hole, 0, volume).astype(np.float32)
     base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
     mirrored, mirror = guide_by_mirror(voided, ~hole, base, affine[:3, :3])
-    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.plane)
+    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
     assert np.array_equal(filled[~hole], volume[~hole])
     assert guide.correlation > 0.55 and guide.weights[0] > 0.5 and guide.unmirrored[0] > 0.5
     assert np.abs(filled - volume)[hole].mean() < 0.9 * np.abs(mirrored - volume)[hole].mean()
@@ -74,7 +74,7 @@ def test_a_hole_the_mirror_sees_whole_places_no_template(real_t1):
     hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))  # left hemisphere, its reflection known
     voided = np.where(hole, 0, volume).astype(np.float32)
     mirrored, mirror = guide_by_mirror(voided, ~hole, biharmonic_fill_3d(voided, (~hole).astype(np.float32)), affine[:3, :3])
-    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.plane)
+    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
     assert guide.correlation is None and guide.weights == (0.0,) and guide.unmirrored == (0.0,)
     assert np.array_equal(filled, mirrored)
 

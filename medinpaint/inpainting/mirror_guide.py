@@ -33,7 +33,7 @@ the fill with and without it (docs/results.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -99,12 +99,15 @@ class MirrorGuide:
             reflect into a hole, a voided region or out of the volume; steps 5 and 6 fill them).
         template: what the template guide did for the voxels with no mirror image
             (:mod:`medinpaint.inpainting.template_guide`); None = not run.
+        unmirrored: (X, Y, Z) bool, the hole voxels with no mirror image (every hole voxel when no
+            plane was fitted): where the template guide may act; None = not recorded.
     """
 
     plane: MirrorPlane | None
     weights: tuple[float, ...]
     mirrored: tuple[float, ...]
     template: TemplateGuide | None = None
+    unmirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` holes' weights and shares mirrored.
@@ -202,27 +205,30 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     filled = np.array(fill, np.float32, copy=True)
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)
+    unmirrored = ~known  # until a hole's mirror image is read
     if plane is None:
-        return filled, MirrorGuide(None, (0.0,) * count, (0.0,) * count)
+        return filled, MirrorGuide(None, (0.0,) * count, (0.0,) * count, unmirrored=unmirrored)
     weights, mirrored, unpaired = [], [], []
     for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
         weight = ring_weight(volume[box], readable[box], one, mirror)
+        unmirrored[box][one] = ~np.isfinite(mirror[one])
         mirrored.append(float(np.isfinite(mirror[one]).mean()))
         guided = mirror_guided_fill(volume[box], readable[box], one, mirror) if weight > 0.0 else None  # no solve for a hole the ring turns down
         if guided is None:
             weight = 0.0
         else:
             region, paired = filled[box], one & np.isfinite(guided)
-            unmirrored = one & ~paired
+            unguided = one & ~paired
             moved = ((1.0 - weight) * region[paired] + weight * guided[paired]).astype(np.float32)
-            if unmirrored.any():  # voxels with no mirror image: corrected as their neighbours were, then paired below
-                _continue_correction(region, unmirrored, paired, moved)
-                unpaired.append((box, unmirrored, hole_gain(one, weight / 2)))
+            if unguided.any():  # voxels with no mirror image: corrected as their neighbours were, then paired below
+                _continue_correction(region, unguided, paired, moved)
+                unpaired.append((box, unguided, hole_gain(one, weight / 2)))
             region[paired] = moved
         weights.append(weight)
-    return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), MirrorGuide(plane, tuple(weights), tuple(mirrored))
+    guide = MirrorGuide(plane, tuple(weights), tuple(mirrored), unmirrored=unmirrored)
+    return _pair_with_reflection(filled, anatomy, unpaired, plane, spacing), guide
 
 
 def _continue_correction(region: np.ndarray, voxels: np.ndarray, paired: np.ndarray, moved: np.ndarray) -> None:

@@ -40,9 +40,8 @@ from scipy import ndimage, optimize
 
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.mirror_guide import MARGIN, RING, mirror_guided_fill, ring_weight
-from medinpaint.inpainting.mirror_plane import MirrorPlane, mirror_image
 from medinpaint.inpainting.poisson3d import grow_box
-from medinpaint.tissue_contrast import template_class_means, tissue_class_means, tissue_voxels
+from medinpaint.tissue_contrast import piecewise_linear, template_class_means, tissue_class_means, tissue_voxels
 
 __all__ = ["PlacedTemplate", "TemplateGuide", "guide_by_template", "place_template", "template_in_subject_contrast"]
 
@@ -234,7 +233,8 @@ def _refine(level: _TemplateLevel, points: tuple[torch.Tensor, torch.Tensor], sh
 
 def template_in_subject_contrast(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Template ``values`` mapped piecewise linearly through 0 and the template's three tissue class means
-    onto the subject's ``classes`` (:func:`~medinpaint.tissue_contrast.tissue_class_means`; linear beyond the last).
+    onto the subject's ``classes`` (:func:`~medinpaint.tissue_contrast.tissue_class_means`; linear beyond
+    the last: :func:`~medinpaint.tissue_contrast.piecewise_linear`).
 
     Example:
         >>> template, _ = sample_volume()
@@ -243,10 +243,7 @@ def template_in_subject_contrast(values: np.ndarray, classes: np.ndarray) -> np.
         >>> bool(np.allclose(mapped, 2 * template[80:100, 100:120, 70:90], rtol=1e-4))
         True
     """
-    own = _template().classes
-    mapped = np.interp(values, np.r_[0.0, own], np.r_[0.0, classes])
-    slope = (classes[-1] - classes[-2]) / (own[-1] - own[-2])
-    return np.where(values > own[-1], classes[-1] + (values - own[-1]) * slope, mapped)
+    return piecewise_linear(values, np.r_[0.0, _template().classes], np.r_[0.0, classes])
 
 
 @dataclass(frozen=True)
@@ -281,8 +278,8 @@ class TemplateGuide:
 
 
 def guide_by_template(
-    volume: np.ndarray, known: np.ndarray, readable: np.ndarray, fill: np.ndarray, directions: np.ndarray, plane: MirrorPlane | None,
-    origin: np.ndarray | None = None,
+    volume: np.ndarray, known: np.ndarray, readable: np.ndarray, fill: np.ndarray, directions: np.ndarray, unmirrored: np.ndarray | None,
+    origin: np.ndarray | None = None, classes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, TemplateGuide]:
     """``fill`` moved towards each hole's template-guided fill where the mirror image is missing (module docstring, 3–4).
 
@@ -292,9 +289,12 @@ def guide_by_template(
         readable: (X, Y, Z) bool, the known voxels that are not voided: what the guides read.
         fill: (X, Y, Z) the volume with its holes filled (the mirror-guided fill); not changed.
         directions: (3, 3) the world step (mm) of one voxel along each axis, as columns, in RAS.
-        plane: the mirror plane :func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror` fitted
-            (None: no mirror image anywhere, the template may guide whole holes).
+        unmirrored: (X, Y, Z) bool, the hole voxels with no mirror image, as
+            :func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror` found them
+            (:attr:`~medinpaint.inpainting.mirror_guide.MirrorGuide.unmirrored`); None = every hole voxel.
         origin: the world position (mm, RAS) of voxel (0, 0, 0), one start of the placement; None = without.
+        classes: the input's three tissue class means, where the network's contrast map has found them
+            (:attr:`~medinpaint.tissue_contrast.TissueIntensityToUnit.classes`); None = found here, on ``readable``.
 
     Returns:
         ``(filled, guide)``: a copy of ``fill`` with known voxels unchanged, and :class:`TemplateGuide`.
@@ -311,24 +311,24 @@ def guide_by_template(
     """
     known, readable = np.asarray(known, bool), np.asarray(readable, bool)
     filled = np.array(fill, np.float32, copy=True)
-    spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
+    unmirrored = ~known if unmirrored is None else np.asarray(unmirrored, bool)
     labels, count = ndimage.label(~known)
-    holes = []  # (box, hole, voxels with no mirror image) of each hole
+    holes = []  # (box, hole, its voxels with no mirror image) of each hole
     for label, found in enumerate(ndimage.find_objects(labels), start=1):
         box = grow_box(found, MARGIN + RING, volume.shape)
         one = labels[box] == label
-        unmirrored = one if plane is None else one & ~np.isfinite(mirror_image(volume, readable, plane, spacing, box))
-        holes.append((box, one, unmirrored))
-    needed = any(unmirrored.any() for _, _, unmirrored in holes)
-    classes = tissue_class_means(tissue_voxels(volume, readable)) if needed else None
-    placed = place_template(volume, readable, directions, origin) if classes is not None else None
-    shares = tuple(float(unmirrored[one].mean()) for _, one, unmirrored in holes)
+        holes.append((box, one, one & unmirrored[box]))
+    needed = bool((unmirrored & ~known).any())
+    if needed and classes is None:
+        classes = tissue_class_means(tissue_voxels(volume, readable))
+    placed = place_template(volume, readable, directions, origin) if needed and classes is not None else None
+    shares = tuple(float(lacking[one].mean()) for _, one, lacking in holes)
     if placed is None or placed.correlation < MIN_CORRELATION:
         return filled, TemplateGuide(None if placed is None else placed.correlation, (0.0,) * count, shares)
     weights = []
-    for box, one, unmirrored in holes:
+    for box, one, lacking in holes:
         guided = None
-        if unmirrored.any():  # no placement read, no solve, for a hole the mirror sees whole
+        if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
             weight = ring_weight(volume[box], readable[box], one, guide)
@@ -336,7 +336,7 @@ def guide_by_template(
         if guided is None:
             weights.append(0.0)
             continue
-        share = weight * np.clip(ndimage.gaussian_filter(unmirrored.astype(float), SHARE_SIGMA), 0.0, 1.0)
+        share = weight * np.clip(ndimage.gaussian_filter(lacking.astype(float), SHARE_SIGMA), 0.0, 1.0)
         take = one & np.isfinite(guided)
         region = filled[box]
         region[take] = ((1.0 - share[take]) * region[take] + share[take] * guided[take]).astype(np.float32)
