@@ -218,6 +218,8 @@ def test_voxels_with_no_mirror_image_are_corrected_like_their_neighbours(real_t1
     assert guide.weights[0] > 0.9 and across.sum() > 50 and (hole & ~across).sum() > 50
     assert guide.mirrored[0] == pytest.approx((hole & ~across).sum() / hole.sum(), abs=0.05)  # the report's share
     assert f"({guide.mirrored[0]:.0%})".replace("%", " %") in str(guide)
+    assert not guide.unmirrored[~hole].any() and (guide.unmirrored == across)[hole].mean() > 0.95  # where the template guide may act
+    assert guide.unmirrored[hole].mean() == pytest.approx(1.0 - guide.mirrored[0])
     assert np.abs(filled - symmetric)[hole & ~across].mean() < 100.0
     assert np.abs(filled - symmetric)[across].mean() < 200.0
     assert np.array_equal(filled[~hole], symmetric[~hole])
