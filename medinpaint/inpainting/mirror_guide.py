@@ -56,16 +56,21 @@ WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 SLICES_SHOWN = 3  # slices whose guide a report lists
 
 
-def mirror_guided_fill(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> np.ndarray | None:
+def mirror_guided_fill(
+    volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray, clip_spread: float | None = None
+) -> np.ndarray | None:
     """The hole filled with the mirror image plus the 3-D biharmonic continuation of (volume − mirror)
-    from the known voxels around it (module docstring, 3); NaN where the mirror image is; None
+    from the known voxels around it (module docstring, 3); NaN where the mirror image is not; None
     when too few known voxels around the hole have a reflection.
 
     Args:
         volume: (X, Y, Z) values (only the known voxels' are read).
         known: (X, Y, Z) bool, True = known.
         hole: (X, Y, Z) bool, the voxels to fill: a part of the unknown ones (other holes are not read).
-        mirror: :func:`mirror_image` of the volume.
+        mirror: :func:`mirror_image` of the volume, or another guide on the same voxels (NaN = none).
+        clip_spread: the difference clipped to its median ± this many robust spreads (1.4826 × its
+            median absolute deviation) before it is continued, so that a few voxels where the guide
+            is misplaced (an edge a voxel off) do not carry into the hole; None = not clipped.
 
     Example:
         >>> x, y = np.linspace(-1, 1, 20), np.linspace(-1, 1, 12)
@@ -81,6 +86,10 @@ def mirror_guided_fill(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, 
     if paired.sum() < MIN_OVERLAP // 4:
         return None
     difference = np.where(paired, values - np.nan_to_num(reflected), 0.0)
+    if clip_spread is not None:
+        middle = np.median(difference[paired])
+        spread = clip_spread * 1.4826 * np.median(np.abs(difference[paired] - middle))
+        difference = np.where(paired, np.clip(difference, middle - spread, middle + spread), 0.0)
     smooth = biharmonic_fill_3d(difference, paired.astype(np.float32))
     fill = np.full(volume.shape, np.nan)
     fill[box] = np.where(inside, reflected + smooth, np.nan)
@@ -150,16 +159,17 @@ class SliceMirrorGuides:
         return "2-D, per slice: " + "; ".join(shown) + more
 
 
-def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray) -> float:
-    """The least-squares weight, clipped to [0, 1], of the mirror-guided fill over the 3-D biharmonic
-    fill on the known voxels of a ring around ``hole``, each filling the hole grown by the ring."""
+def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray, clip_spread: float | None = None) -> float:
+    """The least-squares weight, clipped to [0, 1], of the mirror-guided fill (``clip_spread`` as
+    :func:`mirror_guided_fill`'s) over the 3-D biharmonic fill on the known voxels of a ring around
+    ``hole``, each filling the hole grown by the ring."""
     grown = ndimage.binary_dilation(hole, iterations=RING)
     ring = grown & known & np.isfinite(mirror)
     around = known & ~grown  # what both fills of the grown hole read
     box = hole_box(grown, MARGIN)
     if ring.sum() < MIN_OVERLAP // 4 or not around[box].any():
         return 0.0
-    guided = mirror_guided_fill(volume, around, grown, mirror)
+    guided = mirror_guided_fill(volume, around, grown, mirror, clip_spread)
     if guided is None:
         return 0.0
     smooth = np.full(volume.shape, np.nan)

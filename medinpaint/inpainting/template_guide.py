@@ -18,7 +18,9 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
    class means of each (:func:`template_in_subject_contrast`);
 3. fills each hole from it as the mirror guide fills from the mirror image
    (:func:`~medinpaint.inpainting.mirror_guide.mirror_guided_fill`: the guide plus the 3-D
-   biharmonic continuation of the difference on the known voxels around), weighted by the mirror
+   biharmonic continuation of the difference on the known voxels around, here clipped first to its
+   median ± :data:`CLIP_SPREAD` robust spreads: a template placed a voxel off at an edge differs
+   there by a tissue contrast, which would otherwise carry into the hole), weighted by the mirror
    guide's ring check (:func:`~medinpaint.inpainting.mirror_guide.ring_weight`);
 4. moves the fill given (the mirror-guided one) towards it only where the mirror has nothing:
    by the weight times the hole's share of voxels without a mirror image, Gaussian-smoothed over
@@ -54,6 +56,7 @@ TURNS_DEGREES = ((-10.0, 0.0, 10.0), (-15.0, 0.0, 15.0), (-15.0, 0.0, 15.0))  # 
 SCAN_POINTS = 3000  # points of the coarse grid that score the starts
 STARTS = 8  # the best (shift, turn) starts, each refined on both grids
 SHARE_SIGMA = 1.5  # voxels: the smoothing of the hole's share of voxels without a mirror image
+CLIP_SPREAD = 2.0  # the template's difference from the input around a hole, clipped to its median ± this many robust spreads
 MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced)
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 
@@ -331,8 +334,8 @@ def guide_by_template(
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
-            weight = ring_weight(volume[box], readable[box], one, guide)
-            guided = mirror_guided_fill(volume[box], readable[box], one, guide) if weight > 0.0 else None
+            weight = ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD)
+            guided = mirror_guided_fill(volume[box], readable[box], one, guide, CLIP_SPREAD) if weight > 0.0 else None
         if guided is None:
             weights.append(0.0)
             continue
