@@ -45,7 +45,6 @@ OFFICIAL = {
 }
 
 
-
 def write_case(folder: Path, name: str) -> dict[str, Path]:
     """Truth (a sample crop), hole mask, voided input and a perturbed prediction, as NIfTI files."""
     crop, centre, radii = CASES[name]

@@ -15,8 +15,6 @@ from medinpaint.inpainting.mirror_guide import SliceMirrorGuides
 from medinpaint.transforms import SemanticInpaint
 
 
-
-
 def one_slice(volume: np.ndarray, affine: np.ndarray, axis: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Slice ``index`` along ``axis`` as a one-slice volume (the axis kept) with its own affine."""
     plane = np.take(volume, [index], axis=axis)
