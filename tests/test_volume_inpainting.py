@@ -278,6 +278,24 @@ def test_dicom_frames_whose_pixel_spacing_is_zero_are_filled_slice_by_slice_not_
     assert np.abs(filled[hole] - frames[hole]).mean() < np.abs(frames[hole] - frames[~hole].mean()).mean()  # a fill, not a blank
 
 
+def fills_stored_both_ways(tmp_path: Path, image: np.ndarray, hole: np.ndarray, affine: np.ndarray, moved_origin=(0.0, 0.0, 0.0), **options):
+    """``image`` filled by ``inpaint_file`` as given (float32) and flipped along x and y as int16, its world
+    origin moved by ``moved_origin`` mm (the same anatomy stored as BraTS ships T1s): ``(fill as given,
+    fill as flipped flipped back, the flipped file's affine, the two reports)``."""
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    flip[:2, 3] = [image.shape[0] - 1, image.shape[1] - 1]
+    moved = np.eye(4)
+    moved[:3, 3] = moved_origin
+    stored = {"given": (image, hole, affine), "flipped": (image[::-1, ::-1].astype(np.int16), hole[::-1, ::-1], moved @ affine @ flip)}
+    filled, reports = {}, []
+    for name, (values, mask, image_affine) in stored.items():
+        nib.save(nib.Nifti1Image(values, image_affine), tmp_path / f"{name}.nii.gz")
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), image_affine), tmp_path / f"{name}_mask.nii.gz")
+        reports.append(inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / f"{name}_mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", progress=False, **options))
+        filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj).astype(np.float32)
+    return filled["given"], filled["flipped"][::-1, ::-1], stored["flipped"][2], reports
+
+
 def test_a_thick_hole_gets_the_same_fill_however_the_volume_is_stored(tmp_path):
     """The shipped model's 3-D fill of a volume stored LPS as int16 (as BraTS ships T1s) is its fill
     of the same anatomy stored RAS as float32, flipped back, up to the int16 output's rounding:
@@ -289,19 +307,10 @@ def test_a_thick_hole_gets_the_same_fill_however_the_volume_is_stored(tmp_path):
     hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((30, 28, 20), (9, 8, 7)))) <= 1
     ras = affine.copy()
     ras[:3, 3] += affine[:3, :3] @ np.array([60, 70, 80])
-    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
-    flip[:2, 3] = [crop.shape[0] - 1, crop.shape[1] - 1]
-    stored = {"ras": (crop, hole, ras), "lps": (crop[::-1, ::-1].astype(np.int16), hole[::-1, ::-1], ras @ flip)}
-    filled = {}
-    for name, (image, mask, image_affine) in stored.items():
-        nib.save(nib.Nifti1Image(image, image_affine), tmp_path / f"{name}.nii.gz")
-        nib.save(nib.Nifti1Image(mask.astype(np.uint8), image_affine), tmp_path / f"{name}_mask.nii.gz")
-        inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / f"{name}_mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", mirror=False, progress=False)
-        filled[name] = np.asanyarray(nib.load(tmp_path / f"{name}_out.nii.gz").dataobj).astype(np.float32)
-    assert nib.aff2axcodes(ras) == ("R", "A", "S") and nib.aff2axcodes(ras @ flip) == ("L", "P", "S")
-    back = filled["lps"][::-1, ::-1]
-    assert np.abs(filled["ras"][hole] - crop[hole]).mean() > 5  # a real fill, not the truth
-    assert np.abs(back[hole] - filled["ras"][hole]).max() <= 0.5 + 1e-3
+    filled, back, lps, _ = fills_stored_both_ways(tmp_path, crop, hole, ras, mirror=False)
+    assert nib.aff2axcodes(ras) == ("R", "A", "S") and nib.aff2axcodes(lps) == ("L", "P", "S")
+    assert np.abs(filled[hole] - crop[hole]).mean() > 5  # a real fill, not the truth
+    assert np.abs(back[hole] - filled[hole]).max() <= 0.5 + 1e-3
     assert np.array_equal(back[~hole], crop[~hole])
 
 
@@ -362,3 +371,24 @@ def test_a_corrupted_frame_of_a_dicom_series_is_filled_from_the_frames_beside_it
     assert np.array_equal(filled[~whole], frames[~whole])
     between = (frames[9] + frames[11]) / 2
     assert np.abs(filled[10] - frames[10]).mean() < 0.9 * np.abs(between - frames[10]).mean()
+
+
+def test_the_guided_fill_of_a_real_t1_is_the_same_however_it_is_stored(tmp_path, real_t1):
+    """With the CLI's defaults (the network, the mirror and the template guides) a real T1 stored as BraTS
+    ships it (flipped to R-P-S, int16, its world origin 239 mm away) is filled as stored by SPM
+    (L-A-S), flipped back: the plane and the template's placement are found in world coordinates
+    from the image itself, so the weights are the same and the fills differ by a fraction of a
+    per cent of the fill's own error (the placement's refinement starts from the origin too)."""
+    image = nib.load(real_t1)
+    volume = np.round(image.get_fdata()).astype(np.float32)
+    grid = np.mgrid[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
+    hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((17, 20, 14), (6, 6, 5)))) <= 1  # across the midline
+    filled, back, brats, reports = fills_stored_both_ways(tmp_path, volume, hole, image.affine, (0.0, -239.0, 0.0))
+    assert nib.aff2axcodes(image.affine) == ("L", "A", "S") and nib.aff2axcodes(brats) == ("R", "P", "S")
+    guides = [report.mirror for report in reports]
+    assert all(guide.template is not None and guide.template.correlation > 0.45 for guide in guides)
+    assert np.allclose(guides[0].weights, guides[1].weights, atol=0.01) and np.allclose(guides[0].template.weights, guides[1].template.weights, atol=0.01)
+    error, difference = np.abs(filled - volume)[hole].mean(), np.abs(back - filled)[hole]
+    assert error > 0.05 * np.percentile(volume, 99.5)  # a real fill, not the truth
+    assert difference.mean() < 0.01 * error and difference.max() < 0.01 * np.percentile(volume, 99.5)
+    assert np.array_equal(back[~hole], volume[~hole])
