@@ -77,3 +77,34 @@ SCORE_PROTOCOL_HELP = (
     "range of the truth; PSNR with that span; MSE and MAE in native units; SSIM = the same map on the unmasked "
     "volumes scaled by (x - p0.5)/span, data range 1, mean over the hole."
 )
+
+PRIOR_WEIGHT_HELP = (
+    "Share of the model's (blended) fill in the hole, in [0, 1]; the rest is scikit-image's biharmonic fill "
+    "of the same hole (2-D, or 3-D with --fill 3d). 1 = the model's fill only. Default: 1 with --method network and "
+    "with --grid slices (the paper's method); 0.4 for the search on --grid windows (chosen on training slices of "
+    "the template, never on held-out data)."
+)
+
+DETAIL_GAIN_HELP = (
+    "The 3-D network fill only: the fine structure of a thick hole's fill is amplified by this gain (unsharp "
+    "mask, σ = the model's voxel: 1 mm for the brain models, at most one voxel), because a posterior-mean fill is "
+    "smoother than anatomy; holes 1–2 voxels thick are "
+    "filled almost exactly and left alone, the full gain from 7 voxels thick. The gain is a noise-free volume's: it "
+    "is scaled down with the input's noise, estimated on its known voxels (whole up to 1.2 %, none from 4 % of "
+    "the 99.5th percentile; the report gives the gain used). 0 = the posterior mean as it is "
+    "(--raw writes it). Default: 0.75, chosen on training holes of the template (higher SSIM, PSNR level), and "
+    "none on the template given a real T1's noise (PSNR higher, SSIM level)."
+)
+
+MIRROR_HELP = (
+    "Fit the mirror plane of the head (left-right from the NIfTI affine or DICOM orientation), fill each hole from the mirror image "
+    "of the other side (corrected smoothly to meet the voxels around it) and move the fill towards it by how well that predicts the known "
+    "voxels around the hole (weight 0–1, in the report; 0 keeps the network's fill). In 3-D for a volume's 3-D fill; within each slice for "
+    "2-D fills (one slice, --fill slices, frames that form no volume) whose plane holds the left-right axis (axial, coronal); PNG/JPG have no "
+    "geometry: not guided. Hole voxels with no mirror image get their neighbours' correction; those whose mirror is in the hole (the midline) meet "
+    "the fill there (half the weight, thick holes) and, with the embedded brain model in 3-D, move towards the MNI152 template placed on "
+    "the head (turned, shifted, scaled; unused if it correlates below 0.45 with the image; weighed by the same ring). On a real "
+    "(SPM-normalised) 2 mm T1's tumour-sized holes +0.10 SSIM, +3.2 to +3.3 dB over biharmonic 3-D (the mirror guide alone "
+    "+0.05, +1.2 to +1.4 dB; deformed 3-6 mm +0.05 to +0.09; turned 12-15° +0.08 to +0.09; a ±10-20 % left-right bias +0.10); in 2-D, its axial "
+    "slices +0.9 to +2.5 dB over biharmonic 2-D (docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone."
+)
