@@ -5,6 +5,7 @@ import dataclasses
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 from mask_builders import ellipsoid, mr_series
 from nibabel.processing import resample_from_to
 
@@ -13,7 +14,7 @@ from medinpaint.data.sample import sample_path
 from medinpaint.fill_modes import volume_directions, volume_origin
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
-from medinpaint.inpainting.template_guide import MIN_CORRELATION, guide_by_template, place_template
+from medinpaint.inpainting.template_guide import MIN_CORRELATION, SAME_PLACEMENT_MM, _distinct_placements, _points, _template, guide_by_template, place_template
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -26,8 +27,6 @@ def models():
     return load_models(device="cpu")
 
 
-
-
 def test_the_template_is_placed_where_the_real_t1s_world_coordinates_put_it_and_fits_it_better(real_t1):
     """No world origin is read (a crop 20 mm off the brain's centre): the shifts' grid finds it."""
     volume, affine = real_t1
@@ -38,6 +37,24 @@ def test_the_template_is_placed_where_the_real_t1s_world_coordinates_put_it_and_
     assert inside.mean() > 0.8  # the crop lies inside the template's brain
     assert np.corrcoef(values[inside], by_header[inside])[0, 1] > 0.85
     assert placed.correlation > np.corrcoef(by_header[inside], volume[inside])[0, 1]
+
+
+def test_placements_that_move_the_image_less_than_a_millimetre_apart_are_refined_once(real_t1):
+    """Coarse placements (shift, parameters, fit) that put every point of the real T1 within
+    SAME_PLACEMENT_MM of where a better one puts it are one placement: only the best is kept for the
+    fine grid; a placement 2 mm or 2° from it is another."""
+    volume, affine = real_t1
+    world = _points(volume, np.ones(volume.shape, bool), affine[:3, :3], 6.0)[0]
+    centre, shift = _template().centre, torch.zeros(3)
+    best = np.r_[0.1, -0.2, 0.3, 0.02, 0.0, -0.03, 0.1]  # cm, radians, the scale's logit
+    nudged, moved, turned = best.copy(), best.copy(), best.copy()
+    nudged[0] += 0.03  # 0.3 mm
+    moved[1] += 0.2  # 2 mm
+    turned[5] += np.radians(2.0)  # about the template's centre: moves the crop's points by 0.8-4 mm
+    coarse = [(shift, nudged, 0.58), (shift, best, 0.60), (shift, moved, 0.55), (shift, turned, 0.50)]
+    kept = _distinct_placements(coarse, world, centre)
+    assert SAME_PLACEMENT_MM == 1.0
+    assert [parameters.tolist() for _, parameters in kept] == [best.tolist(), moved.tolist(), turned.tolist()]
 
 
 def test_a_dicom_series_of_the_real_t1_places_the_template_as_its_nifti_does(tmp_path, real_t1):

@@ -12,7 +12,9 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
    readable voxels over the template's brain, times the share of those voxels in its brain, on
    grids of :data:`GRIDS_MM` (L-BFGS on torch ``grid_sample``'s gradients), from several starts
    (the image's world origin when known, and the best of a coarse grid of shifts about the input's
-   tissue centre and turns: a crop or a turned head is found alike), the best on the fine grid kept;
+   tissue centre and turns: a crop or a turned head is found alike), each refined on the coarse
+   grid, those that then still place the image apart (by :data:`SAME_PLACEMENT_MM` or more) refined
+   on the fine grid too, and the best there kept;
    a placement that correlates less than :data:`MIN_CORRELATION` with the input is not used;
 2. maps its values onto the input's contrast, piecewise linearly through 0 and the three tissue
    class means of each (:func:`template_in_subject_contrast`);
@@ -54,7 +56,8 @@ MAX_SCALE = 0.15  # the isotropic scale stays within 1 ± this
 SHIFTS_MM = (-24.0, -12.0, 0.0, 12.0, 24.0)  # the coarse grid of starting shifts, along each world axis
 TURNS_DEGREES = ((-10.0, 0.0, 10.0), (-15.0, 0.0, 15.0), (-15.0, 0.0, 15.0))  # starting turns about the world x, y, z axes
 SCAN_POINTS = 3000  # points of the coarse grid that score the starts
-STARTS = 8  # the best (shift, turn) starts, each refined on both grids
+STARTS = 8  # the best (shift, turn) starts, each refined on the coarse grid
+SAME_PLACEMENT_MM = 1.0  # coarse placements that move every point of the image less than this apart are one: refined once on the fine grid
 SHARE_SIGMA = 1.5  # voxels: the smoothing of the hole's share of voxels without a mirror image
 CLIP_SPREAD = 2.0  # the template's difference from the input around a hole, clipped to its median ± this many robust spreads
 MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced)
@@ -84,6 +87,13 @@ def _fit(placed: torch.Tensor, values: torch.Tensor, brain: torch.Tensor) -> tor
     return _correlation(placed, values, brain) * brain.mean(-1)
 
 
+def _placed_points(world: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
+    """Subject world points (N, 3) moved by ``shift`` (mm) and then the parameters (translation in cm,
+    three angles, the scale's logit) about the template's brain ``centre``: where they lie in the template's world."""
+    scale = torch.exp(MAX_SCALE * torch.tanh(parameters[6]))
+    return (world + shift - centre) @ (scale * _rotation(parameters[3:6])).T + centre + 10.0 * parameters[:3]
+
+
 class _TemplateLevel:
     """The template (smoothed by ``sigma_mm``) and its brain as two channels, sampled at subject world points."""
 
@@ -94,11 +104,8 @@ class _TemplateLevel:
         self.half = torch.tensor((np.asarray(template.shape) - 1) / 2, dtype=torch.float32)
 
     def sample(self, world: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(template value, brain share) at subject world points (N, 3), moved by ``shift`` (mm) and then the
-        parameters (translation in cm, three angles, the scale's logit) about the template's brain ``centre``."""
-        scale = torch.exp(MAX_SCALE * torch.tanh(parameters[6]))
-        moved = (world + shift - centre) @ (scale * _rotation(parameters[3:6])).T + centre + 10.0 * parameters[:3]
-        voxels = moved @ self.inverse[:3, :3].T + self.inverse[:3, 3]
+        """(template value, brain share) at subject world points (N, 3) placed by :func:`_placed_points`."""
+        voxels = _placed_points(world, centre, shift, parameters) @ self.inverse[:3, :3].T + self.inverse[:3, 3]
         grid = (voxels / self.half - 1).flip(-1)[None, None, None]  # grid_sample reads (z, y, x) for (X, Y, Z) arrays
         values = torch.nn.functional.grid_sample(self.channels, grid, align_corners=True)[0, :, 0, 0]
         return values[0], values[1]
@@ -190,10 +197,11 @@ def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndar
     starts = _starts(template, points[0], template.centre - torch.tensor(centre, dtype=torch.float32))
     if origin is not None:  # the image's world coordinates: a scanner's isocentre, or a template space's origin
         starts.append((torch.tensor(origin, dtype=torch.float32), np.zeros(7)))
-    found = []
-    for shift, start in starts:  # each refined on both grids: on a small image the coarse grid's best need not be the fine one's
-        parameters, _ = _refine(template.levels[0], points[0], shift, start, STEPS[0])
-        found.append((shift, *_refine(template.levels[1], points[1], shift, parameters, STEPS[1])))
+    coarse = [(shift, *_refine(template.levels[0], points[0], shift, start, STEPS[0])) for shift, start in starts]
+    found = [  # every distinct coarse placement refined on the fine grid: on a small image the coarse grid's best need not be the fine one's
+        (shift, *_refine(template.levels[1], points[1], shift, parameters, STEPS[1]))
+        for shift, parameters in _distinct_placements(coarse, points[0][0], template.centre)
+    ]
     shift, parameters, _ = max(found, key=lambda placement: placement[2])
     parameters = torch.tensor(parameters, dtype=torch.float32)
     with torch.no_grad():
@@ -216,6 +224,19 @@ def _starts(template: _Template, points: tuple[torch.Tensor, torch.Tensor], shif
             scores.append(_fit(placed.reshape(len(shifts), -1), values.expand(len(shifts), -1), brain.reshape(len(shifts), -1)))
     best = torch.argsort(torch.stack(scores).ravel(), descending=True)[:STARTS].tolist()
     return [(shifts[k % len(shifts)], np.r_[0.0, 0.0, 0.0, turns[k // len(shifts)], 0.0]) for k in best]
+
+
+def _distinct_placements(coarse: list, world: torch.Tensor, centre: torch.Tensor) -> list[tuple[torch.Tensor, np.ndarray]]:
+    """The ``(shift, parameters)`` of ``coarse`` placements (``(shift, parameters, fit)``), best fit first,
+    less those that put every one of the ``world`` points within :data:`SAME_PLACEMENT_MM` of where a better
+    one puts it: starts that converged to one placement (on an untouched head, usually all of them)."""
+    kept: list[tuple[torch.Tensor, np.ndarray, torch.Tensor]] = []
+    for shift, parameters, _ in sorted(coarse, key=lambda placement: -placement[2]):
+        with torch.no_grad():
+            placed = _placed_points(world, centre, shift, torch.tensor(parameters, dtype=torch.float32))
+        if all(float((placed - other).norm(dim=-1).max()) >= SAME_PLACEMENT_MM for _, _, other in kept):
+            kept.append((shift, parameters, placed))
+    return [(shift, parameters) for shift, parameters, _ in kept]
 
 
 def _refine(level: _TemplateLevel, points: tuple[torch.Tensor, torch.Tensor], shift: torch.Tensor, start: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
