@@ -28,6 +28,7 @@ from medinpaint.cli_help import (
     MIRROR_HELP,
     PRIOR_WEIGHT_HELP,
     SCORE_PROTOCOL_HELP,
+    UNCERTAINTY_HELP,
 )
 from medinpaint.errors import MedinpaintError
 
@@ -184,7 +185,7 @@ def inpaint(
     prior_weight: Optional[float] = typer.Option(None, help=PRIOR_WEIGHT_HELP),
     detail_gain: Optional[float] = typer.Option(None, help=DETAIL_GAIN_HELP),
     raw: Optional[Path] = typer.Option(None, help="Also write the raw model output (the search's G(z) before the blend; the network's fill, before the detail gain), same format as the input."),
-    uncertainty: Optional[Path] = typer.Option(None, help="Also write the per-pixel spread of the fill: over the 8 symmetry views (network, slices), over the three orientations (network, 3-D) or over the restarts (search): the model's own spread, before the mirror and template guides move the fill, not an error bar of the result; .nii.gz or .npy."),
+    uncertainty: Optional[Path] = typer.Option(None, help=UNCERTAINTY_HELP),
     panel: Optional[Path] = typer.Option(None, help="Also write a PNG panel, one row per filled slice (at most 6): input | mask | raw (G(z), or the network fill) | result | uncertainty."),
     seed: int = typer.Option(0, help="Seed of the latent search and of generated masks."),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu, cuda or cuda:N."),

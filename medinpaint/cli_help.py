@@ -108,3 +108,9 @@ MIRROR_HELP = (
     "+0.05, +1.2 to +1.4 dB; deformed 3-6 mm +0.05 to +0.09; turned 12-15° +0.08 to +0.09; a ±10-20 % left-right bias +0.10); in 2-D, its axial "
     "slices +0.9 to +2.5 dB over biharmonic 2-D (docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone."
 )
+
+UNCERTAINTY_HELP = (
+    "Also write the per-pixel spread of the fill: over the 8 symmetry views (network, slices), over the three "
+    "orientations (network, 3-D) or over the restarts (search): the model's own spread, before the mirror and template "
+    "guides move the fill, not an error bar of the result; .nii.gz or .npy."
+)

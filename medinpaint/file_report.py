@@ -12,7 +12,7 @@ __all__ = ["FileInpaintReport"]
 
 @dataclass(frozen=True)
 class FileInpaintReport:
-    """What :func:`inpaint_file` did.
+    """What :func:`~medinpaint.file_inpainting.inpaint_file` did.
 
     Attributes:
         input: the input path.
