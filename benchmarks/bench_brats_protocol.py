@@ -20,6 +20,12 @@ Protocol (issue 10; the numbers go to docs/results.md):
   volume's centre) and moved ``shift`` mm left-right, as a subject lies in a scanner, so that its
   mirror plane is tilted and off the voxel grid, as in a scan in native space (cubic
   interpolation; 0 where the head leaves the field of view); the turned volume is the truth;
+* ``--head-size f`` or ``fx,fy,fz``: the head is made ``f`` times its size (per voxel axis), as
+  subjects' heads differ from the template's, by the voxel sizes of the files' affine alone (about
+  the volume's centre; no resampling: the voxels, the holes in them and the scores are those of the
+  unscaled case with the same ``--seed``, only their size in mm changes; the MNI152 brain is larger
+  than most subjects', so a native subject is about 0.85-0.95 of it along each axis), which the
+  template guide's placement (one isotropic scale) has to find;
 * ``--bias b``: the volume is first multiplied by a ramp along the left-right axis from 1 − b to
   1 + b, an uncorrected coil inhomogeneity at its worst for the mirror guide (the two sides differ by
   up to 2b); the biased volume is the truth;
@@ -156,6 +162,21 @@ def head_pose(volume: np.ndarray, spacing, yaw: float, roll: float, shift_mm: fl
     return moved.reshape(volume.shape).clip(min=0).astype(np.float32)
 
 
+def resized_head(affine: np.ndarray, shape: tuple[int, ...], factors: tuple[float, ...]) -> np.ndarray:
+    """``affine`` with each voxel axis ``factors`` times as long (one factor: all three), its centre
+    voxel where it was: the same voxels as a head of another size.
+
+    >>> resized_head(np.diag([2.0, 2.0, 2.0, 1.0]), (5, 5, 5), (0.5,))[:3].tolist()
+    [[1.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 1.0, 2.0]]
+    """
+    factors = np.broadcast_to(np.asarray(factors, float), (3,))
+    centre = (np.asarray(shape, float) - 1) / 2
+    resized = affine.copy()
+    resized[:3, :3] = affine[:3, :3] * factors
+    resized[:3, 3] = affine[:3, 3] + (affine[:3, :3] - resized[:3, :3]) @ centre
+    return resized
+
+
 def left_right_bias(volume: np.ndarray, share: float) -> np.ndarray:
     """``volume`` times a bias field that rises linearly along the first (left-right) axis from
     1 − ``share`` to 1 + ``share``: a coil's inhomogeneity at its worst for the mirror guide, whose
@@ -196,6 +217,10 @@ def add_subject_options(parser: argparse.ArgumentParser) -> None:
         help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
     )
     parser.add_argument("--pose", type=comma_floats, default=None, help="yaw,roll,shift: turn the head first by yaw and roll degrees and move it shift mm left-right (head_pose; the turned volume is the truth)")
+    parser.add_argument(
+        "--head-size", type=comma_floats, default=None,
+        help="f or fx,fy,fz: the files' voxels f times as long (resized_head): the same voxels and holes as a head of another size",
+    )  # fmt: skip
     parser.add_argument("--bias", type=float, default=0.0, help="multiply the volume first by a left-right ramp from 1 - bias to 1 + bias (left_right_bias; the biased volume is the truth)")
     parser.add_argument(
         "--void-reflection", action="store_true",
@@ -514,6 +539,10 @@ def main() -> None:
     region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
     plane = reflection_plane(truth, affine) if args.void_reflection else None
+    if args.head_size is not None:  # after the holes' geometry: the same voxels, another size in mm
+        if len(args.head_size) not in (1, 3) or min(args.head_size) <= 0:
+            parser.error(f"--head-size {','.join(f'{v:g}' for v in args.head_size)}: give one factor or three, fx,fy,fz, each above 0 (e.g. 0.9)")
+        affine = resized_head(affine, truth.shape, args.head_size)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
