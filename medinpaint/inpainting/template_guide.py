@@ -8,7 +8,7 @@ brain models were trained on, is that average brain as a whole: placed on the su
 where the midline structures (ventricles, septum, corpus callosum) of this head lie. This module:
 
 1. places the template (:func:`place_template`): a rigid turn and shift and one isotropic scale
-   (within ±:data:`MAX_SCALE`) that maximise the correlation of the template with the input's
+   (within exp(±:data:`MAX_SCALE`)) that maximise the correlation of the template with the input's
    readable voxels over the template's brain, times the share of those voxels in its brain, on
    grids of :data:`GRIDS_MM` (L-BFGS on torch ``grid_sample``'s gradients), from several starts
    (the image's world origin when known, and the best of a coarse grid of shifts about the input's
@@ -52,7 +52,7 @@ __all__ = ["PlacedTemplate", "TemplateGuide", "guide_by_template", "place_templa
 GRIDS_MM = (6.0, 3.0)  # the placement's grids, coarse to fine
 STEPS = (60, 40)  # L-BFGS iterations on each, at most
 MAX_POINTS = 30_000  # readable voxels, evenly thinned, that each grid's correlation reads
-MAX_SCALE = 0.15  # the isotropic scale stays within 1 ± this
+MAX_SCALE = 0.3  # the isotropic scale is exp(MAX_SCALE · tanh(s)): a head 0.74 to 1.35 times the template's
 SHIFTS_MM = (-24.0, -12.0, 0.0, 12.0, 24.0)  # the coarse grid of starting shifts, along each world axis
 TURNS_DEGREES = ((-10.0, 0.0, 10.0), (-15.0, 0.0, 15.0), (-15.0, 0.0, 15.0))  # starting turns about the world x, y, z axes
 SCAN_POINTS = 3000  # points of the coarse grid that score the starts
@@ -145,6 +145,11 @@ class PlacedTemplate:
     shift: torch.Tensor
     parameters: torch.Tensor
     correlation: float
+
+    @property
+    def head_size(self) -> float:
+        """The head's size against the template's (1 = the template's; the inverse of the placement's scale)."""
+        return float(torch.exp(-MAX_SCALE * torch.tanh(self.parameters[6])))
 
     def sample(self, box: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray]:
         """``(values, brain share)`` of the placed template on the voxels of ``box`` (slices with start and stop)."""
@@ -279,18 +284,20 @@ class TemplateGuide:
             needed it; below :data:`MIN_CORRELATION`: placed but not used).
         weights: per connected hole, the weight of its template-guided fill (0 = the fill given kept).
         unmirrored: per connected hole, the share of its voxels with no mirror image (where the template guides).
+        head_size: the head's size against the template's, as placed (:attr:`PlacedTemplate.head_size`); None = not placed.
     """
 
     correlation: float | None
     weights: tuple[float, ...]
     unmirrored: tuple[float, ...]
+    head_size: float | None = None
 
     def __str__(self) -> str:
         """One line for a report.
 
         Example:
-            >>> print(TemplateGuide(0.62, (0.83, 0.0), (0.43, 0.0)))
-            template placed with correlation 0.62; its weight per hole (share of the hole without a mirror image) 0.83 (43 %), 0.00 (0 %)
+            >>> print(TemplateGuide(0.62, (0.83, 0.0), (0.43, 0.0), 0.97))
+            template placed with correlation 0.62 (the head 0.97 x its size); its weight per hole (share of the hole without a mirror image) 0.83 (43 %), 0.00 (0 %)
         """
         if self.correlation is None:
             return "template not placed (every hole voxel has a mirror image, or the input's tissue classes do not separate)"
@@ -298,7 +305,8 @@ class TemplateGuide:
             return f"template placed with correlation {self.correlation:.2f}, below {MIN_CORRELATION}: not used"
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.unmirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        return f"template placed with correlation {self.correlation:.2f}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
+        size = "" if self.head_size is None else f" (the head {self.head_size:.2f} x its size)"
+        return f"template placed with correlation {self.correlation:.2f}{size}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
 
 
 def guide_by_template(
@@ -348,7 +356,7 @@ def guide_by_template(
     placed = place_template(volume, readable, directions, origin) if needed and classes is not None else None
     shares = tuple(float(lacking[one].mean()) for _, one, lacking in holes)
     if placed is None or placed.correlation < MIN_CORRELATION:
-        return filled, TemplateGuide(None if placed is None else placed.correlation, (0.0,) * count, shares)
+        return filled, TemplateGuide(None if placed is None else placed.correlation, (0.0,) * count, shares, None if placed is None else placed.head_size)
     weights = []
     for box, one, lacking in holes:
         guided = None
@@ -365,4 +373,4 @@ def guide_by_template(
         region = filled[box]
         region[take] = ((1.0 - share[take]) * region[take] + share[take] * guided[take]).astype(np.float32)
         weights.append(weight)
-    return filled, TemplateGuide(placed.correlation, tuple(weights), shares)
+    return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size)
