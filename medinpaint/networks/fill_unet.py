@@ -82,6 +82,9 @@ class ResidualFillNet(nn.Module):
         self.unet = BasicUNet(spatial_dims=2, in_channels=in_channels, out_channels=channels, features=config.features, norm="batch")
         nn.init.zeros_(self.unet.final_conv.weight)
         nn.init.zeros_(self.unet.final_conv.bias)
+        # channels-last (NHWC) weights and inputs: oneDNN's convolutions on CPU run about 20 % faster
+        # on them (docs/performance.md); loading a state dict and .to(device) keep the format
+        self.unet.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor, known: torch.Tensor, base: torch.Tensor, volume_base: torch.Tensor | bool = False) -> torch.Tensor:
         """Fill the hole of ``image``.
@@ -104,6 +107,6 @@ class ResidualFillNet(nn.Module):
         if self.config.volume_flag:
             flag = torch.as_tensor(volume_base, dtype=image.dtype, device=image.device).reshape(-1, 1, 1, 1)
             planes.append(flag.expand_as(known))
-        inputs = F.pad(torch.cat(planes, dim=1), pad, mode="replicate")
+        inputs = F.pad(torch.cat(planes, dim=1), pad, mode="replicate").contiguous(memory_format=torch.channels_last)
         correction = self.unet(inputs)[..., :height, :width]
         return base + correction * hole
