@@ -100,7 +100,8 @@ def test_a_hole_across_the_midline_of_a_real_t1_is_filled_closer_to_the_truth(re
     assert np.array_equal(filled[~hole], volume[~hole])
     assert guide.correlation > 0.55 and guide.weights[0] > 0.5 and guide.unmirrored[0] > 0.5
     assert np.abs(filled - volume)[hole].mean() < 0.9 * np.abs(mirrored - volume)[hole].mean()
-    assert "template placed with correlation" in str(guide)
+    assert guide.head_size == pytest.approx(0.98, abs=0.03)  # SPM-normalised: about the template's size
+    assert f"template placed with correlation {guide.correlation:.2f} (the head {guide.head_size:.2f} x its size)" in str(guide)
 
 
 def test_a_hole_the_mirror_sees_whole_places_no_template(real_t1):
