@@ -24,8 +24,7 @@ Protocol (issue 10; the numbers go to docs/results.md):
   subjects' heads differ from the template's, by the voxel sizes of the files' affine alone (about
   the volume's centre; no resampling: the voxels, the holes in them and the scores are those of the
   unscaled case with the same ``--seed``, only their size in mm changes; the MNI152 brain is larger
-  than most subjects', so a native subject is about 0.85-0.95 of it along each axis), which the
-  template guide's placement (one isotropic scale) has to find;
+  than most adults'), which the template guide's placement (one isotropic scale) has to find;
 * ``--bias b``: the volume is first multiplied by a ramp along the left-right axis from 1 − b to
   1 + b, an uncorrected coil inhomogeneity at its worst for the mirror guide (the two sides differ by
   up to 2b); the biased volume is the truth;
