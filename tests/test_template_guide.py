@@ -139,3 +139,4 @@ def test_a_template_that_does_not_fit_the_image_is_not_used(real_t1):
     filled, guide = guide_by_template(voided, ~hole, ~hole, fill, affine[:3, :3], None, affine[:3, 3])
     assert guide.correlation < MIN_CORRELATION and guide.weights == (0.0,)
     assert np.array_equal(filled, fill.astype(np.float32)) and "not used" in str(guide)
+    assert f"(the head {guide.head_size:.2f} x its size), below {MIN_CORRELATION}" in str(guide)  # the size it was placed at, as a clue

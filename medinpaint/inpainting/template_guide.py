@@ -87,11 +87,15 @@ def _fit(placed: torch.Tensor, values: torch.Tensor, brain: torch.Tensor) -> tor
     return _correlation(placed, values, brain) * brain.mean(-1)
 
 
+def _scale(logit: torch.Tensor) -> torch.Tensor:
+    """The placement's isotropic scale of subject millimetres into the template's, from its logit: within exp(±:data:`MAX_SCALE`)."""
+    return torch.exp(MAX_SCALE * torch.tanh(logit))
+
+
 def _placed_points(world: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
     """Subject world points (N, 3) moved by ``shift`` (mm) and then the parameters (translation in cm,
     three angles, the scale's logit) about the template's brain ``centre``: where they lie in the template's world."""
-    scale = torch.exp(MAX_SCALE * torch.tanh(parameters[6]))
-    return (world + shift - centre) @ (scale * _rotation(parameters[3:6])).T + centre + 10.0 * parameters[:3]
+    return (world + shift - centre) @ (_scale(parameters[6]) * _rotation(parameters[3:6])).T + centre + 10.0 * parameters[:3]
 
 
 class _TemplateLevel:
@@ -149,7 +153,7 @@ class PlacedTemplate:
     @property
     def head_size(self) -> float:
         """The head's size against the template's (1 = the template's; the inverse of the placement's scale)."""
-        return float(torch.exp(-MAX_SCALE * torch.tanh(self.parameters[6])))
+        return 1.0 / float(_scale(self.parameters[6]))
 
     def sample(self, box: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray]:
         """``(values, brain share)`` of the placed template on the voxels of ``box`` (slices with start and stop)."""
@@ -301,11 +305,11 @@ class TemplateGuide:
         """
         if self.correlation is None:
             return "template not placed (every hole voxel has a mirror image, or the input's tissue classes do not separate)"
+        size = "" if self.head_size is None else f" (the head {self.head_size:.2f} x its size)"
         if self.correlation < MIN_CORRELATION:
-            return f"template placed with correlation {self.correlation:.2f}, below {MIN_CORRELATION}: not used"
+            return f"template placed with correlation {self.correlation:.2f}{size}, below {MIN_CORRELATION}: not used"
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.unmirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        size = "" if self.head_size is None else f" (the head {self.head_size:.2f} x its size)"
         return f"template placed with correlation {self.correlation:.2f}{size}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
 
 
@@ -355,8 +359,10 @@ def guide_by_template(
         classes = tissue_class_means(tissue_voxels(volume, readable))
     placed = place_template(volume, readable, directions, origin) if needed and classes is not None else None
     shares = tuple(float(lacking[one].mean()) for _, one, lacking in holes)
-    if placed is None or placed.correlation < MIN_CORRELATION:
-        return filled, TemplateGuide(None if placed is None else placed.correlation, (0.0,) * count, shares, None if placed is None else placed.head_size)
+    if placed is None:
+        return filled, TemplateGuide(None, (0.0,) * count, shares)
+    if placed.correlation < MIN_CORRELATION:
+        return filled, TemplateGuide(placed.correlation, (0.0,) * count, shares, placed.head_size)
     weights = []
     for box, one, lacking in holes:
         guided = None
