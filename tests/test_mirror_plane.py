@@ -11,7 +11,7 @@ from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis
+from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis, mirror_image
 
 REAL_T1 = Path(nibabel_data) / "anatomical.nii"  # 2 mm, LAS, 33 × 41 × 25
 
@@ -72,3 +72,24 @@ def test_plane_of_a_real_t1_with_a_bias_field_is_found():
 def test_bad_directions_are_refused(directions):
     with pytest.raises(MedinpaintError, match="affine"):
         left_right_axis(directions)
+
+
+@pytest.mark.parametrize("offset_mm", [0.0, 9.0, 200.0])  # 200: the reflection falls outside the volume
+def test_mirror_image_of_a_box_reads_only_what_it_needs(offset_mm):
+    """The mirror image of a hole's box (which converts only the voxels its reflection reads) is,
+    to the bit, the reflection interpolated in the whole volume; NaN where it reads a hole or outside."""
+    image = nib.load(REAL_T1)
+    volume = np.asanyarray(image.dataobj).astype(np.float32)
+    spacing = nib.affines.voxel_sizes(image.affine)
+    known = np.ones(volume.shape, bool)
+    known[20:26, 10:18, 8:14] = False
+    normal = np.array([1.0, 0.1, -0.05]) / np.linalg.norm([1.0, 0.1, -0.05])
+    plane = MirrorPlane(normal, (np.asarray(volume.shape) - 1) / 2 * spacing + offset_mm * normal, 1.0)
+    box = (slice(5, 14), slice(8, 20), slice(6, 16))
+    coordinates = plane.reflect(np.mgrid[box].reshape(3, -1).astype(float), spacing, volume.shape)
+    weight = ndimage.map_coordinates(known.astype(float), coordinates, order=1)
+    reflected = ndimage.map_coordinates(np.where(known, volume, 0.0).astype(float), coordinates, order=1)
+    whole = np.where(weight > 0.999, reflected / np.maximum(weight, 1e-9), np.nan).reshape(9, 12, 10)
+    found = mirror_image(volume, known, plane, spacing, box)
+    assert np.array_equal(found, whole, equal_nan=True)
+    assert np.isfinite(found).any() == (offset_mm < 100.0)

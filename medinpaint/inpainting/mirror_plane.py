@@ -205,6 +205,21 @@ def fit_mirror_plane(volume: np.ndarray, known: np.ndarray, spacing, axis: np.nd
     return MirrorPlane(_normal(axis, tilts, helper), centre + best_offset * axis, correlation)
 
 
+def _read_box(coordinates: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The box of a volume of ``shape`` that linear interpolation at ``coordinates`` (3, N) reads, one
+    voxel more on each side (clipped to the volume): interpolating in it gives what the whole volume gives.
+
+    Example:
+        >>> _read_box(np.array([[1.5, 2.2], [0.0, 0.4], [7.9, 3.0]]), (10, 10, 10))
+        (slice(0, 5, None), slice(0, 3, None), slice(2, 10, None))
+    """
+    if coordinates.shape[1] == 0:  # an empty box
+        return tuple(slice(0, 0) for _ in shape)
+    low = np.floor(coordinates.min(axis=1)).astype(int) - 1
+    high = np.ceil(coordinates.max(axis=1)).astype(int) + 2
+    return tuple(slice(int(np.clip(lo, 0, n)), int(np.clip(hi, 0, n))) for lo, hi, n in zip(low, high, shape))
+
+
 def mirror_image(volume: np.ndarray, known: np.ndarray, plane: MirrorPlane, spacing, box: tuple[slice, ...] | None = None) -> np.ndarray:
     """The reflection of the known voxels across ``plane`` (linear interpolation) over ``box`` of the
     volume (None = all of it); NaN where it reads the hole or outside the volume.
@@ -220,7 +235,11 @@ def mirror_image(volume: np.ndarray, known: np.ndarray, plane: MirrorPlane, spac
     known = np.asarray(known) > 0.5
     box = tuple(slice(0, n) for n in volume.shape) if box is None else box
     coordinates = plane.reflect(np.mgrid[box].reshape(3, -1).astype(float), spacing, volume.shape)
-    weight = ndimage.map_coordinates(known.astype(float), coordinates, order=1)
-    reflected = ndimage.map_coordinates(np.where(known, volume, 0.0).astype(float), coordinates, order=1)
     shape = tuple(len(range(n)[part]) for part, n in zip(box, volume.shape))
+    read = _read_box(coordinates, volume.shape)  # only the voxels the reflection reads are converted
+    if any(part.stop <= part.start for part in read):  # the reflection reads nothing inside the volume
+        return np.full(shape, np.nan)
+    coordinates = coordinates - np.array([part.start for part in read], float)[:, None]  # exact: integers off
+    weight = ndimage.map_coordinates(known[read].astype(float), coordinates, order=1)
+    reflected = ndimage.map_coordinates(np.where(known[read], volume[read], 0.0).astype(float), coordinates, order=1)
     return np.where(weight > 0.999, reflected / np.maximum(weight, 1e-9), np.nan).reshape(shape)
