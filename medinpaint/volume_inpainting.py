@@ -213,7 +213,8 @@ def inpaint_volume(
             model trained on the embedded template, its voxels with no mirror image towards their fill
             from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`); None = neither.
         origin: the world position (mm, RAS) of voxel (0, 0, 0), a start of the template's placement; None = found without.
-        progress: show the progress bars (the searches'; the network's over its slices).
+        progress: show the progress bars (the searches'; the network's over its slices; the guides' over
+            the holes, when there are several).
 
     Returns:
         :class:`VolumeFill`.
@@ -254,11 +255,11 @@ def inpaint_volume(
         result = _search_volume(volume, known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
     if directions is None:
         return result
-    filled, guide = guide_by_mirror(volume, known, result.filled, directions)
+    filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress)
     if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
         readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5)
         classes = np.array(intensity.classes) if isinstance(intensity, TissueIntensityToUnit) else None  # the network's map found them
-        filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes)
+        filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes, progress)
         guide = replace(guide, template=template)
     return replace(result, filled=filled, mirror=guide)
 

@@ -274,3 +274,25 @@ def test_a_clipped_difference_keeps_a_guide_misplaced_beside_the_hole_out_of_it(
     edge = {clip: np.abs(mirror_guided_fill(volume, ~hole, hole, guide, clip) - volume)[hole].mean() for clip in (None, 2.0)}
     assert clean[2.0] < 20.0 and clean[None] < 20.0 and beside.sum() > 30
     assert edge[None] > 1000.0 and edge[2.0] < 0.25 * edge[None]
+
+
+def test_a_lesion_load_shows_the_guides_progress_over_its_holes(real_t1, capsys):
+    """Several holes (a lesion load): each guide shows a bar over the holes it guides, on stderr,
+    when asked; one hole or ``progress=False``: no bar (a single hole's guide takes a few seconds)."""
+    from medinpaint.inpainting.template_guide import guide_by_template
+
+    volume, affine = real_t1
+    lesions = ellipsoid(volume.shape, (23, 20, 12), (2, 2, 2)) | ellipsoid(volume.shape, (10, 30, 7), (2, 2, 2))
+    midline = ellipsoid(volume.shape, (16, 12, 14), (2, 2, 2)) | ellipsoid(volume.shape, (16, 28, 10), (2, 2, 2))  # no mirror image
+    hole = lesions | midline
+    voided = np.where(hole, 0, volume).astype(np.float32)
+    base = biharmonic_fill_3d(voided, (~hole).astype(np.float32))
+    filled, guide = guide_by_mirror(voided, ~hole, base, affine[:3, :3], progress=True)
+    guide_by_template(voided, ~hole, ~hole, filled, affine[:3, :3], guide.unmirrored, progress=True)
+    shown = capsys.readouterr().err
+    assert "mirror guide" in shown and "4/4" in shown
+    assert "template guide" in shown and "2/2" in shown
+    guide_by_mirror(voided, ~hole, base, affine[:3, :3])
+    single = ellipsoid(volume.shape, (23, 20, 12), (2, 2, 2))
+    guide_by_mirror(np.where(single, 0, volume).astype(np.float32), ~single, base, affine[:3, :3], progress=True)
+    assert capsys.readouterr().err == ""

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
+from tqdm.auto import tqdm
 
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import hole_gain
@@ -178,7 +179,9 @@ def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror:
     return float(np.clip((step * error).sum() / max(float((step * step).sum()), 1e-12), 0.0, 1.0))
 
 
-def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, MirrorGuide]:
+def guide_by_mirror(
+    volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray, progress: bool = False
+) -> tuple[np.ndarray, MirrorGuide]:
     """``fill`` of a volume's holes moved towards their mirror-guided fill, per hole by how well the
     mirror predicts the known voxels around it (module docstring).
 
@@ -188,6 +191,7 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
         fill: (X, Y, Z) the volume with its holes already filled (the network's 3-D fill).
         directions: (3, 3) the world step (mm) of one voxel along each array axis, as columns (a
             NIfTI affine's ``[:3, :3]``): the voxel sizes and the left-right axis.
+        progress: show a progress bar over the holes (with ETA) when there are several (a lesion load).
 
     Returns:
         ``(filled, guide)``: the volume with known voxels bit-identical to ``volume``, and :class:`MirrorGuide`.
@@ -219,7 +223,8 @@ def guide_by_mirror(volume: np.ndarray, known: np.ndarray, fill: np.ndarray, dir
     if plane is None:
         return filled, MirrorGuide(None, (0.0,) * count, (0.0,) * count, unmirrored=unmirrored)
     weights, mirrored, unpaired = [], [], []
-    for label, found in enumerate(ndimage.find_objects(labels), start=1):  # each hole in its box, read as far as the ring's fill reads
+    holes = enumerate(ndimage.find_objects(labels), start=1)
+    for label, found in tqdm(holes, total=count, disable=not progress or count < 2, desc="mirror guide", unit="hole"):  # each hole in its box, read as far as the ring's fill reads
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
         weight = ring_weight(volume[box], readable[box], one, mirror)

@@ -41,6 +41,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from scipy import ndimage, optimize
+from tqdm.auto import tqdm
 
 from medinpaint.data.sample import sample_volume
 from medinpaint.inpainting.mirror_guide import MARGIN, RING, mirror_guided_fill, ring_weight
@@ -315,7 +316,7 @@ class TemplateGuide:
 
 def guide_by_template(
     volume: np.ndarray, known: np.ndarray, readable: np.ndarray, fill: np.ndarray, directions: np.ndarray, unmirrored: np.ndarray | None,
-    origin: np.ndarray | None = None, classes: np.ndarray | None = None,
+    origin: np.ndarray | None = None, classes: np.ndarray | None = None, progress: bool = False,
 ) -> tuple[np.ndarray, TemplateGuide]:
     """``fill`` moved towards each hole's template-guided fill where the mirror image is missing (module docstring, 3–4).
 
@@ -331,6 +332,7 @@ def guide_by_template(
         origin: the world position (mm, RAS) of voxel (0, 0, 0), one start of the placement; None = without.
         classes: the input's three tissue class means, where the network's contrast map has found them
             (:attr:`~medinpaint.tissue_contrast.TissueIntensityToUnit.classes`); None = found here, on ``readable``.
+        progress: show a progress bar (with ETA) over the holes that have voxels with no mirror image, when there are several.
 
     Returns:
         ``(filled, guide)``: a copy of ``fill`` with known voxels unchanged, and :class:`TemplateGuide`.
@@ -364,9 +366,12 @@ def guide_by_template(
     if placed.correlation < MIN_CORRELATION:
         return filled, TemplateGuide(placed.correlation, (0.0,) * count, shares, placed.head_size)
     weights = []
+    guided_holes = sum(bool(lacking.any()) for _, _, lacking in holes)
+    bar = tqdm(total=guided_holes, disable=not progress or guided_holes < 2, desc="template guide", unit="hole")
     for box, one, lacking in holes:
         guided = None
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
+            bar.update()
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
             weight = ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD)
@@ -379,4 +384,5 @@ def guide_by_template(
         region = filled[box]
         region[take] = ((1.0 - share[take]) * region[take] + share[take] * guided[take]).astype(np.float32)
         weights.append(weight)
+    bar.close()
     return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size)
