@@ -14,6 +14,7 @@ from medinpaint.fill_modes import volume_directions
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror, mirror_guided_fill
 from medinpaint.inpainting.mirror_plane import fit_mirror_plane, left_right_axis
+from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms import SemanticInpaint
 
@@ -279,8 +280,6 @@ def test_a_clipped_difference_keeps_a_guide_misplaced_beside_the_hole_out_of_it(
 def test_a_lesion_load_shows_the_guides_progress_over_its_holes(real_t1, capsys):
     """Several holes (a lesion load): each guide shows a bar over the holes it guides, on stderr,
     when asked; one hole or ``progress=False``: no bar (a single hole's guide takes a few seconds)."""
-    from medinpaint.inpainting.template_guide import guide_by_template
-
     volume, affine = real_t1
     lesions = ellipsoid(volume.shape, (23, 20, 12), (2, 2, 2)) | ellipsoid(volume.shape, (10, 30, 7), (2, 2, 2))
     midline = ellipsoid(volume.shape, (16, 12, 14), (2, 2, 2)) | ellipsoid(volume.shape, (16, 28, 10), (2, 2, 2))  # no mirror image

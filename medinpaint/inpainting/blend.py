@@ -126,8 +126,8 @@ def hole_solver(hole: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """
     box = _rectangle(hole)
     if box is None:
-        solve = scipy.sparse.linalg.splu(laplacian_system(hole), permc_spec="MMD_AT_PLUS_A").solve
-        return lambda rhs: solve(np.ascontiguousarray(rhs.T)).T
+        lu_solve = scipy.sparse.linalg.splu(laplacian_system(hole), permc_spec="MMD_AT_PLUS_A").solve
+        return lambda rhs: lu_solve(np.ascontiguousarray(rhs.T)).T
     top, bottom, left, right = box
     rows_values, rows_vectors = _axis_eigen(top, bottom, hole.shape[0])
     cols_values, cols_vectors = _axis_eigen(left, right, hole.shape[1])

@@ -223,8 +223,8 @@ def guide_by_mirror(
     if plane is None:
         return filled, MirrorGuide(None, (0.0,) * count, (0.0,) * count, unmirrored=unmirrored)
     weights, mirrored, unpaired = [], [], []
-    holes = enumerate(ndimage.find_objects(labels), start=1)
-    for label, found in tqdm(holes, total=count, disable=not progress or count < 2, desc="mirror guide", unit="hole"):  # each hole in its box, read as far as the ring's fill reads
+    holes = enumerate(ndimage.find_objects(labels), start=1)  # each hole in its box, read as far as the ring's fill reads
+    for label, found in tqdm(holes, total=count, disable=not progress or count < 2, desc="mirror guide", unit="hole"):
         box = grow_box(found, MARGIN + RING, volume.shape)
         one, mirror = labels[box] == label, mirror_image(volume, readable, plane, spacing, box)
         weight = ring_weight(volume[box], readable[box], one, mirror)

@@ -371,11 +371,11 @@ def guide_by_template(
     for box, one, lacking in holes:
         guided = None
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
-            bar.update()
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
             weight = ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD)
             guided = mirror_guided_fill(volume[box], readable[box], one, guide, CLIP_SPREAD) if weight > 0.0 else None
+            bar.update()
         if guided is None:
             weights.append(0.0)
             continue
