@@ -21,7 +21,7 @@ from medinpaint.inpainting.detail import restore_detail
 from medinpaint.inpainting.network_fill import network_fill, network_fill_volume, symmetry_views
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.masks import random_ellipsoids
-from medinpaint.native_inpainting import default_method, fill_network_of, inpaint_native
+from medinpaint.native_inpainting import default_method, fill_network_of
 from medinpaint.networks import FillNetConfig, ResidualFillNet
 from medinpaint.metrics.scoring import _hole_ssim
 from medinpaint.training.fill import FillTrainConfig, fill_training_set, hole_loss, hole_ssim_loss, train_fill_network
