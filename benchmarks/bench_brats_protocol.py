@@ -247,6 +247,15 @@ def subject_truth(parser: argparse.ArgumentParser, args: argparse.Namespace, tru
     return truth
 
 
+def subject_affine(parser: argparse.ArgumentParser, args: argparse.Namespace, affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The files' affine: ``affine`` as --head-size resizes it (:func:`resized_head`), or as it is."""
+    if args.head_size is None:
+        return affine
+    if len(args.head_size) not in (1, 3) or min(args.head_size) <= 0:
+        parser.error(f"--head-size {','.join(f'{v:g}' for v in args.head_size)}: give one factor or three, fx,fy,fz, each above 0 (e.g. 0.9)")
+    return resized_head(affine, shape, args.head_size)
+
+
 def reflection_plane(truth: np.ndarray, affine) -> MirrorPlane:
     """The truth's mirror plane, fitted on every voxel: where ``--void-reflection`` voids."""
     return fit_mirror_plane(truth, np.ones(truth.shape), nib.affines.voxel_sizes(affine), left_right_axis(affine[:3, :3]))
@@ -538,10 +547,7 @@ def main() -> None:
     region = "volume" if args.volume is not None else args.region
     rng = np.random.default_rng(args.seed)
     plane = reflection_plane(truth, affine) if args.void_reflection else None
-    if args.head_size is not None:  # after the holes' geometry: the same voxels, another size in mm
-        if len(args.head_size) not in (1, 3) or min(args.head_size) <= 0:
-            parser.error(f"--head-size {','.join(f'{v:g}' for v in args.head_size)}: give one factor or three, fx,fy,fz, each above 0 (e.g. 0.9)")
-        affine = resized_head(affine, truth.shape, args.head_size)
+    affine = subject_affine(parser, args, affine, truth.shape)  # after the holes' geometry: the same voxels, another size in mm
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,7 +6,9 @@ in one image, not one tumour. ``--lesions N`` ellipsoids, each semi-axis drawn u
 tissue voxel (above :func:`medinpaint.masks.tissue_level`, the brain eroded by
 ``TISSUE_EROSION`` voxels): on the embedded template inside its held-out slab (``MARGIN`` voxels
 from its ends, the lesions cut to it), which no model trained on, or anywhere in ``--volume``'s
-tissue (a volume no model saw). Lesions that touch are one hole.
+tissue (a volume no model saw). Lesions that touch are one hole. The subject can first be deformed,
+turned, biased, made noisy or resized as in ``bench_brats_protocol.py`` (``--asymmetry``,
+``--pose``, ``--bias``, ``--noise``, ``--head-size``; a subject in its own space, simulated).
 
 Files as a user has them (NIfTI): the input with the lesions set to 0, the mask (nonzero = fill)
 and the truth. Methods, on the same files:
@@ -37,7 +39,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from bench_brats_protocol import CROP_MARGIN, TISSUE_EROSION, case_files, comma_floats, run_cli, user_volume, write_results
+from bench_brats_protocol import (
+    CROP_MARGIN, TISSUE_EROSION, add_subject_options, case_files, comma_floats, run_cli, subject_affine, subject_truth, user_volume,
+    write_results,
+)  # fmt: skip
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 from skimage.restoration import inpaint_biharmonic
@@ -123,15 +128,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {', '.join(METHODS)}")
     parser.add_argument("--volume", type=Path, default=None, help="a NIfTI T1 volume no model saw, instead of the template: lesions anywhere in its tissue")
+    add_subject_options(parser)
     parser.add_argument("--out", type=Path, default=Path("results/lesion_load"))
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     if set(methods) - set(METHODS) or len(args.semi_axes) != 2 or not 0 < args.semi_axes[0] <= args.semi_axes[1]:
         parser.error(f"--methods from {', '.join(METHODS)}; --semi-axes smallest,largest in mm (e.g. 1.5,5)")
+    if args.void_reflection:
+        parser.error("--void-reflection voids beside one tumour-sized hole (bench_brats_protocol.py): drop it here")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
-    truth = truth.astype(np.float32)
+    truth = subject_truth(parser, args, truth.astype(np.float32), affine)
     allowed = allowed_tissue(truth, args.volume is None)
     hole = lesion_load(allowed, args.lesions, args.semi_axes, nib.affines.voxel_sizes(affine), np.random.default_rng(args.seed)) & allowed
+    affine = subject_affine(parser, args, affine, truth.shape)
     labels, count = ndimage.label(hole)
     voided = np.where(hole, 0, truth).astype(np.float32)
     print(f"{args.lesions} lesions drawn: {count} holes, {int(hole.sum())} voxels", flush=True)
