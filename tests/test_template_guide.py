@@ -12,6 +12,7 @@ from nibabel.processing import resample_from_to
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_path
 from medinpaint.fill_modes import volume_directions, volume_origin
+from medinpaint.inpainting import template_guide
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
 from medinpaint.inpainting.template_guide import MIN_CORRELATION, SAME_PLACEMENT_MM, _distinct_placements, _points, _template, guide_by_template, place_template
@@ -102,6 +103,22 @@ def test_a_hole_across_the_midline_of_a_real_t1_is_filled_closer_to_the_truth(re
     assert np.abs(filled - volume)[hole].mean() < 0.9 * np.abs(mirrored - volume)[hole].mean()
     assert guide.head_size == pytest.approx(0.98, abs=0.03)  # SPM-normalised: about the template's size
     assert f"template placed with correlation {guide.correlation:.2f} (the head {guide.head_size:.2f} x its size)" in str(guide)
+
+
+def test_the_template_weighs_its_ring_check_times_the_gain_and_fills_closer_for_it(real_t1, monkeypatch):
+    """The ring check weighs the template against biharmonic filling beside known tissue; in the hole
+    it replaces a fill that is worse there, so the hole takes WEIGHT_GAIN times the ring's weight."""
+    volume, affine = real_t1
+    hole = ellipsoid(volume.shape, (16, 18, 15), (5, 4, 4))  # across the midline
+    voided = np.where(hole, 0, volume).astype(np.float32)
+    mirrored, mirror = guide_by_mirror(voided, ~hole, biharmonic_fill_3d(voided, (~hole).astype(np.float32)), affine[:3, :3])
+    gain = template_guide.WEIGHT_GAIN
+    gained, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
+    monkeypatch.setattr(template_guide, "WEIGHT_GAIN", 1.0)
+    ringed, ring = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
+    assert 0.0 < ring.weights[0] < 1.0 / gain  # not clipped at 1 once gained
+    assert gain > 1.0 and guide.weights[0] == pytest.approx(gain * ring.weights[0])
+    assert np.abs(gained - volume)[hole].mean() < np.abs(ringed - volume)[hole].mean()
 
 
 def test_a_hole_the_mirror_sees_whole_places_no_template(real_t1):

@@ -23,7 +23,10 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
    biharmonic continuation of the difference on the known voxels around, here clipped first to its
    median ± :data:`CLIP_SPREAD` robust spreads: a template placed a voxel off at an edge differs
    there by a tissue contrast, which would otherwise carry into the hole), weighted by the mirror
-   guide's ring check (:func:`~medinpaint.inpainting.mirror_guide.ring_weight`);
+   guide's ring check (:func:`~medinpaint.inpainting.mirror_guide.ring_weight`) times
+   :data:`WEIGHT_GAIN`, at most 1: the ring weighs the guide against biharmonic filling one or two
+   voxels from known tissue, where that fill is at its best, and the guide then replaces the fill
+   given where it is at its worst;
 4. moves the fill given (the mirror-guided one) towards it only where the mirror has nothing:
    by the weight times the hole's share of voxels without a mirror image, Gaussian-smoothed over
    :data:`SHARE_SIGMA` voxels so that the two guides meet without a seam (:func:`guide_by_template`).
@@ -60,6 +63,7 @@ SCAN_POINTS = 3000  # points of the coarse grid that score the starts
 STARTS = 8  # the best (shift, turn) starts, each refined on the coarse grid
 SAME_PLACEMENT_MM = 1.0  # coarse placements that move every point of the image less than this apart are one: refined once on the fine grid
 SHARE_SIGMA = 1.5  # voxels: the smoothing of the hole's share of voxels without a mirror image
+WEIGHT_GAIN = 1.5  # the ring check's weight times this, at most 1, is the hole's weight (docs/results.md, "The template's weight")
 CLIP_SPREAD = 2.0  # the template's difference from the input around a hole, clipped to its median ± this many robust spreads
 MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced)
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
@@ -373,7 +377,7 @@ def guide_by_template(
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
-            weight = ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD)
+            weight = min(WEIGHT_GAIN * ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD), 1.0)
             guided = mirror_guided_fill(volume[box], readable[box], one, guide, CLIP_SPREAD) if weight > 0.0 else None
             bar.update()
         if guided is None:
