@@ -59,8 +59,9 @@ Protocol (issue 10; the numbers go to docs/results.md):
   slice, whatever the smoothness (the truth's is the reference); and the Δz error = mean
   |Δz prediction − Δz truth| over the same pairs (0 = the truth's through-plane changes);
 * sweeps, for choosing settings on ``--region train``: ``--sweep`` (the 3-D fill mixed with
-  another method) and ``--detail-sweep`` (the network's 3-D fill, run with ``--detail-gain 0``,
-  sharpened by :func:`medinpaint.inpainting.detail.restore_detail` at each sigma and gain),
+  another method) and ``--detail-sweep`` (medinpaint's final fill, after the guides, run with
+  ``--detail-gain 0``, sharpened by :func:`medinpaint.inpainting.detail.restore_detail` at each
+  sigma and gain),
   and ``--texture-sweep`` (the 3-D fill plus white noise of the surrounding tissue's fine-structure
   spread: a sample's texture instead of the mean), each scored from the same fill like the methods.
 
@@ -501,7 +502,8 @@ def main() -> None:
     parser.add_argument(
         "--detail-sweep", type=sigma_gain_pairs, default=(),
         help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
-        "with --detail-gain 0, so the fill is the network's; sigma 1 is exactly what --detail-gain gain gives)",
+        "with --detail-gain 0; the final fill, after the guides: where no guide moves it, sigma 1 at the model's voxel "
+        "size is what --detail-gain gain gives)",
     )  # fmt: skip
     parser.add_argument(
         "--texture-sweep", default=None,
