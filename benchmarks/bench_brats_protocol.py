@@ -503,7 +503,7 @@ def main() -> None:
         "--detail-sweep", type=sigma_gain_pairs, default=(),
         help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
         "with --detail-gain 0; the final fill, after the guides: where no guide moves it, sigma 1 at the model's voxel "
-        "size is what --detail-gain gain gives)",
+        "size is what --detail-gain gain gives on a noise-free volume)",
     )  # fmt: skip
     parser.add_argument(
         "--texture-sweep", default=None,
