@@ -10,7 +10,9 @@ means the restructuring changed a result.
 Float kernels differ in their last bits between CPUs (torch, oneDNN, MKL and NumPy pick AVX2,
 AVX-512 or AMX code at run time), so the operations run in a child process pinned to portable
 numerics (``PORTABLE_NUMERICS``: baseline SIMD only, MKL's compatible mode, one thread), where
-the same code gives the same bits on any x86-64 machine. Re-record (``python tests/test_digest.py``
+the same code gives the same bits on most x86-64 machines; where a kernel of the blend or the
+metrics still depends on the CPU, that CPU's digests are recorded too (from an older commit, so
+that they say what the code gave before). Re-record (``python tests/test_digest.py``
 prints the digests under those settings) only for an intended change of results, and say so in
 the commit.
 """
@@ -79,6 +81,21 @@ RECORDED_ON_A_SECOND_CPU = {  # the same operations on a 2.8 GHz Xeon (no AMX) w
     "nifti_slices_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
     "demo_metrics": "7df8bd2d3a718598cba8efcbcf47a1c076247df4a083913d5bf5b7baf334075c",
     "dropout_metrics": "a0e8e4b13f9fde865a6617bf62fdef98a94499929a7d1dc8adf4722e6c2c4750",
+}
+
+
+RECORDED_ON_A_THIRD_CPU = {  # the same on an AMD EPYC (Zen 4: AVX-512, no AMX), where three digests differ from both above
+    # under PORTABLE_NUMERICS; recorded there from d3d9daa as the second, which the current code gives bit for bit there (2026-12-06)
+    "dicom_slices_output": "c701183916415772d834a0cfaa04f299060e0f0e63e8d88bc846765bc76f3981",
+    "dicom_slices_raw": "7067caea1694436ddddd98b10ef87e47ff703493d907d7fa1bead0e51a19f91f",
+    "dicom_slices_uncertainty": "009b6e0803585a7cfa5c6b3cd015863c3217a395fbd0b79bb8f97ace78d48be5",
+    "dicom_slices_loss": "67d2bfb9676c58a735060d58f73d8e8f97f79c1eef521664d842e7f6ce9e48b9",
+    "nifti_windows_output": "d10d79e2d4f57ce5d6f957b6e7fca8680b12612d8aaeb6446100656a9a68eb81",
+    "nifti_windows_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
+    "nifti_slices_output": "07c111605d7e0c1de8d6283248cc4ba700c81a69386e0b22c6b1b8e655584c8d",
+    "nifti_slices_slices": "74c2ea681e78ff912f32326e1198ef8797fadf6e2efe585f886a2b4c370c26f3",
+    "demo_metrics": "4a6c3b55f0790d6fbc12af6b3dd55e00db5f6ff89878e09e0678b25dd536590c",
+    "dropout_metrics": "09163bf69349e6fe90b266e14745758ceb615f21c9b0d4e16261c6f1990e50af",
 }
 
 
@@ -164,7 +181,7 @@ def test_outputs_are_bit_for_bit_those_recorded_before_the_restructuring(tmp_pat
         [sys.executable, __file__, str(tmp_path)], env=env, capture_output=True, text=True, check=False
     )
     assert child.returncode == 0, child.stderr[-3000:]
-    assert json.loads(child.stdout.splitlines()[-1]) in (RECORDED, RECORDED_ON_A_SECOND_CPU)
+    assert json.loads(child.stdout.splitlines()[-1]) in (RECORDED, RECORDED_ON_A_SECOND_CPU, RECORDED_ON_A_THIRD_CPU)
 
 
 if __name__ == "__main__":  # a child of the test (folder given) or, alone, print the digests to record

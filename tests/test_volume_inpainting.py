@@ -377,8 +377,12 @@ def test_the_guided_fill_of_a_real_t1_is_the_same_however_it_is_stored(tmp_path,
     """With the CLI's defaults (the network, the mirror and the template guides) a real T1 stored as BraTS
     ships it (flipped to R-P-S, int16, its world origin 239 mm away) is filled as stored by SPM
     (L-A-S), flipped back: the plane and the template's placement are found in world coordinates
-    from the image itself, so the weights are the same and the fills differ by a fraction of a
-    per cent of the fill's own error (the placement's refinement starts from the origin too)."""
+    from the image itself, so the weights are the same and the fills differ by a small share of the
+    fill's own error (the placement's refinement starts from the origin too). Not by nothing: the
+    placement's float32 refinement stops within about 0.1 mm (a twentieth of a voxel) of its optimum,
+    where on the template's edges that moves the guide by a per cent or two; how far within depends
+    on the CPU's float kernels (mean 1.8 % of the error on an AMD EPYC, under 1 % on the Xeons before).
+    A placement 1 mm off (the flipped file's shifted so, by hand) moves the fill by 36 % of its error."""
     image = nib.load(real_t1)
     volume = np.round(image.get_fdata()).astype(np.float32)
     grid = np.mgrid[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
@@ -390,5 +394,5 @@ def test_the_guided_fill_of_a_real_t1_is_the_same_however_it_is_stored(tmp_path,
     assert np.allclose(guides[0].weights, guides[1].weights, atol=0.01) and np.allclose(guides[0].template.weights, guides[1].template.weights, atol=0.01)
     error, difference = np.abs(filled - volume)[hole].mean(), np.abs(back - filled)[hole]
     assert error > 0.05 * np.percentile(volume, 99.5)  # a real fill, not the truth
-    assert difference.mean() < 0.01 * error and difference.max() < 0.01 * np.percentile(volume, 99.5)
+    assert difference.mean() < 0.03 * error and difference.max() < 0.03 * np.percentile(volume, 99.5)
     assert np.array_equal(back[~hole], volume[~hole])
