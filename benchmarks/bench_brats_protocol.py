@@ -59,7 +59,8 @@ Protocol (issue 10; the numbers go to docs/results.md):
   slice, whatever the smoothness (the truth's is the reference); and the Δz error = mean
   |Δz prediction − Δz truth| over the same pairs (0 = the truth's through-plane changes);
 * sweeps, for choosing settings on ``--region train``: ``--sweep`` (the 3-D fill mixed with
-  another method) and ``--detail-sweep`` (medinpaint's final fill, after the guides, run with
+  another method) and ``--detail-sweep`` (medinpaint's final fill, after the guides, or without
+  them medinpaint-no-mirror's when medinpaint is not run, as on the template; run with
   ``--detail-gain 0``, sharpened by :func:`medinpaint.inpainting.detail.restore_detail` at each
   sigma and gain),
   and ``--texture-sweep`` (the 3-D fill plus white noise of the surrounding tissue's fine-structure
@@ -502,7 +503,7 @@ def main() -> None:
     parser.add_argument(
         "--detail-sweep", type=sigma_gain_pairs, default=(),
         help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
-        "with --detail-gain 0; the final fill, after the guides: where no guide moves it, sigma 1 at the model's voxel "
+        "with --detail-gain 0; medinpaint-no-mirror's when medinpaint is not run, as on the template; the final fill, after the guides: where no guide moves it, sigma 1 at the model's voxel "
         "size is what --detail-gain gain gives on a noise-free volume)",
     )  # fmt: skip
     parser.add_argument(
@@ -529,8 +530,9 @@ def main() -> None:
     add_subject_options(parser)
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
-    if args.detail_sweep and (args.detail_gain != 0.0 or "medinpaint" not in args.methods.split(",")):
-        parser.error("--detail-sweep sharpens the network's own fill: pass --detail-gain 0 and the medinpaint method")
+    sharpened_method = next((m for m in ("medinpaint", "medinpaint-no-mirror") if m in args.methods.split(",")), None)
+    if args.detail_sweep and (args.detail_gain != 0.0 or sharpened_method is None):
+        parser.error("--detail-sweep sharpens medinpaint's final fill: pass --detail-gain 0 and the method medinpaint (or medinpaint-no-mirror)")
     if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", args.sweep_with} <= set(args.methods.split(","))):
         parser.error(f"--sweep mixes the unshrunk 3-D fill with {args.sweep_with}: pass --prior-weight 1 and both methods")
     methods = [m for m in args.methods.split(",") if m]
@@ -573,7 +575,7 @@ def main() -> None:
                 mixed = np.where(hole, weight * predictions["medinpaint"] + (1 - weight) * predictions[args.sweep_with], voided)
                 score_extra(rows, f"mix w={weight} with {args.sweep_with}", mixed, folder, files, affine, truth, hole, truth_scores, case)
             for sigma, gain in args.detail_sweep:
-                sharpened = restore_detail(predictions["medinpaint"], (~hole).astype(np.float32), gain, sigma)
+                sharpened = restore_detail(predictions[sharpened_method], (~hole).astype(np.float32), gain, sigma)
                 score_extra(rows, f"detail sigma={sigma:g} gain={gain:g}", sharpened, folder, files, affine, truth, hole, truth_scores, case)
             for amount in [float(a) for a in args.texture_sweep.split(",")] if args.texture_sweep else []:
                 textured = add_tissue_texture(predictions["medinpaint"], hole, amount, np.random.default_rng([args.seed, case]))
