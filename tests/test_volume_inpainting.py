@@ -409,20 +409,22 @@ def test_the_guided_fill_of_a_real_t1_is_the_same_in_other_units(tmp_path, real_
     volume = np.round(image.get_fdata()).astype(np.float32)
     grid = np.mgrid[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
     hole = sum(((grid[i] - c) / r) ** 2 for i, (c, r) in enumerate(zip((17, 20, 14), (6, 6, 5)))) <= 1  # across the midline
-    stored = np.round((volume - 10.0) / 2.0).astype(np.int16)
-    cases = {"native": (volume, 1.0, 0.0), "times 1000": (volume * 1000.0, 1000.0, 0.0), "int16 slope 2": (stored, 2.0, 10.0)}
+    cases = {  # name: (the array stored, its NIfTI slope and intercept, what one unit of the volume reads as)
+        "native": (volume, None, 1.0),
+        "times 1000": (volume * 1000.0, None, 1000.0),
+        "int16 slope 2": (np.round((volume - 10.0) / 2.0).astype(np.int16), (2.0, 10.0), 1.0),  # read back scaled
+    }
     nib.save(nib.Nifti1Image(hole.astype(np.uint8), image.affine), tmp_path / "mask.nii.gz")
     fills = {}
-    for name, (values, scale, offset) in cases.items():
+    for name, (values, scaling, unit) in cases.items():
         source = nib.Nifti1Image(values, image.affine)
-        if name == "int16 slope 2":
-            source.header.set_slope_inter(scale, offset)
-            scale, offset = 1.0, 0.0  # nibabel applies the slope and intercept when it reads
+        if scaling is not None:
+            source.header.set_slope_inter(*scaling)
         nib.save(source, tmp_path / f"{name}.nii.gz")
         inpaint_file(tmp_path / f"{name}.nii.gz", str(tmp_path / "mask.nii.gz"), tmp_path / f"{name}_out.nii.gz", progress=False)
         given, filled = (nib.load(tmp_path / f"{name}{part}.nii.gz").get_fdata() for part in ("", "_out"))
         assert np.array_equal(filled[~hole], given[~hole])
-        fills[name] = (filled - offset) / scale
+        fills[name] = filled / unit
     error = np.abs(fills["native"] - volume)[hole].mean()
     for name in ("times 1000", "int16 slope 2"):
         difference = np.abs(fills[name] - fills["native"])[hole]
