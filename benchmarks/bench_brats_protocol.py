@@ -502,9 +502,10 @@ def main() -> None:
     parser.add_argument("--detail-gain", type=float, default=None, help="pass --detail-gain to medinpaint (default: the CLI's)")
     parser.add_argument(
         "--detail-sweep", type=sigma_gain_pairs, default=(),
-        help="comma-separated sigma:gain pairs: also score restore_detail(medinpaint's fill, gain, sigma) for each (run "
-        "with --detail-gain 0; medinpaint-no-mirror's when medinpaint is not run, as on the template; the final fill, after the guides: where no guide moves it, sigma 1 at the model's voxel "
-        "size is what --detail-gain gain gives on a noise-free volume)",
+        help="comma-separated sigma:gain pairs: also score restore_detail(fill, gain, sigma) for each, the fill being "
+        "medinpaint's final one (after the guides), or medinpaint-no-mirror's when medinpaint is not run (the template); "
+        "run with --detail-gain 0 (where no guide moves the fill, sigma 1 at the model's voxel size is what "
+        "--detail-gain gain gives on a noise-free volume)",
     )  # fmt: skip
     parser.add_argument(
         "--texture-sweep", default=None,
@@ -530,12 +531,12 @@ def main() -> None:
     add_subject_options(parser)
     parser.add_argument("--out", type=Path, default=Path("results/brats_protocol"))
     args = parser.parse_args()
-    sharpened_method = next((m for m in ("medinpaint", "medinpaint-no-mirror") if m in args.methods.split(",")), None)
+    methods = [m for m in args.methods.split(",") if m]
+    sharpened_method = next((m for m in ("medinpaint", "medinpaint-no-mirror") if m in methods), None)
     if args.detail_sweep and (args.detail_gain != 0.0 or sharpened_method is None):
         parser.error("--detail-sweep sharpens medinpaint's final fill: pass --detail-gain 0 and the method medinpaint (or medinpaint-no-mirror)")
-    if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", args.sweep_with} <= set(args.methods.split(","))):
+    if args.sweep and (args.prior_weight != 1.0 or not {"medinpaint", args.sweep_with} <= set(methods)):
         parser.error(f"--sweep mixes the unshrunk 3-D fill with {args.sweep_with}: pass --prior-weight 1 and both methods")
-    methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
