@@ -33,6 +33,12 @@ Protocol (issue 10; the numbers go to docs/results.md):
   the hole's reflection out to the edge of the head, as wide as the hole, so that it hides about
   half of what the mirror guide reads for the hole and opens to the brain's surface (or the
   volume's edge), where no region enclosed by tissue is; the truth is untouched;
+* ``--contrast t2`` or ``flair``: the volume's tissue contrast is first remapped (``other_contrast``)
+  from a T1's (CSF dark, grey matter, white matter bright) to a T2-like one (CSF bright, white
+  matter dark) or a FLAIR-like one (CSF dark, grey matter above white matter), piecewise linearly
+  through its own three tissue class means, so that the shipped T1 model meets a contrast it never
+  learned (a check of the guides and the network on other sequences; the remapped volume is the
+  truth);
 * ``--noise s``: the volume is first given Rician noise of standard deviation ``s`` × its 99.5th
   percentile (seeded), as an acquisition has it, and that noisy volume is the truth: the template
   as a subject-like scan (the real 2 mm T1 here: about 0.04), for choosing settings that carry
@@ -92,6 +98,7 @@ from medinpaint.inpainting.detail import fine_structure, noise_share, restore_de
 from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis
 from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
+from medinpaint.tissue_contrast import tissue_class_means, tissue_voxels
 
 METHODS = ("medinpaint", "medinpaint-no-mirror", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
 CLI_OPTIONS = {"medinpaint-no-mirror": ["--no-mirror"], "medinpaint-slices": ["--fill", "slices", "--no-mirror"]}  # medinpaint: the defaults
@@ -186,6 +193,29 @@ def left_right_bias(volume: np.ndarray, share: float) -> np.ndarray:
     return (volume * (1.0 + share * ramp)).astype(np.float32)
 
 
+CONTRASTS = {  # a T1's landmarks (0, CSF, grey matter, white matter, 99.9th percentile) -> these shares of its white matter mean
+    "t2": (1.15, 1.0, 0.75, 0.5, 0.7),  # CSF brightest, white matter darkest; the darkest T1 voxels (pure CSF) brighter still
+    "flair": (0.1, 0.35, 1.0, 0.8, 0.9),  # CSF dark, grey matter above white matter
+}
+
+
+def other_contrast(volume: np.ndarray, contrast: str) -> np.ndarray:
+    """A T1 ``volume`` remapped piecewise linearly to another sequence's contrast (:data:`CONTRASTS`),
+    through 0, its three tissue class means and its 99.9th percentile; exact zeros (a skull-stripped
+    background) stay 0.
+
+    >>> t1 = np.repeat([0.0, 30.0, 60.0, 90.0], 2000).reshape(20, 20, 20)
+    >>> np.unique(other_contrast(t1, "t2")).round(1).tolist()  # CSF 30 -> 90, grey matter 60 -> 67.5, white matter 90 -> 45
+    [0.0, 45.0, 67.5, 90.0]
+    """
+    classes = tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
+    if classes is None:
+        raise ValueError("--contrast: the volume's three tissue classes do not separate")
+    landmarks = np.r_[0.0, classes, max(float(np.percentile(volume, 99.9)), classes[2] * 1.01)]
+    remapped = np.interp(np.maximum(volume, 0.0), landmarks, np.asarray(CONTRASTS[contrast]) * classes[2])
+    return np.where(volume == 0, 0.0, remapped).astype(np.float32)
+
+
 def rician_noise(volume: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
     """``volume`` with Rician noise: the magnitude of it plus complex Gaussian noise of ``share`` × its 99.5th percentile."""
     sigma = share * float(np.percentile(volume, 99.5))
@@ -212,7 +242,11 @@ def reflection_void(volume: np.ndarray, hole: np.ndarray, spacing, plane: Mirror
 
 
 def add_subject_options(parser: argparse.ArgumentParser) -> None:
-    """The options that change the subject before the holes (module docstring): --asymmetry, --pose, --bias, --void-reflection, --noise."""
+    """The options that change the subject before the holes (module docstring): --contrast, --asymmetry, --pose, --bias, --void-reflection, --noise."""
+    parser.add_argument(
+        "--contrast", choices=sorted(CONTRASTS), default=None,
+        help="remap the volume's T1 contrast first to a T2-like or FLAIR-like one through its tissue class means (other_contrast; the remapped volume is the truth)",
+    )  # fmt: skip
     parser.add_argument(
         "--asymmetry", type=float, default=0.0,
         help="deform the volume first by a smooth random field of at most this many mm (the deformed volume is the truth)",
@@ -234,10 +268,15 @@ def add_subject_options(parser: argparse.ArgumentParser) -> None:
 
 
 def subject_truth(parser: argparse.ArgumentParser, args: argparse.Namespace, truth: np.ndarray, affine) -> np.ndarray:
-    """``truth`` deformed, turned, biased and made noisy as ``add_subject_options``' options ask (seeded by --seed)."""
+    """``truth`` in another contrast, deformed, turned, biased and made noisy as ``add_subject_options``' options ask (seeded by --seed)."""
     if args.pose is not None and len(args.pose) != 3:
         parser.error(f"--pose {','.join(f'{v:g}' for v in args.pose)}: give three numbers, yaw,roll,shift (e.g. 12,-8,7)")
     spacing = nib.affines.voxel_sizes(affine)
+    if args.contrast:
+        try:
+            truth = other_contrast(truth, args.contrast)
+        except ValueError as error:
+            parser.error(str(error))
     if args.asymmetry:
         truth = asymmetric_warp(truth, spacing, args.asymmetry, np.random.default_rng(args.seed + 2))
     if args.pose:

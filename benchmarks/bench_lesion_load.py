@@ -4,7 +4,9 @@ What lesion filling (multiple sclerosis, small vessel disease) asks of a volume:
 in one image, not one tumour. ``--lesions N`` ellipsoids, each semi-axis drawn uniformly from
 ``--semi-axes`` mm (default 1.5–5 mm: lesions 3–10 mm across), randomly turned, each centred on a
 tissue voxel (above :func:`medinpaint.masks.tissue_level`, the brain eroded by
-``TISSUE_EROSION`` voxels): on the embedded template inside its held-out slab (``MARGIN`` voxels
+``TISSUE_EROSION`` voxels); or, ``--dropout RATE``, each of those tissue voxels missing with
+probability RATE (random voxel dropout at native resolution: thousands of one-voxel holes, which
+join into larger ones as the rate grows): on the embedded template inside its held-out slab (``MARGIN`` voxels
 from its ends, the lesions cut to it), which no model trained on, or anywhere in ``--volume``'s
 tissue (a volume no model saw). Lesions that touch are one hole. The subject can first be deformed,
 turned, biased, made noisy or resized as in ``bench_brats_protocol.py`` (``--asymmetry``,
@@ -82,6 +84,16 @@ def lesion_load(tissue: np.ndarray, count: int, semi_axes_mm: tuple[float, float
     return lesions
 
 
+def voxel_dropout(tissue: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """(X, Y, Z) bool: each voxel of ``tissue`` missing with probability ``rate``.
+
+    >>> dropped = voxel_dropout(np.ones((20, 20, 20), bool), 0.3, np.random.default_rng(0))
+    >>> round(float(dropped.mean()), 2)
+    0.3
+    """
+    return tissue & (rng.random(tissue.shape) < rate)
+
+
 def allowed_tissue(volume: np.ndarray, on_template: bool) -> np.ndarray:
     """Where lesions may lie: the brain eroded by ``TISSUE_EROSION`` voxels; on the template only
     inside its held-out slab, ``MARGIN`` voxels from its ends."""
@@ -124,6 +136,7 @@ def crops_figure(path: Path, volumes: dict[str, np.ndarray], truth: np.ndarray, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lesions", type=int, default=40)
+    parser.add_argument("--dropout", type=float, default=None, help="instead of lesions: each tissue voxel missing with this probability (0 < RATE < 1)")
     parser.add_argument("--semi-axes", type=comma_floats, default=(1.5, 5.0), help="smallest,largest semi-axis (mm) of a lesion (default: 1.5,5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {', '.join(METHODS)}")
@@ -134,16 +147,23 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     if set(methods) - set(METHODS) or len(args.semi_axes) != 2 or not 0 < args.semi_axes[0] <= args.semi_axes[1]:
         parser.error(f"--methods from {', '.join(METHODS)}; --semi-axes smallest,largest in mm (e.g. 1.5,5)")
+    if args.dropout is not None and not 0 < args.dropout < 1:
+        parser.error(f"--dropout {args.dropout:g}: give a rate between 0 and 1 (e.g. 0.1)")
     if args.void_reflection:
         parser.error("--void-reflection voids beside one tumour-sized hole (bench_brats_protocol.py): drop it here")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
     truth = subject_truth(parser, args, truth.astype(np.float32), affine)
     allowed = allowed_tissue(truth, args.volume is None)
-    hole = lesion_load(allowed, args.lesions, args.semi_axes, nib.affines.voxel_sizes(affine), np.random.default_rng(args.seed)) & allowed
+    rng = np.random.default_rng(args.seed)
+    if args.dropout is None:
+        hole = lesion_load(allowed, args.lesions, args.semi_axes, nib.affines.voxel_sizes(affine), rng) & allowed
+        drawn = f"{args.lesions} lesions drawn"
+    else:
+        hole, drawn = voxel_dropout(allowed, args.dropout, rng), f"{args.dropout:.0%} of the tissue voxels dropped"
     affine = subject_affine(parser, args, affine, truth.shape)
     labels, count = ndimage.label(hole)
     voided = np.where(hole, 0, truth).astype(np.float32)
-    print(f"{args.lesions} lesions drawn: {count} holes, {int(hole.sum())} voxels", flush=True)
+    print(f"{drawn}: {count} holes, {int(hole.sum())} voxels", flush=True)
     rows, volumes, errors = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         files = case_files(Path(tmp) / "case", voided, hole, truth, affine)
@@ -180,7 +200,7 @@ def main() -> None:
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps({"arguments": vars(args), "rows": rows}, indent=2, default=str))
-    write_results(args.out, rows, f"{count} holes ({args.lesions} lesions drawn), {int(hole.sum())} voxels\n\n" + "\n".join([header, *lines]))
+    write_results(args.out, rows, f"{count} holes ({drawn}), {int(hole.sum())} voxels\n\n" + "\n".join([header, *lines]))
     crops_figure(args.out / "crops.png", {m: volumes[m] for m in methods}, truth, hole, labels)
 
 

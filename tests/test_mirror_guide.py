@@ -16,6 +16,7 @@ from medinpaint.inpainting.mirror_guide import guide_by_mirror, mirror_guided_fi
 from medinpaint.inpainting.mirror_plane import fit_mirror_plane, left_right_axis
 from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.pipeline import load_slices
+from medinpaint.tissue_contrast import tissue_class_means, tissue_voxels
 from medinpaint.transforms import SemanticInpaint
 
 
@@ -239,6 +240,21 @@ def test_the_benchmarks_asymmetric_warp_moves_voxels_by_at_most_the_mm_asked(rea
     correlation = lambda image: fit_mirror_plane(image, np.ones(image.shape), spacing, left_right_axis(affine[:3, :3])).correlation
     smoothed = ndimage.shift(volume, (0.5, 0.5, 0.5), order=3, mode="nearest")
     assert correlation(warp(volume, spacing, 6.0, np.random.default_rng(2))) < correlation(smoothed) - 0.05
+
+
+def test_the_benchmarks_other_contrasts_reorder_the_real_t1s_tissue_classes(real_t1):
+    """``bench_brats_protocol --contrast``: the real T1's CSF, grey and white matter voxels (by its own
+    classes) come out brightest to darkest as T2, and grey matter brightest, CSF darkest as FLAIR."""
+    bench = benchmark_module("bench_brats_protocol")
+    volume, _ = real_t1
+    classes = tissue_class_means(tissue_voxels(volume, np.ones(volume.shape, bool)))
+    nearest = np.abs(volume[..., None] - classes).argmin(-1)
+    tissue = volume > 0.5 * classes[0]
+    for contrast, order in (("t2", [0, 1, 2]), ("flair", [1, 2, 0])):  # classes from brightest to darkest
+        remapped = bench.other_contrast(volume, contrast)
+        means = np.array([remapped[tissue & (nearest == k)].mean() for k in range(3)])
+        assert np.argsort(-means).tolist() == order, (contrast, means)
+        assert np.array_equal(remapped == 0, volume == 0)
 
 
 def test_the_benchmarks_reflection_void_hides_half_the_reflection_out_to_the_edge(real_t1):
