@@ -6,6 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from conftest import benchmark_module
 from mask_builders import ellipsoid, mr_series
 from nibabel.processing import resample_from_to
 
@@ -103,6 +104,24 @@ def test_a_hole_across_the_midline_of_a_real_t1_is_filled_closer_to_the_truth(re
     assert np.abs(filled - volume)[hole].mean() < 0.9 * np.abs(mirrored - volume)[hole].mean()
     assert guide.head_size == pytest.approx(0.98, abs=0.03)  # SPM-normalised: about the template's size
     assert f"template placed with correlation {guide.correlation:.2f} (the head {guide.head_size:.2f} x its size)" in str(guide)
+
+
+def test_a_t2_like_real_t1_is_placed_with_its_tissue_order_reversed_and_filled_closer(real_t1):
+    """The real T1 remapped to a T2-like contrast (``bench_brats_protocol --contrast t2``: CSF bright,
+    white matter dark): the template placed as for a T1 correlates below MIN_CORRELATION, placed on the
+    values negated it fits as well as on the T1, and mapped onto the classes in reverse order it
+    fills a hole across the midline closer to the truth than the mirror guide alone."""
+    volume, affine = real_t1
+    t2 = benchmark_module("bench_brats_protocol").other_contrast(volume, "t2")
+    hole = ellipsoid(volume.shape, MIDLINE, (4, 5, 4))
+    voided = np.where(hole, 0, t2).astype(np.float32)
+    mirrored, mirror = guide_by_mirror(voided, ~hole, biharmonic_fill_3d(voided, (~hole).astype(np.float32)), affine[:3, :3])
+    filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
+    assert place_template(voided, ~hole, affine[:3, :3]).correlation < MIN_CORRELATION
+    assert guide.inverted and guide.correlation > 0.55 and guide.weights[0] > 0.5
+    assert np.array_equal(filled[~hole], t2[~hole])
+    assert np.abs(filled - t2)[hole].mean() < 0.8 * np.abs(mirrored - t2)[hole].mean()
+    assert f"template placed with correlation {guide.correlation:.2f} to the input's contrast reversed" in str(guide)
 
 
 def test_the_template_weighs_its_ring_check_times_the_gain_and_fills_closer_for_it(real_t1, monkeypatch):

@@ -15,9 +15,12 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
    tissue centre and turns: a crop or a turned head is found alike), each refined on the coarse
    grid, those that then still place the image apart (by :data:`SAME_PLACEMENT_MM` or more) refined
    on the fine grid too, and the best there kept;
-   a placement that correlates less than :data:`MIN_CORRELATION` with the input is not used;
+   a placement that correlates less than :data:`MIN_CORRELATION` with the input is made again on the
+   input's values negated (a T2-like contrast: CSF bright, white matter dark, the template's order
+   reversed), and if that correlates less too, the template is not used;
 2. maps its values onto the input's contrast, piecewise linearly through 0 and the three tissue
-   class means of each (:func:`template_in_subject_contrast`);
+   class means of each (:func:`template_in_subject_contrast`); for an inverted placement onto the
+   classes in reverse order (the template's CSF to the input's brightest class), not through 0;
 3. fills each hole from it as the mirror guide fills from the mirror image
    (:func:`~medinpaint.inpainting.mirror_guide.mirror_guided_fill`: the guide plus the 3-D
    biharmonic continuation of the difference on the known voxels around, here clipped first to its
@@ -147,13 +150,16 @@ class PlacedTemplate:
         directions: (3, 3) the volume's world step (mm) of one voxel along each axis, as columns (RAS).
         shift: (3,) mm, the start's shift of the volume's world points.
         parameters: (7,) translation (cm), angles (radians), the scale's logit.
-        correlation: of the placed template with the volume's readable voxels over its brain, on the fine grid.
+        correlation: of the placed template with the volume's readable voxels over its brain, on the fine grid
+            (with their values negated when ``inverted``).
+        inverted: placed on the volume's values negated: a contrast whose tissue order is the template's reversed.
     """
 
     directions: np.ndarray
     shift: torch.Tensor
     parameters: torch.Tensor
     correlation: float
+    inverted: bool = False
 
     @property
     def head_size(self) -> float:
@@ -183,7 +189,9 @@ def _points(volume: np.ndarray, readable: np.ndarray, directions: np.ndarray, gr
     return torch.tensor(indices @ directions.T, dtype=torch.float32), torch.tensor(smooth[tuple(indices.T)], dtype=torch.float32)
 
 
-def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndarray, origin: np.ndarray | None = None) -> PlacedTemplate | None:
+def place_template(
+    volume: np.ndarray, readable: np.ndarray, directions: np.ndarray, origin: np.ndarray | None = None, inverted: bool = False
+) -> PlacedTemplate | None:
     """The embedded template registered to ``volume`` (module docstring, 1); None with no readable tissue.
 
     Args:
@@ -192,6 +200,7 @@ def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndar
         directions: (3, 3) the world step (mm) of one voxel along each axis, as columns, in RAS (a
             NIfTI affine's ``[:3, :3]``).
         origin: the world position (mm, RAS) of voxel (0, 0, 0): one more start; None = the others only.
+        inverted: correlate the template with the readable values negated (:attr:`PlacedTemplate.inverted`).
 
     Example:
         >>> template, affine = sample_volume()
@@ -208,6 +217,8 @@ def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndar
     tissue = readable & (volume > np.percentile(volume[readable], 30))
     centre = directions @ np.argwhere(tissue).mean(axis=0)
     points = [_points(volume, readable, directions, grid) for grid in GRIDS_MM]
+    if inverted:
+        points = [(world, -values) for world, values in points]
     starts = _starts(template, points[0], template.centre - torch.tensor(centre, dtype=torch.float32))
     if origin is not None:  # the image's world coordinates: a scanner's isocentre, or a template space's origin
         starts.append((torch.tensor(origin, dtype=torch.float32), np.zeros(7)))
@@ -220,7 +231,7 @@ def place_template(volume: np.ndarray, readable: np.ndarray, directions: np.ndar
     parameters = torch.tensor(parameters, dtype=torch.float32)
     with torch.no_grad():
         placed, brain = template.levels[1].sample(points[1][0], template.centre, shift, parameters)
-    return PlacedTemplate(directions, shift, parameters, float(_correlation(placed, points[1][1], brain)))
+    return PlacedTemplate(directions, shift, parameters, float(_correlation(placed, points[1][1], brain)), inverted)
 
 
 def _starts(template: _Template, points: tuple[torch.Tensor, torch.Tensor], shift: torch.Tensor) -> list[tuple[torch.Tensor, np.ndarray]]:
@@ -269,10 +280,12 @@ def _refine(level: _TemplateLevel, points: tuple[torch.Tensor, torch.Tensor], sh
     return found.x, -float(found.fun)
 
 
-def template_in_subject_contrast(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def template_in_subject_contrast(values: np.ndarray, classes: np.ndarray, inverted: bool = False) -> np.ndarray:
     """Template ``values`` mapped piecewise linearly through 0 and the template's three tissue class means
     onto the subject's ``classes`` (:func:`~medinpaint.tissue_contrast.tissue_class_means`; linear beyond
-    the last: :func:`~medinpaint.tissue_contrast.piecewise_linear`).
+    the last: :func:`~medinpaint.tissue_contrast.piecewise_linear`). ``inverted``
+    (:attr:`PlacedTemplate.inverted`): onto the classes in reverse order, and not through 0 (the
+    template's darkest tissue, CSF, is the subject's brightest): linear beyond the first class too.
 
     Example:
         >>> template, _ = sample_volume()
@@ -280,7 +293,12 @@ def template_in_subject_contrast(values: np.ndarray, classes: np.ndarray) -> np.
         >>> mapped = template_in_subject_contrast(template[80:100, 100:120, 70:90], 2 * own)
         >>> bool(np.allclose(mapped, 2 * template[80:100, 100:120, 70:90], rtol=1e-4))
         True
+        >>> in_reverse = template_in_subject_contrast(own, np.array([30.0, 60.0, 90.0]), inverted=True)
+        >>> in_reverse.round(1).tolist(), bool(template_in_subject_contrast(0.5 * own[0], np.array([30.0, 60.0, 90.0]), inverted=True) > 90)
+        ([90.0, 60.0, 30.0], True)
     """
+    if inverted:
+        return piecewise_linear(values, _template().classes, np.asarray(classes)[::-1])
     return piecewise_linear(values, np.r_[0.0, _template().classes], np.r_[0.0, classes])
 
 
@@ -294,12 +312,14 @@ class TemplateGuide:
         weights: per connected hole, the weight of its template-guided fill (0 = the fill given kept).
         unmirrored: per connected hole, the share of its voxels with no mirror image (where the template guides).
         head_size: the head's size against the template's, as placed (:attr:`PlacedTemplate.head_size`); None = not placed.
+        inverted: placed and mapped with the tissue order reversed (:attr:`PlacedTemplate.inverted`).
     """
 
     correlation: float | None
     weights: tuple[float, ...]
     unmirrored: tuple[float, ...]
     head_size: float | None = None
+    inverted: bool = False
 
     def __str__(self) -> str:
         """One line for a report.
@@ -307,15 +327,19 @@ class TemplateGuide:
         Example:
             >>> print(TemplateGuide(0.62, (0.83, 0.0), (0.43, 0.0), 0.97))
             template placed with correlation 0.62 (the head 0.97 x its size); its weight per hole (share of the hole without a mirror image) 0.83 (43 %), 0.00 (0 %)
+            >>> print(TemplateGuide(0.58, (0.7,), (0.2,), 1.02, inverted=True))
+            template placed with correlation 0.58 to the input's contrast reversed (CSF bright, as in T2) (the head 1.02 x its size); its weight per hole (share of the hole without a mirror image) 0.70 (20 %)
         """
         if self.correlation is None:
             return "template not placed (every hole voxel has a mirror image, or the input's tissue classes do not separate)"
-        size = "" if self.head_size is None else f" (the head {self.head_size:.2f} x its size)"
+        placed_as = (" to the input's contrast reversed (CSF bright, as in T2)" if self.inverted else "") + (
+            "" if self.head_size is None else f" (the head {self.head_size:.2f} x its size)"
+        )
         if self.correlation < MIN_CORRELATION:
-            return f"template placed with correlation {self.correlation:.2f}{size}, below {MIN_CORRELATION}: not used"
+            return f"template placed with correlation {self.correlation:.2f}{placed_as}, below {MIN_CORRELATION}: not used"
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.unmirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        return f"template placed with correlation {self.correlation:.2f}{size}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
+        return f"template placed with correlation {self.correlation:.2f}{placed_as}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
 
 
 def guide_by_template(
@@ -364,6 +388,9 @@ def guide_by_template(
     if needed and classes is None:
         classes = tissue_class_means(tissue_voxels(volume, readable))
     placed = place_template(volume, readable, directions, origin) if needed and classes is not None else None
+    if placed is not None and placed.correlation < MIN_CORRELATION:  # not a T1 contrast: perhaps its tissue order reversed
+        inverted = place_template(volume, readable, directions, origin, inverted=True)
+        placed = inverted if inverted.correlation >= MIN_CORRELATION else placed
     shares = tuple(float(lacking[one].mean()) for _, one, lacking in holes)
     if placed is None:
         return filled, TemplateGuide(None, (0.0,) * count, shares)
@@ -376,7 +403,7 @@ def guide_by_template(
         guided = None
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
             values, brain = placed.sample(box)
-            guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes), np.nan)
+            guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes, placed.inverted), np.nan)
             weight = min(WEIGHT_GAIN * ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD), 1.0)
             guided = mirror_guided_fill(volume[box], readable[box], one, guide, CLIP_SPREAD) if weight > 0.0 else None
             bar.update()
@@ -389,4 +416,4 @@ def guide_by_template(
         region[take] = ((1.0 - share[take]) * region[take] + share[take] * guided[take]).astype(np.float32)
         weights.append(weight)
     bar.close()
-    return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size)
+    return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size, placed.inverted)
