@@ -110,7 +110,8 @@ def test_a_t2_like_real_t1_is_placed_with_its_tissue_order_reversed_and_filled_c
     """The real T1 remapped to a T2-like contrast (``bench_brats_protocol --contrast t2``: CSF bright,
     white matter dark): the template placed as for a T1 correlates below MIN_CORRELATION, placed on the
     values negated it fits as well as on the T1, and mapped onto the classes in reverse order it
-    fills a hole across the midline closer to the truth than the mirror guide alone."""
+    fills a hole across the midline closer to the truth than the mirror guide alone; the T1 itself
+    placed negated fits below MIN_CORRELATION (a T1 is never guided in reverse)."""
     volume, affine = real_t1
     t2 = benchmark_module("bench_brats_protocol").other_contrast(volume, "t2")
     hole = ellipsoid(volume.shape, MIDLINE, (4, 5, 4))
@@ -118,6 +119,7 @@ def test_a_t2_like_real_t1_is_placed_with_its_tissue_order_reversed_and_filled_c
     mirrored, mirror = guide_by_mirror(voided, ~hole, biharmonic_fill_3d(voided, (~hole).astype(np.float32)), affine[:3, :3])
     filled, guide = guide_by_template(voided, ~hole, ~hole, mirrored, affine[:3, :3], mirror.unmirrored)
     assert place_template(voided, ~hole, affine[:3, :3]).correlation < MIN_CORRELATION
+    assert place_template(volume, np.ones(volume.shape, bool), affine[:3, :3], inverted=True).correlation < MIN_CORRELATION
     assert guide.inverted and guide.correlation > 0.55 and guide.weights[0] > 0.5
     assert np.array_equal(filled[~hole], t2[~hole])
     assert np.abs(filled - t2)[hole].mean() < 0.8 * np.abs(mirrored - t2)[hole].mean()
