@@ -1,4 +1,4 @@
-"""The template guide (medinpaint.inpainting.template_guide) on a real T1: its placement, its fill, where it acts."""
+"""The template guide (medinpaint.inpainting.template_guide, template_placement) on a real T1: its placement, its fill, where it acts."""
 
 import dataclasses
 
@@ -16,7 +16,8 @@ from medinpaint.fill_modes import volume_directions, volume_origin
 from medinpaint.inpainting import template_guide
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
-from medinpaint.inpainting.template_guide import MIN_CORRELATION, SAME_PLACEMENT_MM, _distinct_placements, _points, _template, guide_by_template, place_template
+from medinpaint.inpainting.template_guide import MIN_CORRELATION, guide_by_template
+from medinpaint.inpainting.template_placement import SAME_PLACEMENT_MM, _distinct_placements, _points, _template, place_template
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
