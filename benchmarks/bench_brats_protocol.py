@@ -200,9 +200,9 @@ CONTRASTS = {  # a T1's landmarks (0, CSF, grey matter, white matter, 99.9th per
 
 
 def other_contrast(volume: np.ndarray, contrast: str) -> np.ndarray:
-    """A T1 ``volume`` remapped piecewise linearly to another sequence's contrast (:data:`CONTRASTS`),
-    through 0, its three tissue class means and its 99.9th percentile; exact zeros (a skull-stripped
-    background) stay 0.
+    """A T1 ``volume`` remapped piecewise linearly to another sequence's contrast: its landmarks (0,
+    its three tissue class means, its 99.9th percentile) to :data:`CONTRASTS`' shares of its white
+    matter mean; exact zeros (a skull-stripped background) stay 0.
 
     >>> t1 = np.repeat([0.0, 30.0, 60.0, 90.0], 2000).reshape(20, 20, 20)
     >>> np.unique(other_contrast(t1, "t2")).round(1).tolist()  # CSF 30 -> 90, grey matter 60 -> 67.5, white matter 90 -> 45
