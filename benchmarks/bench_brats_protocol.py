@@ -5,7 +5,8 @@ Protocol (issue 10; the numbers go to docs/results.md):
 * data: the embedded MNI152 T1 (1 mm). Holes lie wholly inside the held-out axial slab
   z = 96..135 (no training window of any orientation touches z = 91..140); or, ``--volume``, a
   NIfTI volume no model saw (e.g. the real subject's T1 in nibabel's test data), holes anywhere
-  in its tissue, their sizes in mm;
+  in its tissue, their sizes in mm (``--holes-in MASK``: only where a mask on its grid is nonzero,
+  e.g. the brain of a head with its skull, less a lesion);
 * holes: per case, the union of 2–3 randomly rotated ellipsoids, each 12–36 mm across (``--diameters``) along
   every axis, the later ones centred inside the first so that the union is one region; the
   union lies in healthy tissue (the brain, T1 > 10 % of its 99.5th percentile, eroded by 3
@@ -113,13 +114,21 @@ TRAIN_REGION = (30, 86)
 
 
 def tumour_hole(
-    volume: np.ndarray, rng: np.random.Generator, region: str = "heldout", spacing=(1.0, 1.0, 1.0), diameters=DIAMETERS
+    volume: np.ndarray,
+    rng: np.random.Generator,
+    region: str = "heldout",
+    spacing=(1.0, 1.0, 1.0),
+    diameters=DIAMETERS,
+    within: np.ndarray | None = None,
 ) -> np.ndarray:
     """(X, Y, Z) bool: a union of 2–3 rotated ellipsoids (``diameters`` in mm, voxels of ``spacing``
     mm) in healthy tissue inside the held-out slab (``region="train"``: inside ``TRAIN_REGION``;
-    ``"volume"``: anywhere in the volume, for a volume no model saw)."""
+    ``"volume"``: anywhere in the volume, for a volume no model saw); with ``within`` ((X, Y, Z)
+    bool), only where it is True as well (a brain mask that leaves out the skull and a lesion)."""
     start, stop = {"heldout": (heldout_slab().start, heldout_slab().stop), "train": TRAIN_REGION, "volume": (0, volume.shape[2])}[region]
     brain = ndimage.binary_fill_holes(volume > tissue_level(volume))
+    if within is not None:
+        brain &= within
     allowed = ndimage.binary_erosion(brain, iterations=TISSUE_EROSION)
     allowed[:, :, :start] = allowed[:, :, stop:] = False
     spacing = np.asarray(spacing, float)
@@ -322,6 +331,14 @@ def user_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A NIfTI volume as ``(volume (X, Y, Z) float32, affine)``, read as the CLI reads it."""
     volume, source = read_nifti(path)
     return volume, source.affine
+
+
+def holes_region(parser: argparse.ArgumentParser, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """``--holes-in``'s mask as (X, Y, Z) bool, nonzero = where holes may lie; on the volume's grid."""
+    region, _ = read_nifti(path)
+    if region.shape != shape:
+        parser.error(f"--holes-in {path}: its shape {region.shape} is not the volume's {shape}: give a mask on the volume's grid")
+    return region != 0
 
 
 def hole_crop(hole: np.ndarray, margin: int = CROP_MARGIN) -> tuple[slice, ...]:
@@ -558,6 +575,11 @@ def main() -> None:
         help="a NIfTI T1 volume no model saw, instead of the template: holes anywhere in its tissue, sized in mm",
     )  # fmt: skip
     parser.add_argument(
+        "--holes-in", type=Path, default=None,
+        help="with --volume: a NIfTI mask on its grid, holes only where it is nonzero (the brain of a volume with its "
+        "skull, less any lesion)",
+    )  # fmt: skip
+    parser.add_argument(
         "--sweep", default=None,
         help="comma-separated weights: also score w·medinpaint + (1−w)·(the --sweep-with method) for each (run with "
         "--prior-weight 1 and both methods); with biharmonic-3d, exactly what --prior-weight w gives, from one fill",
@@ -582,9 +604,12 @@ def main() -> None:
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
+    if args.holes_in is not None and args.volume is None:
+        parser.error("--holes-in restricts the holes in a volume of your own: pass --volume too")
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
+    within = holes_region(parser, args.holes_in, truth.shape) if args.holes_in is not None else None
     truth = subject_truth(parser, args, truth, affine)
     print(f"volume noise estimate: {noise_share(truth, np.ones(truth.shape)):.3f} of its 99.5th percentile", flush=True)
     spacing = nib.affines.voxel_sizes(affine)
@@ -596,7 +621,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in range(args.cases):
-            hole = tumour_hole(truth, rng, region, spacing, args.diameters)
+            hole = tumour_hole(truth, rng, region, spacing, args.diameters, within)
             void, voided = voided_input(truth, hole, spacing, plane)
             folder = Path(tmp) / f"case{case}"
             files = case_files(folder, voided, hole, truth, affine)

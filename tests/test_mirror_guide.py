@@ -257,6 +257,20 @@ def test_the_benchmarks_other_contrasts_reorder_the_real_t1s_tissue_classes(real
         assert np.array_equal(remapped == 0, volume == 0)
 
 
+def test_the_benchmarks_holes_in_keeps_every_tumour_hole_inside_the_given_region(real_t1):
+    """``bench_brats_protocol --holes-in``: with a region (a brain mask less a lesion, here the real T1's
+    first half along its first axis) every hole lies inside it; without one, holes fall in both halves."""
+    bench = benchmark_module("bench_brats_protocol")
+    volume, affine = real_t1
+    spacing = nib.affines.voxel_sizes(affine)
+    within = np.zeros(volume.shape, bool)
+    within[: volume.shape[0] // 2] = True
+    inside = [bench.tumour_hole(volume, np.random.default_rng(seed), "volume", spacing, (8.0, 16.0), within) for seed in range(4)]
+    anywhere = [bench.tumour_hole(volume, np.random.default_rng(seed), "volume", spacing, (8.0, 16.0)) for seed in range(4)]
+    assert all(hole.any() and not (hole & ~within).any() for hole in inside)
+    assert any((hole & ~within).any() for hole in anywhere)
+
+
 def test_the_benchmarks_reflection_void_hides_half_the_reflection_out_to_the_edge(real_t1):
     """``bench_brats_protocol --void-reflection``: a hole in the left hemisphere gets a void on the right,
     outside the hole, over part of its reflection and out to the volume's face; the guide then reads

