@@ -95,6 +95,7 @@ from scipy.spatial.transform import Rotation
 from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.data.sample import heldout_slab, sample_volume
+from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.detail import fine_structure, noise_share, restore_detail
 from medinpaint.inpainting.mirror_plane import MirrorPlane, fit_mirror_plane, left_right_axis
 from medinpaint.io.nifti import read_nifti
@@ -335,7 +336,10 @@ def user_volume(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def holes_region(parser: argparse.ArgumentParser, path: Path, shape: tuple[int, ...]) -> np.ndarray:
     """``--holes-in``'s mask as (X, Y, Z) bool, nonzero = where holes may lie; on the volume's grid."""
-    region, _ = read_nifti(path)
+    try:
+        region, _ = read_nifti(path)
+    except MedinpaintError as error:
+        parser.error(f"--holes-in: {error}")
     if region.shape != shape:
         parser.error(f"--holes-in {path}: its shape {region.shape} is not the volume's {shape}: give a mask on the volume's grid")
     return region != 0
@@ -606,6 +610,8 @@ def main() -> None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
     if args.holes_in is not None and args.volume is None:
         parser.error("--holes-in restricts the holes in a volume of your own: pass --volume too")
+    if args.holes_in is not None and (args.pose or args.asymmetry):
+        parser.error("--holes-in is on the volume's grid as given, which --pose and --asymmetry move the head off: drop one of them")
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)

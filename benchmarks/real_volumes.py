@@ -81,6 +81,14 @@ def lesion_free_brain(brain: np.ndarray, lesion: np.ndarray, affine: np.ndarray,
     return region
 
 
+def holes_region(brain_mask: Path, lesion: Path, first: int, last: int, out: Path) -> None:
+    """Write ``--holes-in``'s mask (:func:`lesion_free_brain` of the two mask files) to ``out``."""
+    brain = nib.load(str(brain_mask))
+    region = lesion_free_brain(np.asarray(brain.dataobj) != 0, np.asarray(nib.load(str(lesion)).dataobj) != 0, brain.affine, first, last)
+    nib.save(nib.Nifti1Image(region.astype(np.uint8), brain.affine), str(out))
+    print(f"{out}: {int(region.sum())} voxels where holes may lie")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,11 +106,7 @@ def main() -> None:
     region.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.command == "holes-in":
-        brain = nib.load(str(args.brain_mask))
-        lesion = np.asarray(nib.load(str(args.lesion)).dataobj) != 0
-        region_mask = lesion_free_brain(np.asarray(brain.dataobj) != 0, lesion, brain.affine, args.first, args.last)
-        nib.save(nib.Nifti1Image(region_mask.astype(np.uint8), brain.affine), str(args.out))
-        print(f"{args.out}: {int(region_mask.sum())} voxels where holes may lie")
+        holes_region(args.brain_mask, args.lesion, args.first, args.last, args.out)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     {"robex": robex_volumes, "radiomics": radiomics_volumes}[args.command](args.archive, args.out)
