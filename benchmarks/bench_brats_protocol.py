@@ -584,6 +584,11 @@ def main() -> None:
         "skull, less any lesion)",
     )  # fmt: skip
     parser.add_argument(
+        "--brain-mask", type=Path, default=None,
+        help="with --volume: pass the method medinpaint --brain-mask with this NIfTI brain mask on the volume's grid (a head "
+        "with its skull; the others do not guide)",
+    )  # fmt: skip
+    parser.add_argument(
         "--sweep", default=None,
         help="comma-separated weights: also score w·medinpaint + (1−w)·(the --sweep-with method) for each (run with "
         "--prior-weight 1 and both methods); with biharmonic-3d, exactly what --prior-weight w gives, from one fill",
@@ -608,10 +613,12 @@ def main() -> None:
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
     if args.flip_restarts is not None:
         extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
-    if args.holes_in is not None and args.volume is None:
-        parser.error("--holes-in restricts the holes in a volume of your own: pass --volume too")
-    if args.holes_in is not None and (args.pose or args.asymmetry):
-        parser.error("--holes-in is on the volume's grid as given, which --pose and --asymmetry move the head off: drop one of them")
+    for name, given in (("--holes-in", args.holes_in), ("--brain-mask", args.brain_mask)):
+        if given is not None and args.volume is None:
+            parser.error(f"{name} is a mask on a volume of your own: pass --volume too")
+        if given is not None and (args.pose or args.asymmetry):
+            parser.error(f"{name} is on the volume's grid as given, which --pose and --asymmetry move the head off: drop one of them")
+    guided = [] if args.brain_mask is None else [f"--brain-mask={args.brain_mask.resolve()}"]  # for the guided method only
     if args.volume is not None and args.region != "heldout":
         parser.error("--volume places holes anywhere in that volume: drop --region")
     truth, affine = sample_volume() if args.volume is None else user_volume(args.volume)
@@ -636,7 +643,7 @@ def main() -> None:
             print(f"case {case}: {int(hole.sum())} voxels, z {found[:, 2].min()}..{found[:, 2].max()}, {int(void.sum())} voided beside it", flush=True)
             predictions = {}
             for method in methods:
-                prediction, seconds = run_method(method, files, voided, hole, affine, extra)
+                prediction, seconds = run_method(method, files, voided, hole, affine, extra + (guided if method == "medinpaint" else []))
                 scores = brats_scores(prediction, files)
                 predictions[method] = np.asarray(nib.load(str(prediction)).dataobj, np.float32)
                 row = {"case": case, "method": method, **scores, **through_plane_scores(predictions[method], truth, hole), **truth_scores, "seconds": seconds}

@@ -17,6 +17,7 @@ import typer
 
 from medinpaint import __version__
 from medinpaint.cli_help import (
+    BRAIN_MASK_HELP,
     CHECKPOINT_HELP,
     DETAIL_GAIN_HELP,
     FILL_HELP,
@@ -202,6 +203,7 @@ def inpaint(
         "spacing: NIfTI affine, DICOM PixelSpacing and slice spacing; 3-D for volumes). 0 = no dilation.",
     ),
     mirror: bool = typer.Option(True, "--mirror/--no-mirror", help=MIRROR_HELP),
+    brain_mask: Optional[Path] = typer.Option(None, help=BRAIN_MASK_HELP),
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
     from medinpaint.file_inpainting import inpaint_file
@@ -210,7 +212,7 @@ def inpaint(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
         label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts, method=method,
-        detail_gain=detail_gain, mirror=mirror,
+        detail_gain=detail_gain, mirror=mirror, brain_mask=brain_mask,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)
@@ -238,7 +240,7 @@ def file_options(
     }
 
 
-PER_PAIR_OPTIONS = ("input", "mask", "output", "raw", "uncertainty", "panel")
+PER_PAIR_OPTIONS = ("input", "mask", "output", "raw", "uncertainty", "panel", "brain_mask")  # brain_mask: the table's column
 
 
 def with_options_of(command: Callable, drop: tuple[str, ...]) -> Callable:
@@ -261,7 +263,7 @@ def with_options_of(command: Callable, drop: tuple[str, ...]) -> Callable:
 def inpaint_many(
     table: Path = typer.Option(
         ..., help="CSV with columns input, mask (a mask file or generated kind, as --mask of inpaint) and optionally "
-        "output (relative to --out-dir); paths relative to the current folder."
+        "output (relative to --out-dir) and brain_mask (as --brain-mask of inpaint; empty = none); paths relative to the current folder."
     ),
     out_dir: Path = typer.Option(..., help="Output folder: the results, named after their inputs, and report.csv."),
     progress: bool = typer.Option(True, help="Show files done and an ETA (rank 0)."),

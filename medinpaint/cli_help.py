@@ -68,6 +68,13 @@ INPAINT_MANY_HELP = (
     "every N-th pair; rank 0 writes the report). Extra outputs (--raw, --uncertainty, --panel) are per file: use inpaint."
 )
 
+BRAIN_MASK_HELP = (
+    "Mask file of the input's brain (NIfTI/PNG/DICOM as --mask; nonzero / every segment = brain), e.g. from BET, SynthStrip, "
+    "HD-BET or ROBEX. For a head with its skull: the guides (--mirror's plane and mirror image, the template's placement) read "
+    "only the brain, not the skull and scalp; the network's fill is the same with or without it, the fill is not confined to it "
+    "and the output keeps the whole head. Default: every known voxel (a skull-stripped input needs none). Not with --no-mirror."
+)
+
 SCORE_PROTOCOL_HELP = (
     "brats: the BraTS-Inpainting 2023 score. Prediction and truth are zeroed outside the hole, clipped to the "
     "0.5-99.5 percentiles of all voxels of the voided input (low raised to 0) and scaled to [0, 1]; SSIM = mean "
@@ -103,12 +110,12 @@ MIRROR_HELP = (
     "2-D fills (one slice, --fill slices, frames that form no volume) whose plane holds the left-right axis (axial, coronal); PNG/JPG have no "
     "geometry: not guided. Hole voxels with no mirror image get their neighbours' correction; those whose mirror is in the hole (the midline) meet "
     "the fill there (half the weight, thick holes) and, with the embedded brain model in 3-D, move towards the MNI152 template placed on "
-    "the head (turned, shifted, scaled; placed on the contrast reversed if it correlates below 0.45 with the image, as for a T2, and unused "
-    "if that correlates below 0.45 too; weighed by the same ring, its weight times 1.5). On a real "
+    "the head (turned, shifted, scaled; on the image's contrast or on it reversed, as for a T2, whichever a coarse scan fits better; unused "
+    "if it correlates below 0.45 with the image; weighed by the same ring, its weight times 1.5). On a real "
     "(SPM-normalised) 2 mm T1's tumour-sized holes +0.10 to +0.11 SSIM, +3.5 to +3.8 dB over biharmonic 3-D (the mirror guide alone "
     "+0.05, +1.2 to +1.4 dB; deformed 3-6 mm +0.06 to +0.10; turned 12-15° +0.09; a ±10-20 % left-right bias +0.11); in 2-D, its axial "
     "slices +0.9 to +2.5 dB over biharmonic 2-D; the real T1 remapped to T2-like / FLAIR-like contrasts +2.8 / +1.9 dB over biharmonic 3-D "
-    "(docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background): mask every other lesion, or it can be copied in. --no-mirror: the network alone."
+    "(docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background), and outside --brain-mask: mask every other lesion, or it can be copied in. --no-mirror: the network alone."
 )
 
 UNCERTAINTY_HELP = (

@@ -29,7 +29,7 @@ from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain
 from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
-from medinpaint.mask_files import Label, dilate_known
+from medinpaint.mask_files import Label, dilate_known, load_brain_mask
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
@@ -176,6 +176,7 @@ def inpaint_file(
     mask_label: Label = None,
     dilate_mm: float = 0.0,
     mirror: bool = True,
+    brain_mask: str | os.PathLike | None = None,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
 
@@ -229,6 +230,10 @@ def inpaint_file(
             (:mod:`medinpaint.inpainting.mirror_guide`): in 3-D for the 3-D fill (with a model trained on the embedded
             template, its voxels with no mirror image also towards that template placed on the head:
             :mod:`medinpaint.inpainting.template_guide`), within each slice for 2-D fills of images whose geometry is known.
+        brain_mask: a mask file of the input's brain (nonzero / every segment = brain; as ``mask``'s
+            formats): the guides (``mirror``: the mirror plane and image, the template's placement) read
+            only there, so that a head's skull and scalp are not; the network's fill is the same with or
+            without it. None = every known voxel (a skull-stripped input). Needs ``mirror``.
 
     Returns:
         :class:`FileInpaintReport`.
@@ -245,6 +250,8 @@ def inpaint_file(
     if not _is_mask_file(mask):
         make_mask(mask)  # a bad spec fails here, before any model is loaded
     check_method(method)
+    if brain_mask is not None and not mirror:
+        raise MedinpaintError(f"--brain-mask {brain_mask} is what the guides read, and --no-mirror turns them off: drop one of the two")
     checked = (("grid", grid, ("auto", *GRIDS)), ("estimate", estimate, ESTIMATES), ("blend", blend_method, BLEND_METHODS))
     for name, value, choices in checked:
         if value not in choices:
@@ -268,6 +275,7 @@ def inpaint_file(
     models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
     known = native_known_mask(mask, loaded, seed=search.seed, label=mask_label, dilate_mm=dilate_mm)
+    brain = None if brain_mask is None else load_brain_mask(brain_mask, loaded)
     chosen_method = default_method(models, method)
     spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
     in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
@@ -297,11 +305,12 @@ def inpaint_file(
         volume_search = search if volume_restarts is None else replace(search, restarts=volume_restarts)
         fill = inpaint_stack_3d(
             loaded.native, known, stack_axis(loaded), models, intensity, volume_search, detail_gain=detail_gain,
-            spacing=spacing, directions=volume_directions(loaded) if mirror else None, origin=volume_origin(loaded) if mirror else None, **options,
+            spacing=spacing, directions=volume_directions(loaded) if mirror else None, origin=volume_origin(loaded) if mirror else None,
+            brain=brain, **options,
         )
     else:
         fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
-        fill = guide_native_fill(loaded, todo, known[todo], fill) if mirror else fill
+        fill = guide_native_fill(loaded, todo, known[todo], fill, None if brain is None else brain[todo]) if mirror else fill
     raw_native, blended_native = fill.raw, fill.filled
     todo_known = known[todo]
     spread = fill.uncertainty[:, 0].numpy()
@@ -340,4 +349,5 @@ def inpaint_file(
         fill.grid.zooms,
         intensity.classes if isinstance(intensity, TissueIntensityToUnit) else None,
         fill.mirror,
+        None if brain is None else int(brain.sum()),
     )

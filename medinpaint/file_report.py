@@ -32,6 +32,7 @@ class FileInpaintReport:
             mapped onto the template's (:mod:`medinpaint.tissue_contrast`); None = the percentile scale.
         mirror: the mirror plane and each hole's weight of its mirror-guided fill: the 3-D fill's (:mod:`~medinpaint.inpainting.mirror_guide`,
             with the template guide's: :mod:`~medinpaint.inpainting.template_guide`), or each slice's for 2-D fills; None = not guided.
+        brain_voxels: the brain mask's voxels in the slices read (``--brain-mask``); None = no brain mask.
     """
 
     input: Path
@@ -46,6 +47,7 @@ class FileInpaintReport:
     model_grid: tuple[float, float, float] | None = None
     tissue_classes: tuple[float, float, float] | None = None
     mirror: MirrorGuide | SliceMirrorGuides | None = None
+    brain_voxels: int | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -59,6 +61,8 @@ class FileInpaintReport:
                 lines.append("filled on the model's voxels: axes zoomed {:.2f} × {:.2f} × {:.2f}, the correction brought back".format(*self.model_grid))
             if self.detail_gain is not None:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
+            if self.brain_voxels is not None:
+                lines.append(f"brain mask (--brain-mask): {self.brain_voxels} voxels; the guides read only there")
             if self.tissue_classes is not None:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
             if self.mirror is not None:

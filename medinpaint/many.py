@@ -1,6 +1,7 @@
 """Inpaint many files from a table of (input, mask) pairs, with a report and resume; sharded under torchrun.
 
-The table is a CSV with columns ``input`` and ``mask`` and optionally ``output``; paths are read
+The table is a CSV with columns ``input`` and ``mask`` and optionally ``output`` and
+``brain_mask`` (the input's brain mask file, ``inpaint --brain-mask``; empty = none); paths are read
 relative to the current folder, as on the ``inpaint`` command line, and an ``output`` relative to
 the output folder. A pair without an output is written under the output folder with its input's
 name (PNG for JPG inputs, ``-2``, ``-3``, ... when two inputs share a name).
@@ -44,6 +45,7 @@ class Pair:
     input: str
     mask: str
     output: Path
+    brain_mask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def read_pairs(table: str | os.PathLike, out_dir: str | os.PathLike) -> list[Pai
     """
     table, out_dir = Path(table), Path(out_dir)
     if not table.is_file():
-        raise MedinpaintError(f"table {table} does not exist: give a CSV file with columns input,mask[,output]")
+        raise MedinpaintError(f"table {table} does not exist: give a CSV file with columns input,mask[,output][,brain_mask]")
     try:
         with open(table, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
@@ -110,7 +112,7 @@ def read_pairs(table: str | os.PathLike, out_dir: str | os.PathLike) -> list[Pai
     if missing:
         raise MedinpaintError(
             f"table {table} lacks column(s) {', '.join(missing)} (it has {', '.join(sorted(map(str, columns)))}): "
-            "the header must be input,mask[,output]"
+            "the header must be input,mask[,output][,brain_mask]"
         )
     for line, row in enumerate(rows, start=2):
         if not (row["input"] or "").strip() or not (row["mask"] or "").strip():
@@ -126,7 +128,7 @@ def read_pairs(table: str | os.PathLike, out_dir: str | os.PathLike) -> list[Pai
         if not output:
             output = _derived_name(row["input"].strip(), taken)
             taken.add(output)
-        pairs.append(Pair(row["input"].strip(), row["mask"].strip(), out_dir / output))
+        pairs.append(Pair(row["input"].strip(), row["mask"].strip(), out_dir / output, (row.get("brain_mask") or "").strip() or None))
     return pairs
 
 
@@ -140,7 +142,9 @@ def _inpaint_pair(pair: Pair, models, overwrite: bool, file_options: dict) -> Pa
         return result("skipped", "output exists (a previous run wrote it): pass --overwrite to fill it again")
     try:
         pair.output.parent.mkdir(parents=True, exist_ok=True)  # an output column may name a subfolder
-        report = inpaint_file(pair.input, pair.mask, pair.output, models=models, overwrite=overwrite, progress=False, **file_options)
+        report = inpaint_file(
+            pair.input, pair.mask, pair.output, models=models, overwrite=overwrite, progress=False, brain_mask=pair.brain_mask, **file_options
+        )
     except MedinpaintError as err:
         return result("failed", str(err).splitlines()[0])
     except Exception as err:  # a valid-looking file that breaks a reader: report it, go on with the others

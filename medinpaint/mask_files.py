@@ -13,6 +13,9 @@ One place decides, for every mask file format, which voxels are filled:
   with the input's voxel spacing (NIfTI affine, DICOM PixelSpacing and slice spacing), in 3-D
   when the mask is a volume (a NIfTI volume, DICOM frames forming a regular volume), else
   within each slice.
+
+A brain mask file (:func:`load_brain_mask`) is read by the same readers, its nonzero voxels / its
+segments being the brain.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from medinpaint.io.images import read_image
 from medinpaint.io.nifti import NiftiSource, extract_slices, read_nifti
 from medinpaint.pipeline import LoadedSlices, _existing, _kind
 
-__all__ = ["Label", "parse_labels", "check_dilation", "dilate", "load_mask_file", "dilate_known"]
+__all__ = ["Label", "parse_labels", "check_dilation", "dilate", "load_brain_mask", "load_mask_file", "dilate_known"]
 
 Label = str | int | Sequence[int | str] | None
 
@@ -254,3 +257,33 @@ def load_mask_file(path: str | os.PathLike, like: LoadedSlices, *, label: Label 
         )
     known = torch.from_numpy(np.ascontiguousarray(~fill)).float()
     return known.expand(like.native.shape[0], -1, -1, -1).contiguous()
+
+
+def load_brain_mask(path: str | os.PathLike, like: LoadedSlices) -> torch.Tensor:
+    """Load a brain mask FILE (nonzero / every segment = the brain; any format :func:`load_mask_file` reads) for
+    ``like``'s native slices: what the guides read on a head with its skull.
+
+    Returns:
+        (N, 1, H, W) bool, True = brain.
+
+    Raises:
+        MedinpaintError: as :func:`load_mask_file` (prefixed ``--brain-mask``), or a mask with no brain voxel.
+
+    Example:
+        >>> import nibabel, tempfile
+        >>> from medinpaint.data.sample import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> image = nibabel.load(sample_path())
+        >>> path = os.path.join(tempfile.mkdtemp(), "brain.nii.gz")
+        >>> nibabel.save(nibabel.Nifti1Image((image.get_fdata() > 0).astype(np.uint8), image.affine), path)
+        >>> brain = load_brain_mask(path, load_slices(sample_path(), slices=[90, 91]))
+        >>> tuple(brain.shape), brain.dtype, bool(brain.any() and not brain.all())
+        ((2, 1, 233, 197), torch.bool, True)
+    """
+    try:
+        brain = load_mask_file(path, like) < 0.5
+    except MedinpaintError as err:
+        raise MedinpaintError(f"--brain-mask: {err}") from err
+    if not bool(brain.any()):
+        raise MedinpaintError(f"--brain-mask {path} marks no voxel of the slices filled: give a mask whose nonzero voxels are the brain")
+    return brain

@@ -42,7 +42,8 @@ def _in_plane(directions: np.ndarray | None, axis: int) -> bool:
 
 
 def guide_slices_by_mirror(
-    native: torch.Tensor, known: torch.Tensor, filled: torch.Tensor, axis: int, directions: Sequence[np.ndarray | None], indices: Sequence[int]
+    native: torch.Tensor, known: torch.Tensor, filled: torch.Tensor, axis: int, directions: Sequence[np.ndarray | None], indices: Sequence[int],
+    brain: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, SliceMirrorGuides]:
     """Each slice's 2-D fill moved towards its fill from the mirror image of its other side (module docstring).
 
@@ -54,6 +55,7 @@ def guide_slices_by_mirror(
         directions: per slice, (3, 3) the world step (mm) of one voxel along the one-slice volume's
             axes, as columns (:func:`~medinpaint.fill_modes.slice_directions`); None = not guided.
         indices: the slices' indices, for the report.
+        brain: (N, 1, H, W) nonzero = the pixels the guide may read (a brain mask); None = every known pixel.
 
     Returns:
         ``(filled, guides)``: known pixels bit-identical to ``native``.
@@ -75,21 +77,24 @@ def guide_slices_by_mirror(
         if not _in_plane(steps, axis) or not bool((known[number] < 0.5).any()):
             guides.append(None)
             continue
-        planes = [np.expand_dims(slice_from_display(stack[number, 0].cpu().numpy()), axis) for stack in (native, known, filled)]
-        guided, guide = guide_by_mirror(*planes, steps)
+        def plane(stack: torch.Tensor) -> np.ndarray:  # this slice as a one-slice volume
+            return np.expand_dims(slice_from_display(stack[number, 0].cpu().numpy()), axis)
+
+        guided, guide = guide_by_mirror(plane(native), plane(known), plane(filled), steps, brain=None if brain is None else plane(brain) != 0)
         result[number, 0] = torch.from_numpy(extract_slices(guided, axis, [0])[0][0, 0]).to(filled.dtype)  # back to display orientation
         guides.append(guide)
     return result, SliceMirrorGuides(tuple(int(i) for i in indices), tuple(guides))
 
 
-def guide_native_fill(loaded: LoadedSlices, todo: torch.Tensor, known: torch.Tensor, fill: NativeFill) -> NativeFill:
+def guide_native_fill(loaded: LoadedSlices, todo: torch.Tensor, known: torch.Tensor, fill: NativeFill, brain: torch.Tensor | None = None) -> NativeFill:
     """``fill`` (2-D, of ``loaded``'s slices where ``todo``) with each one-channel slice guided by its mirror
-    image where its geometry is known (:func:`~medinpaint.fill_modes.slice_directions`); ``mirror`` says how."""
+    image where its geometry is known (:func:`~medinpaint.fill_modes.slice_directions`), reading only
+    ``brain`` (those slices' brain mask, nonzero = brain; None = every known pixel); ``mirror`` says how."""
     if loaded.native.shape[1] != 1 or fill.filled is None:
         return fill
     chosen = torch.nonzero(todo).flatten().tolist()
     directions = slice_directions(loaded)
     filled, guides = guide_slices_by_mirror(
-        loaded.native[todo], known, fill.filled, stack_axis(loaded), [directions[k] for k in chosen], [loaded.slice_indices[k] for k in chosen]
+        loaded.native[todo], known, fill.filled, stack_axis(loaded), [directions[k] for k in chosen], [loaded.slice_indices[k] for k in chosen], brain
     )
     return replace(fill, filled=filled, mirror=guides)

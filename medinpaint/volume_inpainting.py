@@ -172,6 +172,7 @@ def inpaint_volume(
     spacing: tuple[float, float, float] | None = None,
     directions: np.ndarray | None = None,
     origin: np.ndarray | None = None,
+    brain: np.ndarray | None = None,
     progress: bool = False,
 ) -> VolumeFill:
     """Fill the hole of a volume along ``axes``, fuse the fills and blend them in 3-D.
@@ -213,6 +214,8 @@ def inpaint_volume(
             model trained on the embedded template, its voxels with no mirror image towards their fill
             from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`); None = neither.
         origin: the world position (mm, RAS) of voxel (0, 0, 0), a start of the template's placement; None = found without.
+        brain: (X, Y, Z) bool, the voxels the guides may read (a brain mask: a head's skull and scalp
+            are then not read, neither by the mirror plane's fit nor by the template's placement); None = every known voxel.
         progress: show the progress bars (the searches'; the network's over its slices; the guides' over
             the holes, when there are several).
 
@@ -220,8 +223,8 @@ def inpaint_volume(
         :class:`VolumeFill`.
 
     Raises:
-        MedinpaintError: arrays that are not 3-D of one shape, a bad axis, fusion, detail gain or
-            voxel size, or nothing known.
+        MedinpaintError: arrays that are not 3-D of one shape (a brain mask too), a bad axis, fusion,
+            detail gain or voxel size, or nothing known.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -240,6 +243,8 @@ def inpaint_volume(
         raise MedinpaintError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
     if method not in METHODS:
         raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if brain is not None and np.shape(brain) != volume.shape:
+        raise MedinpaintError(f"brain mask of shape {np.shape(brain)} is not the volume's {volume.shape}: give the brain mask of this volume")
     if spacing is not None and (len(spacing) != 3 or not all(np.isfinite(size) and size > 0 for size in spacing)):
         raise MedinpaintError(f"voxel size {tuple(spacing)} is not three positive millimetre sizes: fix the image's affine, or pass spacing=None")
     detail_gain = check_detail_gain(detail_gain)
@@ -255,9 +260,9 @@ def inpaint_volume(
         result = _search_volume(volume, known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
     if directions is None:
         return result
-    filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress)
+    filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain)
     if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
-        readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5)
+        readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5) & (True if brain is None else np.asarray(brain, bool))
         classes = np.array(intensity.classes) if isinstance(intensity, TissueIntensityToUnit) else None  # the network's map found them
         filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes, progress)
         guide = replace(guide, template=template)
@@ -340,7 +345,8 @@ def _network_volume(
 
 
 def inpaint_stack_3d(
-    native: torch.Tensor, known: torch.Tensor, axis: int, models: LoadedModels, intensity: IntensityToUnit, search: SearchConfig, **options
+    native: torch.Tensor, known: torch.Tensor, axis: int, models: LoadedModels, intensity: IntensityToUnit, search: SearchConfig,
+    brain: torch.Tensor | None = None, **options,
 ) -> NativeFill:
     """The 3-D fill of a volume given as ALL its display-oriented slices along ``axis``.
 
@@ -353,6 +359,7 @@ def inpaint_stack_3d(
         native: (N, 1, H, W) every slice along ``axis``, native units.
         known: (N, 1, H, W), 1 = known.
         axis: the slicing axis of the stack.
+        brain: (N, 1, H, W) nonzero = the voxels the guides may read (:func:`inpaint_volume`'s ``brain``); None = every known voxel.
 
     Example:
         >>> from medinpaint.checkpoint import load_models
@@ -366,7 +373,8 @@ def inpaint_stack_3d(
         return np.moveaxis(np.stack([slice_from_display(plane) for plane in stack[:, 0].cpu().numpy()]), 0, axis)
 
     volume, known_volume = volume_of(native), volume_of(known)
-    result = inpaint_volume(volume, known_volume, models, intensity, search, **options)
+    brain_volume = None if brain is None else volume_of(brain) != 0
+    result = inpaint_volume(volume, known_volume, models, intensity, search, brain=brain_volume, **options)
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))
     return NativeFill(filled, raw, uncertainty, own.loss, own.iterations, result.windows, result.detail_gain, result.grid, result.mirror)

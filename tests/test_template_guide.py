@@ -13,7 +13,7 @@ from nibabel.processing import resample_from_to
 from medinpaint.checkpoint import load_models
 from medinpaint.data.sample import sample_path
 from medinpaint.fill_modes import volume_directions, volume_origin
-from medinpaint.inpainting import template_guide
+from medinpaint.inpainting import template_guide, template_placement
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
 from medinpaint.inpainting.template_guide import MIN_CORRELATION, guide_by_template
@@ -166,12 +166,40 @@ def test_only_a_model_trained_on_the_embedded_template_is_guided_by_it(real_t1, 
     assert np.abs(guided.filled - volume)[hole].mean() < np.abs(unguided.filled - volume)[hole].mean()
 
 
+def shuffled_in_blocks(volume: np.ndarray) -> np.ndarray:
+    """The real T1's voxels shuffled in blocks of 4: its intensities, no brain's layout (32, 40, 24)."""
+    blocks = volume[:32, :40, :24].reshape(8, 4, 10, 4, 6, 4).transpose(0, 2, 4, 1, 3, 5).reshape(480, 4, 4, 4)
+    return blocks[np.random.default_rng(0).permutation(480)].reshape(8, 10, 6, 4, 4, 4).transpose(0, 3, 1, 4, 2, 5).reshape(32, 40, 24)
+
+
+def test_one_sign_is_refined_as_the_coarse_scan_chooses_and_a_misfit_never_on_the_fine_grid(real_t1, monkeypatch):
+    """``inverted=None``: the real T1 is refined as it is, its T2-like remap negated, each from the
+    STARTS best starts and the world origin on the coarse grid once (no second try); the shuffled
+    real T1 fits below GIVE_UP_FIT on the coarse grid and is not refined on the fine grid."""
+    volume, affine = real_t1
+    refined = []
+
+    def counted(level, points, shift, start, steps):
+        refined.append(steps)
+        return refine(level, points, shift, start, steps)
+
+    refine = template_placement._refine
+    monkeypatch.setattr(template_placement, "_refine", counted)
+    t2 = benchmark_module("bench_brats_protocol").other_contrast(volume, "t2")
+    for image, inverted, fine in ((volume, False, True), (t2, True, True), (shuffled_in_blocks(volume), None, False)):
+        refined.clear()
+        placed = place_template(image, np.ones(image.shape, bool), affine[:3, :3], affine[:3, 3], inverted=None)
+        coarse = refined.count(template_placement.STEPS[0])
+        assert coarse == template_placement.STARTS + 1 and (len(refined) > coarse) == fine
+        assert placed.correlation > 0.55 if fine else placed.correlation < MIN_CORRELATION
+        assert inverted is None or placed.inverted == inverted
+
+
 def test_a_template_that_does_not_fit_the_image_is_not_used(real_t1):
     """The real T1's voxels shuffled in blocks of 4 (its intensities, no brain's layout): the best
     placement correlates below MIN_CORRELATION, and the fill given is kept."""
     volume, affine = real_t1
-    blocks = volume[:32, :40, :24].reshape(8, 4, 10, 4, 6, 4).transpose(0, 2, 4, 1, 3, 5).reshape(480, 4, 4, 4)
-    shuffled = blocks[np.random.default_rng(0).permutation(480)].reshape(8, 10, 6, 4, 4, 4).transpose(0, 3, 1, 4, 2, 5).reshape(32, 40, 24)
+    shuffled = shuffled_in_blocks(volume)
     hole = ellipsoid(shuffled.shape, (16, 20, 12), (4, 5, 4))
     voided = np.where(hole, 0, shuffled).astype(np.float32)
     fill = biharmonic_fill_3d(voided, (~hole).astype(np.float32))

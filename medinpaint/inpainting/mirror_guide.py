@@ -180,7 +180,7 @@ def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror:
 
 
 def guide_by_mirror(
-    volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray, progress: bool = False
+    volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray, progress: bool = False, brain: np.ndarray | None = None
 ) -> tuple[np.ndarray, MirrorGuide]:
     """``fill`` of a volume's holes moved towards their mirror-guided fill, per hole by how well the
     mirror predicts the known voxels around it (module docstring).
@@ -192,6 +192,8 @@ def guide_by_mirror(
         directions: (3, 3) the world step (mm) of one voxel along each array axis, as columns (a
             NIfTI affine's ``[:3, :3]``): the voxel sizes and the left-right axis.
         progress: show a progress bar over the holes (with ETA) when there are several (a lesion load).
+        brain: (X, Y, Z) bool, the voxels the guide may read (a brain mask: a head's skull and scalp are
+            then not read, as in a skull-stripped image); None = every known voxel that is not voided.
 
     Returns:
         ``(filled, guide)``: the volume with known voxels bit-identical to ``volume``, and :class:`MirrorGuide`.
@@ -214,6 +216,8 @@ def guide_by_mirror(
     axis = left_right_axis(directions)
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
     anatomy = ~voided_voxels(volume, known)  # what the guide reads: a voided region is no anatomy
+    if brain is not None:
+        anatomy &= np.asarray(brain, bool)
     readable = known & anatomy
     plane = fit_mirror_plane(volume, readable, spacing, axis)
     filled = np.array(fill, np.float32, copy=True)

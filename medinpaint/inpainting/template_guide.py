@@ -9,10 +9,10 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
 
 1. places the template
    (:func:`~medinpaint.inpainting.template_placement.place_template`: a turn, a shift and one
-   isotropic scale that fit it to the input's readable voxels); a placement that correlates less
-   than :data:`MIN_CORRELATION` with the input is made again on the input's values negated (a
-   T2-like contrast: CSF bright, white matter dark, the template's order reversed), and if that
-   correlates less too, the template is not used;
+   isotropic scale that fit it to the input's readable voxels), on the input's values or on them
+   negated (a T2-like contrast: CSF bright, white matter dark, the template's order reversed),
+   whichever a coarse scan fits better; a placement that correlates less than
+   :data:`MIN_CORRELATION` with the input is not used;
 2. maps its values onto the input's contrast, piecewise linearly through 0 and the three tissue
    class means of each (:func:`template_in_subject_contrast`); for an inverted placement onto the
    classes in reverse order (the template's CSF to the input's brightest class), not through 0;
@@ -52,7 +52,7 @@ __all__ = ["TemplateGuide", "guide_by_template", "template_in_subject_contrast"]
 SHARE_SIGMA = 1.5  # voxels: the smoothing of the hole's share of voxels without a mirror image
 WEIGHT_GAIN = 1.5  # the ring check's weight times this, at most 1, is the hole's weight (docs/results.md, "The template's weight")
 CLIP_SPREAD = 2.0  # the template's difference from the input around a hole, clipped to its median ± this many robust spreads
-MIN_CORRELATION = 0.45  # a placement that correlates less with the input is made on its contrast reversed, then not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced, 0.25 reversed)
+MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced, 0.25 reversed)
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 
 
@@ -168,10 +168,7 @@ def guide_by_template(
     needed = bool((unmirrored & ~known).any())
     if needed and classes is None:
         classes = tissue_class_means(tissue_voxels(volume, readable))
-    placed = place_template(volume, readable, directions, origin) if needed and classes is not None else None
-    if placed is not None and placed.correlation < MIN_CORRELATION:  # not a T1 contrast: perhaps its tissue order reversed
-        inverted = place_template(volume, readable, directions, origin, inverted=True)
-        placed = inverted if inverted.correlation >= MIN_CORRELATION else placed
+    placed = place_template(volume, readable, directions, origin, inverted=None) if needed and classes is not None else None
     shares = tuple(float(lacking[one].mean()) for _, one, lacking in holes)
     if placed is None:
         return filled, TemplateGuide(None, (0.0,) * count, shares)

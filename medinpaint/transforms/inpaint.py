@@ -107,6 +107,7 @@ class SemanticInpaint(Transform):
             slice for the slice-wise fill (:mod:`medinpaint.slice_mirror`), as ``medinpaint inpaint --mirror``;
             in the 3-D fill, with a model trained on the embedded template, the voxels with no
             mirror image also towards that template placed on the head (:mod:`medinpaint.inpainting.template_guide`).
+            A brain mask given with the image (``__call__``'s ``brain``) is what the guides read.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -164,8 +165,8 @@ class SemanticInpaint(Transform):
         stack = _from_display(stack)
         return stack[0] if ndim == 3 else stack.movedim(0, 1 + self.axis)
 
-    def _fill_region(self, image: torch.Tensor, mask: NdarrayOrTensor) -> torch.Tensor:
-        """The region to fill (1, *spatial) bool from a mask (1 or C, *spatial), nonzero = fill."""
+    def _fill_region(self, image: torch.Tensor, mask: NdarrayOrTensor, name: str = "mask") -> torch.Tensor:
+        """The region to fill (1, *spatial) bool from a mask (1 or C, *spatial), nonzero = fill (or, ``name``d, the brain)."""
         if image.ndim not in (3, 4):
             raise MedinpaintError(
                 f"image shape {tuple(image.shape)} is not channel-first (C, H, W) or (C, H, W, D): "
@@ -179,8 +180,8 @@ class SemanticInpaint(Transform):
         fill = convert_to_tensor(mask, track_meta=False)
         if fill.ndim != image.ndim or fill.shape[1:] != image.shape[1:]:
             raise MedinpaintError(
-                f"mask shape {tuple(fill.shape)} does not match image shape {tuple(image.shape)}: "
-                "give a channel-first mask on the image's grid (resample it onto the image)"
+                f"{name} shape {tuple(fill.shape)} does not match image shape {tuple(image.shape)}: "
+                f"give a channel-first {name} on the image's grid (resample it onto the image)"
             )
         return (fill != 0).any(dim=0, keepdim=True).to(image.device)
 
@@ -191,8 +192,10 @@ class SemanticInpaint(Transform):
             raise MedinpaintError(f"fill '3d' needs a one-channel volume (1, H, W, D), got {tuple(image.shape)}: use fill='slices'")
         return volume and fills_in_3d(self.fill, known, self.method)
 
-    def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor) -> torch.Tensor:
-        """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero.
+    def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor, brain: NdarrayOrTensor | None = None) -> torch.Tensor:
+        """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero; the guides read only
+        where ``brain`` (the same shape; None = everywhere) is nonzero, as ``medinpaint inpaint
+        --brain-mask``: on a head with its skull, its brain mask.
 
         Returns:
             A copy of ``img`` (a MetaTensor with its metadata when MONAI tracks metadata) in its
@@ -200,7 +203,7 @@ class SemanticInpaint(Transform):
 
         Raises:
             MedinpaintError: not channel-first, a channel count the checkpoint does not make, a
-                mask of another shape, or a mask that covers a whole slice (the whole volume for
+                mask or brain mask of another shape (a brain mask with ``mirror=False``), or a mask that covers a whole slice (the whole volume for
                 the fill network's 3-D fill, which fills whole slices from their neighbours).
         """
         image = convert_to_tensor(img, track_meta=get_track_meta())
@@ -215,6 +218,9 @@ class SemanticInpaint(Transform):
         known = (~fill_slices).float().cpu()
         in_3d = self._in_3d(image, known)
         check_mask(known, volume=in_3d and self.method == "network")  # before the scale, which needs known voxels
+        if brain is not None and not self.mirror:
+            raise MedinpaintError("a brain mask is what the guides read, and mirror=False turns them off: drop one of the two")
+        brain_slices = None if brain is None else self._slices(self._fill_region(image, brain, "brain mask")).cpu()
         intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
         geometry = self.mirror and isinstance(image, MetaTensor) and image.ndim == 4 and image.shape[0] == 1
@@ -223,13 +229,14 @@ class SemanticInpaint(Transform):
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
             found = inpaint_stack_3d(
                 stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing,
-                directions=directions, origin=origin, **options,
+                directions=directions, origin=origin, brain=brain_slices, **options,
             )
         else:
             found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
             if directions is not None:  # each slice guided by its own mirror image, as the command line's 2-D fills
                 chosen = torch.nonzero(todo).flatten().tolist()
-                guided, _ = guide_slices_by_mirror(stack[todo], known[todo], found.filled, self.axis, [directions] * len(chosen), chosen)
+                brain_todo = None if brain_slices is None else brain_slices[todo]
+                guided, _ = guide_slices_by_mirror(stack[todo], known[todo], found.filled, self.axis, [directions] * len(chosen), chosen, brain_todo)
                 found = replace(found, filled=guided)
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
@@ -248,6 +255,8 @@ class SemanticInpaintd(MapTransform):
     Args:
         keys: image keys.
         mask_key: key of the mask (nonzero = fill), e.g. a lesion segmentation loaded with the image.
+        brain_key: key of a brain mask (nonzero = brain) that the guides read, for a head with its skull
+            (``SemanticInpaint``'s ``brain``); None = none.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
         kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``mirror``, ``device``, ``progress`` of :class:`SemanticInpaint`.
@@ -278,16 +287,19 @@ class SemanticInpaintd(MapTransform):
         mask_key: str,
         checkpoint: str | os.PathLike | None = None,
         allow_missing_keys: bool = False,
+        brain_key: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.inpaint = SemanticInpaint(checkpoint, **kwargs)
-        self.mask_key = mask_key
+        self.mask_key, self.brain_key = mask_key, brain_key
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         if self.mask_key not in d:
             raise MedinpaintError(f"no mask under key {self.mask_key!r} (keys: {', '.join(map(str, d))}): load the mask under that key")
+        if self.brain_key is not None and self.brain_key not in d:
+            raise MedinpaintError(f"no brain mask under key {self.brain_key!r} (keys: {', '.join(map(str, d))}): load it under that key")
         for key in self.key_iterator(d):
-            d[key] = self.inpaint(d[key], d[self.mask_key])
+            d[key] = self.inpaint(d[key], d[self.mask_key], None if self.brain_key is None else d[self.brain_key])
         return d
