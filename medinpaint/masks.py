@@ -31,6 +31,7 @@ __all__ = [
     "lesion_disks",
     "tissue_level",
     "voided_voxels",
+    "guide_anatomy",
     "random_ellipses",
     "random_ellipsoids",
     "make_mask",
@@ -192,6 +193,20 @@ def voided_voxels(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
         (27, 0)
     """
     return np.asarray(known, bool) & (np.asarray(volume) == 0)
+
+
+def guide_anatomy(volume: np.ndarray, known: np.ndarray, brain: np.ndarray | None = None) -> np.ndarray:
+    """The voxels the mirror and template guides may read (the holes' among them; known ones are read):
+    all but the :func:`voided_voxels`, and only inside ``brain`` (a brain mask, ``--brain-mask``) when given.
+
+    Example:
+        >>> volume = np.full((4, 4, 1), 50.0); volume[0] = 0.0
+        >>> brain = np.zeros(volume.shape, bool); brain[:3] = True
+        >>> int(guide_anatomy(volume, np.ones(volume.shape, bool)).sum()), int(guide_anatomy(volume, np.ones(volume.shape, bool), brain).sum())
+        (12, 8)
+    """
+    anatomy = ~voided_voxels(volume, known)
+    return anatomy if brain is None else anatomy & np.asarray(brain, bool)
 
 
 def lesion_disks(tissue: np.ndarray, radius: int, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -68,7 +68,7 @@ from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.io.nifti import extract_slices, slice_from_display
-from medinpaint.masks import voided_voxels
+from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
 from medinpaint.tissue_contrast import TissueIntensityToUnit, reference_classes
 from medinpaint.transforms.array import IntensityToUnit
@@ -262,7 +262,7 @@ def inpaint_volume(
         return result
     filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain)
     if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
-        readable = (known > 0.5) & ~voided_voxels(volume, known > 0.5) & (True if brain is None else np.asarray(brain, bool))
+        readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
         classes = np.array(intensity.classes) if isinstance(intensity, TissueIntensityToUnit) else None  # the network's map found them
         filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes, progress)
         guide = replace(guide, template=template)

@@ -44,7 +44,7 @@ from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import hole_gain
 from medinpaint.inpainting.mirror_plane import MIN_OVERLAP, MirrorPlane, fit_mirror_plane, left_right_axis, mirror_image
 from medinpaint.inpainting.poisson3d import grow_box, hole_box
-from medinpaint.masks import voided_voxels
+from medinpaint.masks import guide_anatomy
 
 if TYPE_CHECKING:
     from medinpaint.inpainting.template_guide import TemplateGuide
@@ -215,9 +215,7 @@ def guide_by_mirror(
     volume, known = np.asarray(volume, np.float32), np.asarray(known) > 0.5
     axis = left_right_axis(directions)
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
-    anatomy = ~voided_voxels(volume, known)  # what the guide reads: a voided region is no anatomy
-    if brain is not None:
-        anatomy &= np.asarray(brain, bool)
+    anatomy = guide_anatomy(volume, known, brain)  # what the guide reads: a voided region is no anatomy, nor the skull outside a brain mask
     readable = known & anatomy
     plane = fit_mirror_plane(volume, readable, spacing, axis)
     filled = np.array(fill, np.float32, copy=True)
