@@ -14,6 +14,10 @@ subjects") gives the commands and what was measured on them:
   ``brain1_t1c.nii.gz`` and ``brain2_t1c.nii.gz``, and their lesion labels as ``brain1_tumour.nii.gz``
   and ``brain2_tumour.nii.gz``; needs ``pynrrd`` (``pip install pynrrd``), NRRD's LPS axes turned to
   NIfTI's RAS;
+* ``resample VOLUME MM OUT``: a volume on isotropic voxels of MM mm (cubic spline, scipy's ``zoom``
+  with ``grid_mode=True``, so the volume keeps its field of view), its zeros kept zero (a
+  skull-stripped head stays stripped): ROBEX's 1.5 mm head at 1 mm, the voxels real subjects are
+  scored on (smoother than a 1 mm scan: a real head's anatomy through the 1 mm path);
 * ``holes-in BRAIN_MASK TUMOUR FIRST LAST OUT``: a ``--holes-in`` mask: a brain mask (e.g. ROBEX's
   output on the head) on the slices FIRST..LAST along the volume's third axis, less the lesion grown
   by :data:`LESION_MARGIN_MM`: healthy brain tissue, where the benchmark may cut its holes.
@@ -71,6 +75,23 @@ def radiomics_volumes(sdist: Path, out: Path) -> None:
                 nib.save(nib.Nifti1Image(np.asarray(data).astype(dtype), LPS_TO_RAS @ affine), str(out / f"{name}_{kind}.nii.gz"))
 
 
+def resampled(values: np.ndarray, affine: np.ndarray, mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, affine)`` on isotropic voxels of ``mm`` (module docstring: ``resample``).
+
+    Example:
+        >>> values, affine = resampled(np.ones((4, 4, 4), np.float32), np.diag([1.5, 1.5, 1.5, 1.0]), 1.0)
+        >>> values.shape, float(affine[0, 0]), float(affine[0, 3])  # voxel 0's centre moves 0.25 mm: the same field of view
+        ((6, 6, 6), 1.0, -0.25)
+    """
+    factors = nib.affines.voxel_sizes(affine) / mm
+    fine = ndimage.zoom(values.astype(np.float32), factors, order=3, grid_mode=True, mode="grid-constant").clip(min=0)
+    inside = ndimage.zoom((values != 0).astype(np.float32), factors, order=1, grid_mode=True, mode="grid-constant") > 0.5
+    fine_affine = affine.copy()
+    fine_affine[:3, :3] = affine[:3, :3] / factors
+    fine_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ (0.5 / factors - 0.5)
+    return np.where(inside, fine, 0).astype(np.float32), fine_affine
+
+
 def lesion_free_brain(brain: np.ndarray, lesion: np.ndarray, affine: np.ndarray, first: int, last: int) -> np.ndarray:
     """(X, Y, Z) bool: ``brain`` on slices ``first..last`` (third axis), farther than
     :data:`LESION_MARGIN_MM` from every ``lesion`` voxel."""
@@ -98,6 +119,10 @@ def main() -> None:
     radiomics = commands.add_parser("radiomics", help="pyradiomics' two post-contrast T1 volumes from its source archive")
     radiomics.add_argument("archive", type=Path, help="pyradiomics_bhklab-3.1.4.tar.gz")
     radiomics.add_argument("out", type=Path)
+    resample = commands.add_parser("resample", help="a volume on isotropic voxels (cubic), its zeros kept")
+    resample.add_argument("volume", type=Path)
+    resample.add_argument("mm", type=float)
+    resample.add_argument("out", type=Path)
     region = commands.add_parser("holes-in", help="a --holes-in mask: a brain mask on some slices, less a lesion")
     region.add_argument("brain_mask", type=Path)
     region.add_argument("lesion", type=Path)
@@ -107,6 +132,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "holes-in":
         holes_region(args.brain_mask, args.lesion, args.first, args.last, args.out)
+        return
+    if args.command == "resample":
+        image = nib.load(str(args.volume))
+        values, affine = resampled(np.asarray(image.dataobj), image.affine, args.mm)
+        nib.save(nib.Nifti1Image(values, affine), str(args.out))
+        print(f"{args.out}: {values.shape} voxels of {args.mm:g} mm")
         return
     args.out.mkdir(parents=True, exist_ok=True)
     {"robex": robex_volumes, "radiomics": radiomics_volumes}[args.command](args.archive, args.out)

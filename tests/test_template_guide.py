@@ -17,7 +17,7 @@ from medinpaint.inpainting import template_guide, template_placement
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.mirror_guide import guide_by_mirror
 from medinpaint.inpainting.template_guide import MIN_CORRELATION, guide_by_template
-from medinpaint.inpainting.template_placement import SAME_PLACEMENT_MM, _distinct_placements, _points, _template, place_template
+from medinpaint.inpainting.template_placement import GRIDS_MM, SAME_PLACEMENT_MM, _distinct_placements, _points, _template, place_template
 from medinpaint.pipeline import load_slices
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_volume
@@ -42,21 +42,23 @@ def test_the_template_is_placed_where_the_real_t1s_world_coordinates_put_it_and_
     assert placed.correlation > np.corrcoef(by_header[inside], volume[inside])[0, 1]
 
 
-def test_placements_that_move_the_image_less_than_a_millimetre_apart_are_refined_once(real_t1):
+def test_placements_less_than_one_coarse_step_apart_are_refined_once(real_t1):
     """Coarse placements (shift, parameters, fit) that put every point of the real T1 within
-    SAME_PLACEMENT_MM of where a better one puts it are one placement: only the best is kept for the
-    fine grid; a placement 2 mm or 2° from it is another."""
+    SAME_PLACEMENT_MM (the coarse grid's 6 mm step) of where a better one puts it are one placement:
+    only the best is kept for the fine grid, as for coarse refinements that stopped at their step
+    limit a few mm apart; a placement 8 mm or 10° from it is another."""
     volume, affine = real_t1
     world = _points(volume, np.ones(volume.shape, bool), affine[:3, :3], 6.0)[0]
     centre, shift = _template().centre, torch.zeros(3)
     best = np.r_[0.1, -0.2, 0.3, 0.02, 0.0, -0.03, 0.1]  # cm, radians, the scale's logit
-    nudged, moved, turned = best.copy(), best.copy(), best.copy()
+    nudged, near, moved, turned = best.copy(), best.copy(), best.copy(), best.copy()
     nudged[0] += 0.03  # 0.3 mm
-    moved[1] += 0.2  # 2 mm
-    turned[5] += np.radians(2.0)  # about the template's centre: moves the crop's points by 0.8-4 mm
-    coarse = [(shift, nudged, 0.58), (shift, best, 0.60), (shift, moved, 0.55), (shift, turned, 0.50)]
+    near[1] += 0.4  # 4 mm: the coarse grid cannot tell it from the best
+    moved[1] += 0.8  # 8 mm
+    turned[5] += np.radians(10.0)  # about the template's centre: moves the crop's points by 4-20 mm
+    coarse = [(shift, nudged, 0.58), (shift, best, 0.60), (shift, near, 0.59), (shift, moved, 0.55), (shift, turned, 0.50)]
     kept = _distinct_placements(coarse, world, centre)
-    assert SAME_PLACEMENT_MM == 1.0
+    assert SAME_PLACEMENT_MM == GRIDS_MM[0] == 6.0
     assert [parameters.tolist() for _, parameters in kept] == [best.tolist(), moved.tolist(), turned.tolist()]
 
 

@@ -40,7 +40,7 @@ SHIFTS_MM = (-24.0, -12.0, 0.0, 12.0, 24.0)  # the coarse grid of starting shift
 TURNS_DEGREES = ((-10.0, 0.0, 10.0), (-15.0, 0.0, 15.0), (-15.0, 0.0, 15.0))  # starting turns about the world x, y, z axes
 SCAN_POINTS = 3000  # points of the coarse grid that score the starts
 STARTS = 8  # the best (shift, turn) starts, each refined on the coarse grid
-SAME_PLACEMENT_MM = 1.0  # coarse placements that move every point of the image less than this apart are one: refined once on the fine grid
+SAME_PLACEMENT_MM = GRIDS_MM[0]  # coarse placements less than one coarse step apart at every point of the image are one: refined once on the fine grid
 GIVE_UP_FIT = 0.4  # a best coarse fit below this is not refined on the fine grid (placements used: 0.51-0.77 coarse; misplaced: at most 0.35)
 
 
