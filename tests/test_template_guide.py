@@ -55,7 +55,7 @@ def test_placements_less_than_one_coarse_step_apart_are_refined_once(real_t1):
     nudged[0] += 0.03  # 0.3 mm
     near[1] += 0.4  # 4 mm: the coarse grid cannot tell it from the best
     moved[1] += 0.8  # 8 mm
-    turned[5] += np.radians(10.0)  # about the template's centre: moves the crop's points by 4-20 mm
+    turned[5] += np.radians(10.0)  # about the template's centre: moves the crop's points by 3.8-21 mm
     coarse = [(shift, nudged, 0.58), (shift, best, 0.60), (shift, near, 0.59), (shift, moved, 0.55), (shift, turned, 0.50)]
     kept = _distinct_placements(coarse, world, centre)
     assert SAME_PLACEMENT_MM == GRIDS_MM[0] == 6.0
