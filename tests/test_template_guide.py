@@ -197,6 +197,31 @@ def test_one_sign_is_refined_as_the_coarse_scan_chooses_and_a_misfit_never_on_th
         assert inverted is None or placed.inverted == inverted
 
 
+def test_a_t1_whose_scan_prefers_the_wrong_sign_is_placed_on_its_own_once_both_are_refined(real_t1, monkeypatch):
+    """The real T1 deformed 3 mm, turned (yaw 12°, roll −8°, 7 mm), biased ±10 % and stored as a head
+    0.95 × 0.9 × 0.85 its size at once (the benchmark's "all at once" subject): the coarse scan's best
+    start fits its values negated better, but refined on the fine grid that placement correlates below
+    MIN_CORRELATION (at the largest scale allowed), so the other sign is refined too and kept: the
+    placement on its own contrast, as ``inverted=False`` finds it."""
+    volume, affine = real_t1
+    bench = benchmark_module("bench_brats_protocol")
+    spacing = nib.affines.voxel_sizes(affine)
+    subject = bench.asymmetric_warp(volume, spacing, 3.0, np.random.default_rng(2))
+    subject = bench.left_right_bias(bench.head_pose(subject, spacing, 12.0, -8.0, 7.0), 0.1)
+    affine = bench.resized_head(affine, subject.shape, (0.95, 0.9, 0.85))
+    readable = subject != 0
+    signs = []
+    starts = template_placement._starts
+    monkeypatch.setattr(template_placement, "_starts", lambda template, points, shift: signs.append(starts(template, points, shift)[0]) or starts(template, points, shift))
+    placed = place_template(subject, readable, affine[:3, :3], affine[:3, 3], inverted=None)
+    assert signs[1] > signs[0]  # the scan prefers the values negated
+    monkeypatch.undo()
+    negated = place_template(subject, readable, affine[:3, :3], affine[:3, 3], inverted=True)
+    own = place_template(subject, readable, affine[:3, :3], affine[:3, 3], inverted=False)
+    assert negated.correlation < MIN_CORRELATION <= own.correlation
+    assert not placed.inverted and placed.correlation == own.correlation
+
+
 def test_a_template_that_does_not_fit_the_image_is_not_used(real_t1):
     """The real T1's voxels shuffled in blocks of 4 (its intensities, no brain's layout): the best
     placement correlates below MIN_CORRELATION, and the fill given is kept."""

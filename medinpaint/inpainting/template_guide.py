@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from medinpaint.inpainting.mirror_guide import MARGIN, RING, mirror_guided_fill, ring_weight
 from medinpaint.inpainting.poisson3d import grow_box
-from medinpaint.inpainting.template_placement import place_template
+from medinpaint.inpainting.template_placement import MIN_CORRELATION, place_template
 from medinpaint.tissue_contrast import piecewise_linear, template_class_means, tissue_class_means, tissue_voxels
 
 __all__ = ["TemplateGuide", "guide_by_template", "template_in_subject_contrast"]
@@ -52,7 +52,6 @@ __all__ = ["TemplateGuide", "guide_by_template", "template_in_subject_contrast"]
 SHARE_SIGMA = 1.5  # voxels: the smoothing of the hole's share of voxels without a mirror image
 WEIGHT_GAIN = 1.5  # the ring check's weight times this, at most 1, is the hole's weight (docs/results.md, "The template's weight")
 CLIP_SPREAD = 2.0  # the template's difference from the input around a hole, clipped to its median ± this many robust spreads
-MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced, 0.25 reversed)
 WEIGHTS_SHOWN = 8  # holes whose weight a report lists
 
 

@@ -10,9 +10,13 @@ and turns: a crop or a turned head is found alike), each refined on the coarse g
 then still place the image apart (by :data:`SAME_PLACEMENT_MM` or more) refined on the fine grid
 too, and the best there kept. ``inverted=True`` correlates the template with the input's values
 negated: a contrast whose tissue order is the template's reversed (a T2: CSF bright, white matter
-dark); ``inverted=None`` scans both signs on the coarse grid and refines only the one whose best
-start fits better (on nibabel's crop and its T2 and FLAIR proxies the right sign's best start fit
-0.48–0.74, the wrong one's 0.19–0.25). A placement whose coarse fit stays below
+dark); ``inverted=None`` scans both signs on the coarse grid and refines the one whose best start
+fits better (on nibabel's crop and its T2 and FLAIR proxies the right sign's best start fit
+0.48–0.74, the wrong one's 0.19–0.25), and the other sign too when that one, refined on the fine
+grid, still correlates below :data:`MIN_CORRELATION`, keeping the better: on a head deformed,
+turned, biased and smaller than the template at once the scan's margin vanishes (0.39 against 0.41
+for the wrong sign on nibabel's crop so changed), while the fine grid tells them apart (0.57 against
+0.41). A placement whose coarse fit stays below
 :data:`GIVE_UP_FIT` is not refined on the fine grid: the coarse grid's best is returned with its
 fine-grid correlation (on nibabel's crop and ROBEX's head every placement used had a coarse fit of
 0.51 or more, every misplaced one 0.35 or less). :class:`PlacedTemplate` samples the placed template on any box
@@ -30,7 +34,7 @@ from scipy import ndimage, optimize
 
 from medinpaint.data.sample import sample_volume
 
-__all__ = ["PlacedTemplate", "place_template"]
+__all__ = ["MIN_CORRELATION", "PlacedTemplate", "place_template"]
 
 GRIDS_MM = (6.0, 3.0)  # the placement's grids, coarse to fine
 STEPS = (60, 40)  # L-BFGS iterations on each, at most
@@ -41,6 +45,7 @@ TURNS_DEGREES = ((-10.0, 0.0, 10.0), (-15.0, 0.0, 15.0), (-15.0, 0.0, 15.0))  # 
 SCAN_POINTS = 3000  # points of the coarse grid that score the starts
 STARTS = 8  # the best (shift, turn) starts, each refined on the coarse grid
 SAME_PLACEMENT_MM = GRIDS_MM[0]  # coarse placements less than one coarse step apart at every point of the image are one: refined once on the fine grid
+MIN_CORRELATION = 0.45  # a placement that correlates less with the input is not used (real T1: 0.60–0.66 placed, 0.26–0.31 misplaced, 0.25 reversed)
 GIVE_UP_FIT = 0.4  # a best coarse fit below this is not refined on the fine grid (placements used: 0.51-0.77 coarse; misplaced: at most 0.35)
 
 
@@ -191,13 +196,24 @@ def place_template(
     points = [_points(volume, readable, directions, grid) for grid in GRIDS_MM]
     about = template.centre - torch.tensor(centre, dtype=torch.float32)
     scans = {sign: _starts(template, _signed(points[0], sign), about) for sign in ((False, True) if inverted is None else (inverted,))}
-    inverted = max(scans, key=lambda sign: scans[sign][0])  # the sign whose best start fits better
-    points = [_signed(grid_points, inverted) for grid_points in points]
-    starts = scans[inverted][1]
+    signs = sorted(scans, key=lambda sign: -scans[sign][0])  # the sign whose best start fits better first
+    placed, refined = _placed_on(template, [_signed(grid_points, signs[0]) for grid_points in points], scans[signs[0]][1], origin, directions, signs[0])
+    if refined and placed.correlation < MIN_CORRELATION and len(signs) > 1:  # refined and still unusable: the scan may have chosen the wrong sign
+        other, _ = _placed_on(template, [_signed(grid_points, signs[1]) for grid_points in points], scans[signs[1]][1], origin, directions, signs[1])
+        placed = max(placed, other, key=lambda one: one.correlation)
+    return placed
+
+
+def _placed_on(
+    template: _Template, points: list[tuple[torch.Tensor, torch.Tensor]], starts: list, origin: np.ndarray | None, directions: np.ndarray, inverted: bool
+) -> tuple[PlacedTemplate, bool]:
+    """The template placed from ``starts`` (and ``origin``) on each grid's ``points`` (their values already negated when
+    ``inverted``), and whether it was refined on the fine grid (module docstring)."""
     if origin is not None:  # the image's world coordinates: a scanner's isocentre, or a template space's origin
-        starts.append((torch.tensor(origin, dtype=torch.float32), np.zeros(7)))
+        starts = [*starts, (torch.tensor(origin, dtype=torch.float32), np.zeros(7))]
     coarse = [(shift, *_refine(template.levels[0], points[0], shift, start, STEPS[0])) for shift, start in starts]
-    if max(fit for _, _, fit in coarse) < GIVE_UP_FIT:  # misplaced on the coarse grid: the fine grid would not place it either
+    refined = max(fit for _, _, fit in coarse) >= GIVE_UP_FIT  # below it misplaced on the coarse grid: the fine grid would not place it either
+    if not refined:
         shift, parameters, _ = max(coarse, key=lambda placement: placement[2])
     else:
         found = [  # every distinct coarse placement refined on the fine grid: on a small image the coarse grid's best need not be the fine one's
@@ -208,7 +224,7 @@ def place_template(
     parameters = torch.tensor(parameters, dtype=torch.float32)
     with torch.no_grad():
         placed, brain = template.levels[1].sample(points[1][0], template.centre, shift, parameters)
-    return PlacedTemplate(directions, shift, parameters, float(_correlation(placed, points[1][1], brain)), inverted)
+    return PlacedTemplate(directions, shift, parameters, float(_correlation(placed, points[1][1], brain)), inverted), refined
 
 
 def _signed(points: tuple[torch.Tensor, torch.Tensor], inverted: bool) -> tuple[torch.Tensor, torch.Tensor]:
