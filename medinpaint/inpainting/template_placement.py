@@ -197,10 +197,13 @@ def place_template(
     about = template.centre - torch.tensor(centre, dtype=torch.float32)
     scans = {sign: _starts(template, _signed(points[0], sign), about) for sign in ((False, True) if inverted is None else (inverted,))}
     signs = sorted(scans, key=lambda sign: -scans[sign][0])  # the sign whose best start fits better first
-    placed, refined = _placed_on(template, [_signed(grid_points, signs[0]) for grid_points in points], scans[signs[0]][1], origin, directions, signs[0])
+
+    def placed_in(sign: bool) -> tuple[PlacedTemplate, bool]:
+        return _placed_on(template, [_signed(grid_points, sign) for grid_points in points], scans[sign][1], origin, directions, sign)
+
+    placed, refined = placed_in(signs[0])
     if refined and placed.correlation < MIN_CORRELATION and len(signs) > 1:  # refined and still unusable: the scan may have chosen the wrong sign
-        other, _ = _placed_on(template, [_signed(grid_points, signs[1]) for grid_points in points], scans[signs[1]][1], origin, directions, signs[1])
-        placed = max(placed, other, key=lambda one: one.correlation)
+        placed = max(placed, placed_in(signs[1])[0], key=lambda one: one.correlation)
     return placed
 
 
