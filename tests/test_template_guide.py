@@ -210,9 +210,15 @@ def test_a_t1_whose_scan_prefers_the_wrong_sign_is_placed_on_its_own_once_both_a
     subject = bench.left_right_bias(bench.head_pose(subject, spacing, 12.0, -8.0, 7.0), 0.1)
     affine = bench.resized_head(affine, subject.shape, (0.95, 0.9, 0.85))
     readable = subject != 0
-    signs = []
+    signs = []  # each sign's best start fit, as the scan found it
     starts = template_placement._starts
-    monkeypatch.setattr(template_placement, "_starts", lambda template, points, shift: signs.append(starts(template, points, shift)[0]) or starts(template, points, shift))
+
+    def recorded(template, points, shift):
+        found = starts(template, points, shift)
+        signs.append(found[0])
+        return found
+
+    monkeypatch.setattr(template_placement, "_starts", recorded)
     placed = place_template(subject, readable, affine[:3, :3], affine[:3, 3], inverted=None)
     assert signs[1] > signs[0]  # the scan prefers the values negated
     monkeypatch.undo()
