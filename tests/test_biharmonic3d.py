@@ -11,7 +11,8 @@ from medinpaint.data.sample import sample_volume
 from medinpaint.errors import MedinpaintError
 from scipy import ndimage
 
-from medinpaint.inpainting.biharmonic3d import BIHARMONIC_MARGIN, _system, biharmonic_fill_3d, reflected_laplacian
+from medinpaint.inpainting import biharmonic3d
+from medinpaint.inpainting.biharmonic3d import BIHARMONIC_MARGIN, PRECONDITIONED_FROM, _system, biharmonic_fill_3d, reflected_laplacian
 from medinpaint.inpainting.poisson3d import hole_box
 
 
@@ -81,8 +82,30 @@ def test_fill_is_clipped_to_the_known_range_like_scikit_image():
     hole = ellipsoids(crop.shape, ((15, 15, 15), (6, 6, 6)))
     crop[8] = 255.0  # a bright plane next to the hole: the exact solution dips below 0 past it
     box = hole_box(hole, margin=BIHARMONIC_MARGIN)
-    system, rhs = _system(crop[box], hole[box])
+    system, rhs, _ = _system(crop[box], hole[box])
     assert scipy.sparse.linalg.spsolve(system.tocsc(), rhs).min() < -1.0  # what the clip is for
     filled = biharmonic_fill_3d(crop, (~hole).astype(np.float32))
     assert filled[hole].min() == 0.0 and filled[hole].max() <= 255.0
     assert np.abs(filled - scikit_image_fill(crop, hole)).max() < 1e-4
+
+
+def test_a_large_hole_is_solved_by_preconditioned_cg_in_tens_of_iterations_to_the_same_fill(template, monkeypatch):
+    hole = ellipsoids(template.shape, ((98, 116, 70), (21, 19, 16)))  # 26 000 voxels of the real template
+    assert hole.sum() >= PRECONDITIONED_FROM
+    known = (~hole).astype(np.float32)
+    iterations, plain_cg = [], scipy.sparse.linalg.cg
+
+    def counted_cg(*args, **kwargs):
+        count = [0]
+        solution = plain_cg(*args, callback=lambda _: count.__setitem__(0, count[0] + 1), **kwargs)
+        iterations.append((kwargs.get("M") is not None, count[0]))
+        return solution
+
+    monkeypatch.setattr(scipy.sparse.linalg, "cg", counted_cg)
+    preconditioned = biharmonic_fill_3d(template, known)
+    monkeypatch.setattr(biharmonic3d, "PRECONDITIONED_FROM", hole.sum() + 1)
+    plain = biharmonic_fill_3d(template, known)
+    (used, fast), (unused, slow) = iterations
+    assert used and not unused and fast < 100 < 10 * fast < slow  # thousands of plain iterations, tens preconditioned
+    assert np.array_equal(preconditioned[~hole], template[~hole])
+    assert np.abs(preconditioned[hole] - plain[hole]).max() < 1e-4  # the same equations to the same residual, 0–255 scale
