@@ -109,3 +109,12 @@ def test_a_large_hole_is_solved_by_preconditioned_cg_in_tens_of_iterations_to_th
     assert used and not unused and fast < 100 < 10 * fast < slow  # thousands of plain iterations, tens preconditioned
     assert np.array_equal(preconditioned[~hole], template[~hole])
     assert np.abs(preconditioned[hole] - plain[hole]).max() < 1e-4  # the same equations to the same residual, 0–255 scale
+
+
+def test_whole_missing_slices_are_solved_by_plain_cg_however_many_unknowns(template, monkeypatch):
+    known = np.ones(template.shape, np.float32)
+    known[:, :, 110:112] = 0  # 91 802 unknowns, each one voxel from a known one: plain CG converges in tens of iterations
+    preconditioners, plain_cg = [], scipy.sparse.linalg.cg
+    monkeypatch.setattr(scipy.sparse.linalg, "cg", lambda *args, **kwargs: preconditioners.append(kwargs.get("M")) or plain_cg(*args, **kwargs))
+    biharmonic_fill_3d(template, known)
+    assert (known < 0.5).sum() >= PRECONDITIONED_FROM and preconditioners == [None]

@@ -16,13 +16,15 @@ the LU's solution on a 0–255 scale), in O(n) memory: 0.26 / 0.72 / 6.3 s for 7
 such as whole missing slices, the same way. As scikit-image does, the result is clipped to the
 range of the known voxels it reads.
 
-The bilaplacian's condition grows as n^(4/3), and plain CG needs thousands of iterations on the
-40 000–75 000 unknowns of the mirror guide's boxes at 1 mm (4–8 s each). From
-:data:`PRECONDITIONED_FROM` unknowns CG is preconditioned: ``L²`` restricted to the hole is
-``L_hh²`` (L's hole block, squared) plus a positive semidefinite term from the known voxels beside
-the hole, so ``L_hh⁻²``, each ``L_hh⁻¹`` one V-cycle of classical algebraic multigrid (pyamg's
-Ruge–Stüben solver on −L_hh, an M-matrix), brings CG to 35–40 iterations and those solves to a
-fifth of their time, to the same residual (docs/performance.md).
+Plain CG's iterations grow about as the square of the hole's depth (its voxels' largest distance
+from a known one): thousands on the 40 000–75 000 unknowns, 29–36 voxels deep, of the mirror
+guide's boxes at 1 mm (2–8 s each), tens on whole missing slices (1–2 deep). A hole of
+:data:`PRECONDITIONED_FROM` unknowns or more and at least :data:`PRECONDITIONED_DEPTH` voxels deep
+is solved by preconditioned CG: ``L²`` restricted to the hole is ``L_hh²`` (L's hole block,
+squared) plus a positive semidefinite term from the known voxels beside the hole, so ``L_hh⁻²``,
+each ``L_hh⁻¹`` one V-cycle of classical algebraic multigrid (pyamg's Ruge–Stüben solver on −L_hh,
+an M-matrix), brings CG to 25–40 iterations and those solves to a fifth of their time, to the same
+residual (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ import numpy as np
 import pyamg
 import scipy.sparse
 import scipy.sparse.linalg
+from scipy import ndimage
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting.poisson3d import SOLVE_TOLERANCE, hole_box
 
-__all__ = ["BIHARMONIC_MARGIN", "PRECONDITIONED_FROM", "biharmonic_fill_3d", "reflected_laplacian"]
+__all__ = ["BIHARMONIC_MARGIN", "PRECONDITIONED_DEPTH", "PRECONDITIONED_FROM", "biharmonic_fill_3d", "reflected_laplacian"]
 
 BIHARMONIC_MARGIN = 3  # known voxels around the hole that the fill reads (the stencil reaches 2)
 PRECONDITIONED_FROM = 20_000  # unknowns from which CG is preconditioned by multigrid (below it plain CG is as fast: 0.2-0.3 s at 15 000)
+PRECONDITIONED_DEPTH = 8  # ... and voxels of depth (taxicab distance to a known voxel): shallower holes take few plain iterations
 
 
 def _second_difference(n: int) -> scipy.sparse.csr_array:
@@ -87,7 +91,7 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The 3-D biharmonic fill of the hole of one (X, Y, Z) volume (float64); known voxels are the input's.
 
     Solved on the hole's bounding box + :data:`BIHARMONIC_MARGIN` voxels (clipped to the volume),
-    by conjugate gradients, multigrid-preconditioned from :data:`PRECONDITIONED_FROM` unknowns (sparse
+    by conjugate gradients, multigrid-preconditioned for a large, deep hole (module docstring; sparse
     LU as the fallback); a box one voxel thick (a slice) by sparse LU, as scikit-image does in 2-D.
 
     Raises:
@@ -109,7 +113,8 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     values, box_hole = np.where(hole[box], 0.0, filled[box]), hole[box]
     system, rhs, hole_laplacian = _system(values, box_hole)
     flat = min(box_hole.shape) == 1  # a slice: 2-D, where the LU is fast and CG slow (the bilaplacian's condition grows as n²)
-    preconditioner = _squared_laplacian_preconditioner(hole_laplacian) if len(rhs) >= PRECONDITIONED_FROM else None
+    deep = len(rhs) >= PRECONDITIONED_FROM and ndimage.distance_transform_cdt(box_hole, metric="taxicab").max() >= PRECONDITIONED_DEPTH
+    preconditioner = _squared_laplacian_preconditioner(hole_laplacian) if deep else None
     solution, info = (None, 1) if flat else scipy.sparse.linalg.cg(system, rhs, rtol=SOLVE_TOLERANCE, atol=0.0, M=preconditioner)
     if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
         solution = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
