@@ -113,7 +113,7 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
     values, box_hole = np.where(hole[box], 0.0, filled[box]), hole[box]
     system, rhs, hole_laplacian = _system(values, box_hole)
     flat = min(box_hole.shape) == 1  # a slice: 2-D, where the LU is fast and CG slow (the bilaplacian's condition grows as n²)
-    deep = len(rhs) >= PRECONDITIONED_FROM and ndimage.distance_transform_cdt(box_hole, metric="taxicab").max() >= PRECONDITIONED_DEPTH
+    deep = not flat and len(rhs) >= PRECONDITIONED_FROM and ndimage.distance_transform_cdt(box_hole, metric="taxicab").max() >= PRECONDITIONED_DEPTH
     preconditioner = _squared_laplacian_preconditioner(hole_laplacian) if deep else None
     solution, info = (None, 1) if flat else scipy.sparse.linalg.cg(system, rhs, rtol=SOLVE_TOLERANCE, atol=0.0, M=preconditioner)
     if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
