@@ -82,7 +82,7 @@ def test_fill_is_clipped_to_the_known_range_like_scikit_image():
     hole = ellipsoids(crop.shape, ((15, 15, 15), (6, 6, 6)))
     crop[8] = 255.0  # a bright plane next to the hole: the exact solution dips below 0 past it
     box = hole_box(hole, margin=BIHARMONIC_MARGIN)
-    system, rhs, _ = _system(crop[box], hole[box])
+    system, rhs = _system(crop[box], hole[box])
     assert scipy.sparse.linalg.spsolve(system.tocsc(), rhs).min() < -1.0  # what the clip is for
     filled = biharmonic_fill_3d(crop, (~hole).astype(np.float32))
     assert filled[hole].min() == 0.0 and filled[hole].max() <= 255.0

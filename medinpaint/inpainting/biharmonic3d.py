@@ -71,18 +71,19 @@ def reflected_laplacian(shape: tuple[int, int, int]) -> scipy.sparse.csr_array:
     return scipy.sparse.csr_array(terms[0] + terms[1] + terms[2])
 
 
-def _system(values: np.ndarray, hole: np.ndarray) -> tuple[scipy.sparse.csr_array, np.ndarray, scipy.sparse.csr_array]:
+def _system(values: np.ndarray, hole: np.ndarray) -> tuple[scipy.sparse.csr_array, np.ndarray]:
     """``(Δ²u)(p) = 0`` for the hole voxels p (C order) of a box; its faces at least 3 voxels from
-    the hole or on the volume's border: ``(matrix, right-hand side, L's hole block L_hh)``."""
+    the hole or on the volume's border."""
     laplacian = reflected_laplacian(hole.shape)
     flat = hole.ravel()
-    hole_rows = laplacian[np.flatnonzero(flat)]
-    rows = scipy.sparse.csc_array(hole_rows @ laplacian)  # the hole's rows of L² (L symmetric)
-    return scipy.sparse.csr_array(rows[:, flat]), -(rows[:, ~flat] @ values.ravel()[~flat]), scipy.sparse.csr_array(hole_rows[:, flat])
+    rows = scipy.sparse.csc_array(laplacian[np.flatnonzero(flat)] @ laplacian)  # the hole's rows of L² (L symmetric)
+    return scipy.sparse.csr_array(rows[:, flat]), -(rows[:, ~flat] @ values.ravel()[~flat])
 
 
-def _squared_laplacian_preconditioner(hole_laplacian: scipy.sparse.csr_array) -> scipy.sparse.linalg.LinearOperator:
-    """About ``L_hh⁻²``: one Ruge–Stüben V-cycle of −L_hh, applied twice (module docstring)."""
+def _squared_laplacian_preconditioner(hole: np.ndarray) -> scipy.sparse.linalg.LinearOperator:
+    """About ``L_hh⁻²`` for the hole voxels of a box: one Ruge–Stüben V-cycle of −L_hh, applied twice (module docstring)."""
+    flat = np.flatnonzero(hole.ravel())
+    hole_laplacian = scipy.sparse.csr_array(reflected_laplacian(hole.shape)[flat][:, flat])
     cycle = pyamg.ruge_stuben_solver(-hole_laplacian, max_coarse=500).aspreconditioner(cycle="V")
     return scipy.sparse.linalg.LinearOperator(hole_laplacian.shape, matvec=lambda r: cycle @ (cycle @ r), dtype=np.float64)
 
@@ -111,10 +112,10 @@ def biharmonic_fill_3d(volume: np.ndarray, known: np.ndarray) -> np.ndarray:
         raise MedinpaintError("the mask covers the whole volume: leave some voxels known")
     box = hole_box(hole, margin=BIHARMONIC_MARGIN)
     values, box_hole = np.where(hole[box], 0.0, filled[box]), hole[box]
-    system, rhs, hole_laplacian = _system(values, box_hole)
+    system, rhs = _system(values, box_hole)
     flat = min(box_hole.shape) == 1  # a slice: 2-D, where the LU is fast and CG slow (the bilaplacian's condition grows as n²)
     deep = not flat and len(rhs) >= PRECONDITIONED_FROM and ndimage.distance_transform_cdt(box_hole, metric="taxicab").max() >= PRECONDITIONED_DEPTH
-    preconditioner = _squared_laplacian_preconditioner(hole_laplacian) if deep else None
+    preconditioner = _squared_laplacian_preconditioner(box_hole) if deep else None
     solution, info = (None, 1) if flat else scipy.sparse.linalg.cg(system, rhs, rtol=SOLVE_TOLERANCE, atol=0.0, M=preconditioner)
     if info != 0:  # CG converges on this SPD system; the direct solve is the safety net
         solution = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
