@@ -60,13 +60,14 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.biharmonic3d import biharmonic_fill_3d
 from medinpaint.inpainting.detail import DETAIL_GAIN, check_detail_gain, detail_sigma, noise_share, noisy_gain, restore_detail
-from medinpaint.inpainting.mirror_guide import MirrorGuide, guide_by_mirror
+from medinpaint.inpainting.mirror_guide import MirrorGuide, fit_head_plane, guide_by_mirror
 from medinpaint.inpainting.mirror_plane import left_right_axis
 from medinpaint.inpainting.fill_grid import FillGrid, grid_factors, model_grid_zooms, model_voxel_mm, on_finer_grid, on_model_grid
 from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.inpainting.template_guide import guide_by_template
+from medinpaint.inpainting.voided_context import voided_beside_holes
 from medinpaint.io.nifti import extract_slices, slice_from_display
 from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
@@ -254,15 +255,20 @@ def inpaint_volume(
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
+    readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
+    plane = fit_head_plane(volume, known, directions, brain) if directions is not None else None
+    voided = np.zeros(volume.shape, bool)  # voided voxels beside the holes, filled with them (the search's slices are the holes')
+    if method == "network" and plane is not None:
+        voided = voided_beside_holes(volume, known > 0.5, readable, plane, np.linalg.norm(directions, axis=0))
     if method == "network":
-        result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress)
+        result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress, voided)
     else:
         result = _search_volume(volume, known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
     if directions is None:
         return result
-    filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain)
+    filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain, plane)
+    guide = replace(guide, voided_beside=int(voided.sum()))
     if reference_classes(models) is not None:  # a model trained on the embedded template: it guides what the mirror cannot see
-        readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
         classes = np.array(intensity.classes) if isinstance(intensity, TissueIntensityToUnit) else None  # the network's map found them
         filled, template = guide_by_template(volume, known > 0.5, readable, filled, directions, guide.unmirrored, origin, classes, progress)
         guide = replace(guide, template=template)
@@ -308,39 +314,46 @@ def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUni
 
 
 def _network_volume(
-    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing, progress: bool
+    volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing, progress: bool,
+    voided: np.ndarray | None = None,
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, on a finer one for thick slices, or on the model's for
-    voxels finer than its (:mod:`medinpaint.inpainting.fill_grid`)."""
+    voxels finer than its (:mod:`medinpaint.inpainting.fill_grid`); the ``voided`` voxels beside the
+    holes (:mod:`~medinpaint.inpainting.voided_context`) are filled with the holes and keep their values."""
     axes = tuple(axis_slices)
+    hole = known < 0.5
+    refilled = voided is not None and bool(voided.any())
+    fill_known = np.where(voided, 0.0, known).astype(np.float32) if refilled else known
     if detail_gain > 0.0:  # the noise estimate reads the whole volume: only when there is a gain to scale
-        detail_gain = noisy_gain(detail_gain, noise_share(volume, known))
+        detail_gain = noisy_gain(detail_gain, noise_share(volume, fill_known))
     model_mm = model_voxel_mm(models)
-    factors = grid_factors(spacing, model_mm, int((known < 0.5).sum()))
+    factors = grid_factors(spacing, model_mm, int((fill_known < 0.5).sum()))
     zooms = model_grid_zooms(spacing, model_mm) or (1.0, 1.0, 1.0)
     fill_spacing = None if spacing is None else tuple(float(size) / factor / zoom for size, factor, zoom in zip(spacing, factors, zooms))
     sigma = detail_sigma(fill_spacing, model_mm)  # the model's voxel, in voxels of the grid the fill runs on
-    grid = FillGrid()
-    if factors == (1, 1, 1) and zooms == (1.0, 1.0, 1.0):
-        fills = _network_fill(volume, known, models, intensity, axes, detail_gain, sigma, progress=progress)
+    grid, on_own_grid = FillGrid(), factors == (1, 1, 1) and zooms == (1.0, 1.0, 1.0)
+    if on_own_grid:
+        fills = _network_fill(volume, fill_known, models, intensity, axes, detail_gain, sigma, progress=progress)
     else:
-        base = biharmonic_fill_3d(volume, known).astype(np.float32)
+        base = biharmonic_fill_3d(volume, fill_known).astype(np.float32)
         grid_fill = partial(_network_fill, models=models, intensity=intensity, axes=axes, detail_gain=detail_gain, sigma=sigma, progress=progress)
-        hole = known < 0.5
         if factors != (1, 1, 1):
-            regridded, grid = on_finer_grid(grid_fill, volume, known, base, factors, CONTEXT), FillGrid(split=factors)
+            fills, grid = on_finer_grid(grid_fill, volume, fill_known, base, factors, CONTEXT), FillGrid(split=factors)
         else:
-            regridded, grid = on_model_grid(grid_fill, volume, known, base, zooms, CONTEXT), FillGrid(zooms=zooms)
-            if regridded is None:  # no known voxel left on the model's voxels: its own grid
-                regridded, grid = grid_fill(volume, known, base=base), FillGrid()
-        fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in regridded.items()}
+            fills, grid = on_model_grid(grid_fill, volume, fill_known, base, zooms, CONTEXT), FillGrid(zooms=zooms)
+            if fills is None:  # no known voxel left on the model's voxels: its own grid
+                fills, grid = grid_fill(volume, fill_known, base=base), FillGrid()
+    if refilled or not on_own_grid:  # the known voxels as they are (a regridded fill, or the voided ones refilled)
+        fills = {name: np.where(hole, array, 0.0 if name == "spread" else volume).astype(np.float32) for name, array in fills.items()}
     axis_raw, spread = {axis: fills[axis] for axis in axes}, fills["spread"]
     axis_fills = {}
     for axis, indices in axis_slices.items():
         zeros = torch.zeros(len(indices))
         raw = torch.from_numpy(extract_slices(axis_raw[axis], axis, indices)[0])
         axis_fills[axis] = NativeFill(None, raw, torch.from_numpy(extract_slices(spread, axis, indices)[0]), zeros, zeros.long(), 0)
-    filled = shrink_to_biharmonic_3d(fills["filled"], volume, known, prior_weight)
+    filled = shrink_to_biharmonic_3d(fills["filled"], volume, fill_known, prior_weight)
+    if refilled:
+        filled = np.where(hole, filled, volume).astype(np.float32)
     return VolumeFill(filled, fills["network"].copy(), axis_raw, spread, axis_fills, axis_slices, detail_gain, grid)
 
 

@@ -49,7 +49,7 @@ from medinpaint.masks import guide_anatomy
 if TYPE_CHECKING:
     from medinpaint.inpainting.template_guide import TemplateGuide
 
-__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "guide_by_mirror", "mirror_guided_fill", "ring_weight"]
+__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "fit_head_plane", "guide_by_mirror", "mirror_guided_fill", "ring_weight"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MARGIN = 8  # known voxels around a hole that its residual field reads
@@ -111,6 +111,9 @@ class MirrorGuide:
             (:mod:`medinpaint.inpainting.template_guide`); None = not run.
         unmirrored: (X, Y, Z) bool, the hole voxels with no mirror image (every hole voxel when no
             plane was fitted): where the template guide may act; None = not recorded.
+        voided_beside: the known voxels of value 0 beside the holes whose reflection is tissue (a
+            voided region), filled with the holes and kept at 0
+            (:mod:`~medinpaint.inpainting.voided_context`); 0 = none, or not looked for.
     """
 
     plane: MirrorPlane | None
@@ -118,6 +121,7 @@ class MirrorGuide:
     mirrored: tuple[float, ...]
     template: TemplateGuide | None = None
     unmirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
+    voided_beside: int = 0
 
     def __str__(self) -> str:
         """One line for a report: the plane's correlation and the first :data:`WEIGHTS_SHOWN` holes' weights and shares mirrored.
@@ -125,8 +129,12 @@ class MirrorGuide:
         Example:
             >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97, 0.0), (0.64, 1.0)))
             plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %), 0.00 (100 %)
+            >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97,), (0.64,), voided_beside=812))
+            plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %); 812 voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)
         """
         template = "" if self.template is None else f"; {self.template}"
+        if self.voided_beside:
+            template = f"; {self.voided_beside} voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)" + template
         if self.plane is None:
             return "too little known tissue to fit a mirror plane; the fill is unguided by the mirror" + template
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.mirrored))
@@ -179,8 +187,26 @@ def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror:
     return float(np.clip((step * error).sum() / max(float((step * step).sum()), 1e-12), 0.0, 1.0))
 
 
+def fit_head_plane(volume: np.ndarray, known: np.ndarray, directions: np.ndarray, brain: np.ndarray | None = None) -> MirrorPlane | None:
+    """The head's mirror plane (:func:`~medinpaint.inpainting.mirror_plane.fit_mirror_plane`) on the
+    voxels the guide reads: known, not voided, inside ``brain`` when given; None = none found.
+
+    Example:
+        >>> rng = np.random.default_rng(1)
+        >>> half = ndimage.gaussian_filter(rng.random((16, 30, 24)), 1.5) * 100
+        >>> volume = np.concatenate([half, half[::-1]]).astype(np.float32)
+        >>> plane = fit_head_plane(volume, np.ones(volume.shape, bool), np.eye(3))
+        >>> float(np.round(plane.point @ plane.normal, 1)), plane.correlation > 0.99
+        (15.5, True)
+    """
+    known = np.asarray(known) > 0.5
+    spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
+    return fit_mirror_plane(volume, known & guide_anatomy(volume, known, brain), spacing, left_right_axis(directions))
+
+
 def guide_by_mirror(
-    volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray, progress: bool = False, brain: np.ndarray | None = None
+    volume: np.ndarray, known: np.ndarray, fill: np.ndarray, directions: np.ndarray, progress: bool = False, brain: np.ndarray | None = None,
+    plane: MirrorPlane | None = None,
 ) -> tuple[np.ndarray, MirrorGuide]:
     """``fill`` of a volume's holes moved towards their mirror-guided fill, per hole by how well the
     mirror predicts the known voxels around it (module docstring).
@@ -194,6 +220,7 @@ def guide_by_mirror(
         progress: show a progress bar over the holes (with ETA) when there are several (a lesion load).
         brain: (X, Y, Z) bool, the voxels the guide may read (a brain mask: a head's skull and scalp are
             then not read, as in a skull-stripped image); None = every known voxel that is not voided.
+        plane: the plane :func:`fit_head_plane` found for these ``volume``, ``known`` and ``brain``; None = fitted here.
 
     Returns:
         ``(filled, guide)``: the volume with known voxels bit-identical to ``volume``, and :class:`MirrorGuide`.
@@ -213,11 +240,10 @@ def guide_by_mirror(
         (True, True)
     """
     volume, known = np.asarray(volume, np.float32), np.asarray(known) > 0.5
-    axis = left_right_axis(directions)
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
     anatomy = guide_anatomy(volume, known, brain)  # what the guide reads: a voided region is no anatomy, nor the skull outside a brain mask
     readable = known & anatomy
-    plane = fit_mirror_plane(volume, readable, spacing, axis)
+    plane = fit_head_plane(volume, known, directions, brain) if plane is None else plane
     filled = np.array(fill, np.float32, copy=True)
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)
