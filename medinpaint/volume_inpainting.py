@@ -23,7 +23,10 @@ hole, towards the hole's fill from the mirror image of the other hemisphere, by 
 predicts the known voxels around the hole (:mod:`medinpaint.inpainting.mirror_guide`); for a model
 trained on the embedded template, the hole's voxels with no mirror image (about the midline) are
 then moved towards their fill from that template placed on the head
-(:mod:`medinpaint.inpainting.template_guide`).
+(:mod:`medinpaint.inpainting.template_guide`). The mirror plane is fitted first: with
+``method="network"`` the known voxels of value 0 beside a hole whose reflection is tissue (a region
+voided as BraTS voids a tumour, not background) are filled with the hole and kept at 0
+(:mod:`medinpaint.inpainting.voided_context`).
 
 With ``method="network"`` (the checkpoint's posterior-mean fill network: its
 ``volume_fill_network``, tuned on slices through 3-D holes, when it has one; else its
@@ -213,7 +216,9 @@ def inpaint_volume(
             mirror image of the other hemisphere, by how well that predicts the known voxels
             around the hole (:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror`), and, for a
             model trained on the embedded template, its voxels with no mirror image towards their fill
-            from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`); None = neither.
+            from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`);
+            with ``method="network"``, voided voxels beside the holes are filled with them
+            (:func:`~medinpaint.inpainting.voided_context.voided_beside_holes`); None = none of these.
         origin: the world position (mm, RAS) of voxel (0, 0, 0), a start of the template's placement; None = found without.
         brain: (X, Y, Z) bool, the voxels the guides may read (a brain mask: a head's skull and scalp
             are then not read, neither by the mirror plane's fit nor by the template's placement); None = every known voxel.
@@ -255,11 +260,12 @@ def inpaint_volume(
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
-    readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
-    plane = fit_head_plane(volume, known, directions, brain) if directions is not None else None
     voided = np.zeros(volume.shape, bool)  # voided voxels beside the holes, filled with them (the search's slices are the holes')
-    if method == "network" and plane is not None:
-        voided = voided_beside_holes(volume, known > 0.5, readable, plane, np.linalg.norm(directions, axis=0))
+    if directions is not None:  # the guides' plane, fitted first: it tells a voided region from background
+        readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
+        plane = fit_head_plane(volume, known, directions, brain)
+        if method == "network" and plane is not None:
+            voided = voided_beside_holes(volume, known > 0.5, readable, plane, np.linalg.norm(directions, axis=0))
     if method == "network":
         result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress, voided)
     else:
@@ -315,14 +321,14 @@ def _network_fill(volume, known, models: LoadedModels, intensity: IntensityToUni
 
 def _network_volume(
     volume, known, models: LoadedModels, intensity: IntensityToUnit, axis_slices, prior_weight: float, detail_gain: float, spacing, progress: bool,
-    voided: np.ndarray | None = None,
+    voided: np.ndarray,
 ) -> VolumeFill:
     """:func:`_network_fill` on the volume's grid, on a finer one for thick slices, or on the model's for
     voxels finer than its (:mod:`medinpaint.inpainting.fill_grid`); the ``voided`` voxels beside the
     holes (:mod:`~medinpaint.inpainting.voided_context`) are filled with the holes and keep their values."""
     axes = tuple(axis_slices)
     hole = known < 0.5
-    refilled = voided is not None and bool(voided.any())
+    refilled = bool(voided.any())
     fill_known = np.where(voided, 0.0, known).astype(np.float32) if refilled else known
     if detail_gain > 0.0:  # the noise estimate reads the whole volume: only when there is a gain to scale
         detail_gain = noisy_gain(detail_gain, noise_share(volume, fill_known))
