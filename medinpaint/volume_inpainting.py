@@ -263,7 +263,7 @@ def inpaint_volume(
     voided = np.zeros(volume.shape, bool)  # voided voxels beside the holes, filled with them (the search's slices are the holes')
     if directions is not None:  # the guides' plane, fitted first: it tells a voided region from background
         readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
-        plane = fit_head_plane(volume, known, directions, brain)
+        plane = fit_head_plane(volume, readable, directions)
         if method == "network" and plane is not None:
             voided = voided_beside_holes(volume, known > 0.5, readable, plane, np.linalg.norm(directions, axis=0))
     if method == "network":

@@ -22,9 +22,9 @@ def template() -> tuple[np.ndarray, np.ndarray]:
 
 def found_beside(voided: np.ndarray, hole: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(found, zeros near)``: the rule's voxels, and every known 0 within :data:`BAND_MM` of the hole."""
-    known = ~hole
-    plane = fit_head_plane(voided, known, affine[:3, :3])
-    found = voided_beside_holes(voided, known, known & (voided != 0), plane, (1.0, 1.0, 1.0))
+    known, tissue = ~hole, ~hole & (voided != 0)
+    plane = fit_head_plane(voided, tissue, affine[:3, :3])
+    found = voided_beside_holes(voided, known, tissue, plane, (1.0, 1.0, 1.0))
     near = (ndimage.distance_transform_edt(known) <= BAND_MM) & known & (voided == 0)
     return found, near
 

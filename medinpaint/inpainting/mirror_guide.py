@@ -132,14 +132,13 @@ class MirrorGuide:
             >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97,), (0.64,), voided_beside=812))
             plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %); 812 voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)
         """
-        template = "" if self.template is None else f"; {self.template}"
-        if self.voided_beside:
-            template = f"; {self.voided_beside} voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)" + template
+        voided = f"; {self.voided_beside} voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)" if self.voided_beside else ""
+        after = voided + ("" if self.template is None else f"; {self.template}")
         if self.plane is None:
-            return "too little known tissue to fit a mirror plane; the fill is unguided by the mirror" + template
+            return "too little known tissue to fit a mirror plane; the fill is unguided by the mirror" + after
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.mirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
-        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole (share of the hole with a mirror image) {shown}{more}{template}"
+        return f"plane correlation {self.plane.correlation:.2f}; weight of the mirror-guided fill per hole (share of the hole with a mirror image) {shown}{more}{after}"
 
 
 @dataclass(frozen=True)
@@ -187,9 +186,10 @@ def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror:
     return float(np.clip((step * error).sum() / max(float((step * step).sum()), 1e-12), 0.0, 1.0))
 
 
-def fit_head_plane(volume: np.ndarray, known: np.ndarray, directions: np.ndarray, brain: np.ndarray | None = None) -> MirrorPlane | None:
+def fit_head_plane(volume: np.ndarray, readable: np.ndarray, directions: np.ndarray) -> MirrorPlane | None:
     """The head's mirror plane (:func:`~medinpaint.inpainting.mirror_plane.fit_mirror_plane`) on the
-    voxels the guide reads: known, not voided, inside ``brain`` when given; None = none found.
+    ``readable`` voxels (what the guide reads: known, not voided, inside a brain mask when given), the
+    left-right axis and voxel sizes from ``directions``; None = none found.
 
     Example:
         >>> rng = np.random.default_rng(1)
@@ -199,9 +199,8 @@ def fit_head_plane(volume: np.ndarray, known: np.ndarray, directions: np.ndarray
         >>> float(np.round(plane.point @ plane.normal, 1)), plane.correlation > 0.99
         (15.5, True)
     """
-    known = np.asarray(known) > 0.5
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
-    return fit_mirror_plane(volume, known & guide_anatomy(volume, known, brain), spacing, left_right_axis(directions))
+    return fit_mirror_plane(volume, np.asarray(readable, bool), spacing, left_right_axis(directions))
 
 
 def guide_by_mirror(
@@ -220,7 +219,7 @@ def guide_by_mirror(
         progress: show a progress bar over the holes (with ETA) when there are several (a lesion load).
         brain: (X, Y, Z) bool, the voxels the guide may read (a brain mask: a head's skull and scalp are
             then not read, as in a skull-stripped image); None = every known voxel that is not voided.
-        plane: the plane :func:`fit_head_plane` found for these ``volume``, ``known`` and ``brain``; None = fitted here.
+        plane: the plane :func:`fit_head_plane` found on the voxels this guide reads (known, not voided, inside ``brain``); None = fitted here.
 
     Returns:
         ``(filled, guide)``: the volume with known voxels bit-identical to ``volume``, and :class:`MirrorGuide`.
@@ -243,7 +242,7 @@ def guide_by_mirror(
     spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
     anatomy = guide_anatomy(volume, known, brain)  # what the guide reads: a voided region is no anatomy, nor the skull outside a brain mask
     readable = known & anatomy
-    plane = fit_head_plane(volume, known, directions, brain) if plane is None else plane
+    plane = fit_head_plane(volume, readable, directions) if plane is None else plane
     filled = np.array(fill, np.float32, copy=True)
     filled[known] = volume[known]
     labels, count = ndimage.label(~known)

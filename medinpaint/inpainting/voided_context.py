@@ -68,7 +68,7 @@ def voided_beside_holes(
     if not candidates.any():
         return beside
     inside = (np.asarray(tissue, bool) | ~known).astype(np.float32)
-    reflected = np.nan_to_num(mirror_image(inside, np.ones(known.shape), plane, spacing, box), nan=0.0) > 0.5
+    reflected = np.nan_to_num(mirror_image(inside, np.ones(known.shape, bool), plane, spacing, box), nan=0.0) > 0.5
     deep = ndimage.distance_transform_edt(reflected, sampling=spacing) >= TISSUE_DEPTH_MM
     beside[box] = candidates & deep
     return beside
