@@ -25,6 +25,8 @@ of the input's voxels. docs/method.md §11, step 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -77,10 +79,17 @@ def _scale(logit: torch.Tensor) -> torch.Tensor:
     return torch.exp(MAX_SCALE * torch.tanh(logit))
 
 
+def _placement(centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(matrix, offset)`` that place subject world points: ``world @ matrix.T + offset`` is ``world`` moved by ``shift``
+    (mm) and then the parameters (translation in cm, three angles, the scale's logit) about the template's brain ``centre``."""
+    matrix = _scale(parameters[6]) * _rotation(parameters[3:6])
+    return matrix, (shift - centre) @ matrix.T + centre + 10.0 * parameters[:3]
+
+
 def _placed_points(world: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
-    """Subject world points (N, 3) moved by ``shift`` (mm) and then the parameters (translation in cm,
-    three angles, the scale's logit) about the template's brain ``centre``: where they lie in the template's world."""
-    return (world + shift - centre) @ (_scale(parameters[6]) * _rotation(parameters[3:6])).T + centre + 10.0 * parameters[:3]
+    """Subject world points (N, 3) placed by :func:`_placement`: where they lie in the template's world."""
+    matrix, offset = _placement(centre, shift, parameters)
+    return world @ matrix.T + offset
 
 
 class _TemplateLevel:
@@ -89,14 +98,21 @@ class _TemplateLevel:
     def __init__(self, template: np.ndarray, affine: np.ndarray, sigma_mm: float) -> None:
         smooth = ndimage.gaussian_filter(template, sigma_mm) if sigma_mm else template
         self.channels = torch.tensor(np.stack([smooth, (template > 0).astype(np.float32)]))[None]
-        self.inverse = torch.tensor(np.linalg.inv(affine), dtype=torch.float32)
-        self.half = torch.tensor((np.asarray(template.shape) - 1) / 2, dtype=torch.float32)
+        half = (np.asarray(template.shape) - 1) / 2
+        inverse = np.linalg.inv(affine)
+        # template world -> grid_sample's coordinates (-1 to 1, read as (z, y, x) for (X, Y, Z) arrays)
+        self.to_grid = torch.tensor((inverse[:3, :3] / half[:, None])[::-1].copy())
+        self.grid_offset = torch.tensor((inverse[:3, 3] / half - 1)[::-1].copy())
 
     def sample(self, world: torch.Tensor, centre: torch.Tensor, shift: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(template value, brain share) at subject world points (N, 3) placed by :func:`_placed_points`."""
-        voxels = _placed_points(world, centre, shift, parameters) @ self.inverse[:3, :3].T + self.inverse[:3, 3]
-        grid = (voxels / self.half - 1).flip(-1)[None, None, None]  # grid_sample reads (z, y, x) for (X, Y, Z) arrays
-        values = torch.nn.functional.grid_sample(self.channels, grid, align_corners=True)[0, :, 0, 0]
+        """(template value, brain share) at subject world points (N, 3) placed by :func:`_placement`."""
+        matrix, offset = _placement(centre.double(), shift.double(), parameters.double())  # one (3, 3) map to the grid: one product per point
+        grid = world @ (self.to_grid @ matrix).T.float() + (self.to_grid @ offset + self.grid_offset).float()
+        # grid_sample's 3-D CPU kernel works on one batch item per thread: the points in one item per thread (the same values)
+        parts = max(1, min(torch.get_num_threads(), len(grid)))
+        padded = torch.nn.functional.pad(grid, (0, 0, 0, -len(grid) % parts)).reshape(parts, 1, 1, -1, 3)
+        values = torch.nn.functional.grid_sample(self.channels.expand(parts, -1, -1, -1, -1), padded, align_corners=True)
+        values = values[:, :, 0, 0].transpose(0, 1).reshape(len(self.channels[0]), -1)[:, : len(grid)]
         return values[0], values[1]
 
 
@@ -279,5 +295,18 @@ def _refine(level: _TemplateLevel, points: tuple[torch.Tensor, torch.Tensor], sh
         loss.backward()
         return float(loss.detach()), tensor.grad.double().numpy()
 
-    found = optimize.minimize(cost, start, jac=True, method="L-BFGS-B", options={"maxiter": steps})
+    with _one_thread():
+        found = optimize.minimize(cost, start, jac=True, method="L-BFGS-B", options={"maxiter": steps})
     return found.x, -float(found.fun)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread inside: an L-BFGS step's few small operations cost more in waking torch's other threads than
+    they share (a refinement on ROBEX's head at 1 mm: about half the time on one of 2 cores; docs/performance.md)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
