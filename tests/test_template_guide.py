@@ -42,6 +42,27 @@ def test_the_template_is_placed_where_the_real_t1s_world_coordinates_put_it_and_
     assert placed.correlation > np.corrcoef(by_header[inside], volume[inside])[0, 1]
 
 
+def test_the_placed_template_samples_the_same_on_any_number_of_threads_and_torch_keeps_its_threads(real_t1):
+    """grid_sample's points are split over torch's threads (one batch item each, the last padded): the
+    values do not depend on how many there are, an odd number of points included; the placement's
+    refinements run on one thread and hand torch its threads back."""
+    volume, affine = real_t1
+    threads = torch.get_num_threads()
+    placed = place_template(volume, np.ones(volume.shape, bool), affine[:3, :3])
+    assert torch.get_num_threads() == threads
+    box = (slice(3, 14), slice(5, 18), slice(2, 9))  # 11 x 13 x 7 = 1 001 voxels
+    samples = []
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            samples.append(placed.sample(box))
+    finally:
+        torch.set_num_threads(threads)
+    assert samples[0][0].shape == (11, 13, 7) and samples[0][1].max() > 0.5
+    for values, brain in samples[1:]:
+        assert np.array_equal(values, samples[0][0]) and np.array_equal(brain, samples[0][1])
+
+
 def test_placements_less_than_one_coarse_step_apart_are_refined_once(real_t1):
     """Coarse placements (shift, parameters, fit) that put every point of the real T1 within
     SAME_PLACEMENT_MM (the coarse grid's 6 mm step) of where a better one puts it are one placement:
