@@ -16,9 +16,6 @@ where the midline structures (ventricles, septum, corpus callosum) of this head 
 2. maps its values onto the input's contrast, piecewise linearly through 0 and the three tissue
    class means of each (:func:`template_in_subject_contrast`); for an inverted placement onto the
    classes in reverse order (the template's CSF to the input's brightest class), not through 0;
-   and, around each hole it guides, bends it onto the input's readable voxels there by a smooth
-   displacement field (:func:`~medinpaint.inpainting.template_warp.warp_to_input`), so that the
-   subject's edges beside the hole, not the averaged brain's, carry into it;
 3. fills each hole from it as the mirror guide fills from the mirror image
    (:func:`~medinpaint.inpainting.mirror_guide.mirror_guided_fill`: the guide plus the 3-D
    biharmonic continuation of the difference on the known voxels around, here clipped first to its
@@ -48,7 +45,6 @@ from tqdm.auto import tqdm
 from medinpaint.inpainting.mirror_guide import MARGIN, RING, mirror_guided_fill, ring_weight
 from medinpaint.inpainting.poisson3d import grow_box
 from medinpaint.inpainting.template_placement import MIN_CORRELATION, place_template
-from medinpaint.inpainting.template_warp import warp_to_input
 from medinpaint.tissue_contrast import piecewise_linear, template_class_means, tissue_class_means, tissue_voxels
 
 __all__ = ["TemplateGuide", "guide_by_template", "template_in_subject_contrast"]
@@ -96,8 +92,6 @@ class TemplateGuide:
             (:attr:`~medinpaint.inpainting.template_placement.PlacedTemplate.head_size`); None = not placed.
         inverted: placed and mapped with the tissue order reversed
             (:attr:`~medinpaint.inpainting.template_placement.PlacedTemplate.inverted`).
-        warped_mm: the largest displacement (mm) by which the template was bent onto the input around
-            a hole (:func:`~medinpaint.inpainting.template_warp.warp_to_input`); 0 = not bent.
     """
 
     correlation: float | None
@@ -105,14 +99,13 @@ class TemplateGuide:
     unmirrored: tuple[float, ...]
     head_size: float | None = None
     inverted: bool = False
-    warped_mm: float = 0.0
 
     def __str__(self) -> str:
         """One line for a report.
 
         Example:
-            >>> print(TemplateGuide(0.62, (0.83, 0.0), (0.43, 0.0), 0.97, warped_mm=2.41))
-            template placed with correlation 0.62 (the head 0.97 x its size), bent onto the input by up to 2.4 mm around the holes; its weight per hole (share of the hole without a mirror image) 0.83 (43 %), 0.00 (0 %)
+            >>> print(TemplateGuide(0.62, (0.83, 0.0), (0.43, 0.0), 0.97))
+            template placed with correlation 0.62 (the head 0.97 x its size); its weight per hole (share of the hole without a mirror image) 0.83 (43 %), 0.00 (0 %)
             >>> print(TemplateGuide(0.58, (0.7,), (0.2,), 1.02, inverted=True))
             template placed with correlation 0.58 to the input's contrast reversed (CSF bright, as in T2) (the head 1.02 x its size); its weight per hole (share of the hole without a mirror image) 0.70 (20 %)
         """
@@ -123,8 +116,6 @@ class TemplateGuide:
         )
         if self.correlation < MIN_CORRELATION:
             return f"template placed with correlation {self.correlation:.2f}{placed_as}, below {MIN_CORRELATION}: not used"
-        if self.warped_mm > 0.0:
-            placed_as += f", bent onto the input by up to {self.warped_mm:.1f} mm around the holes"
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.unmirrored))
         more = f" (+{len(self.weights) - WEIGHTS_SHOWN} more)" if len(self.weights) > WEIGHTS_SHOWN else ""
         return f"template placed with correlation {self.correlation:.2f}{placed_as}; its weight per hole (share of the hole without a mirror image) {shown}{more}"
@@ -182,8 +173,7 @@ def guide_by_template(
         return filled, TemplateGuide(None, (0.0,) * count, shares)
     if placed.correlation < MIN_CORRELATION:
         return filled, TemplateGuide(placed.correlation, (0.0,) * count, shares, placed.head_size)
-    weights, warps = [], []
-    spacing = np.linalg.norm(np.asarray(directions, float), axis=0)
+    weights = []
     guided_holes = sum(bool(lacking.any()) for _, _, lacking in holes)
     bar = tqdm(total=guided_holes, disable=not progress or guided_holes < 2, desc="template guide", unit="hole")
     for box, one, lacking in holes:
@@ -191,8 +181,6 @@ def guide_by_template(
         if lacking.any():  # no placement read, no solve, for a hole the mirror sees whole
             values, brain = placed.sample(box)
             guide = np.where(brain > 0.5, template_in_subject_contrast(values, classes, placed.inverted), np.nan)
-            guide, largest = warp_to_input(guide, volume[box], readable[box], spacing)
-            warps.append(largest)
             weight = min(WEIGHT_GAIN * ring_weight(volume[box], readable[box], one, guide, CLIP_SPREAD), 1.0)
             guided = mirror_guided_fill(volume[box], readable[box], one, guide, CLIP_SPREAD) if weight > 0.0 else None
             bar.update()
@@ -205,4 +193,4 @@ def guide_by_template(
         region[take] = ((1.0 - share[take]) * region[take] + share[take] * guided[take]).astype(np.float32)
         weights.append(weight)
     bar.close()
-    return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size, placed.inverted, max(warps, default=0.0))
+    return filled, TemplateGuide(placed.correlation, tuple(weights), shares, placed.head_size, placed.inverted)
