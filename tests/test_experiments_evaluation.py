@@ -81,6 +81,22 @@ def test_values_are_means_over_each_group(evaluation):
     assert all(whole[r["mask"]] > r["value"] for r in psnr)
 
 
+def test_psnr_means_are_over_the_same_images(networks):
+    # the second image's hole lies on background (-1): the 8-bit baselines fill it exactly (infinite
+    # PSNR), so that image is left out of every method's PSNR mean, medinpaint's too
+    truth = _images(2, seed=3)
+    truth[1, :, 8:40, 8:40] = -1.0
+    known = torch.ones(2, 1, 64, 64)
+    known[..., 16:32, 16:32] = 0
+    rows = evaluate_inpainting(truth, known, *networks, SEARCH, baselines=("telea",)).rows
+    hole = {r["method"]: r for r in rows if (r["output"], r["region"], r["metric"]) == ("blended", "hole", "psnr")}
+    assert set(hole) == {"medinpaint", "telea"}
+    assert all(r["note"] == "1 of 2 image(s) without a finite value skipped" for r in hole.values())
+    own = evaluate_inpainting(truth[:1], known[:1], *networks, SEARCH, baselines=("telea",)).rows
+    alone = {r["method"]: r["value"] for r in own if (r["output"], r["region"], r["metric"]) == ("blended", "hole", "psnr")}
+    assert all(math.isfinite(r["value"]) and r["value"] == pytest.approx(alone[method]) for method, r in hole.items())
+
+
 def test_no_reference_metrics(evaluation):
     nrqm = [r for r in evaluation.rows if r["metric"] == "nrqm"]
     assert nrqm and all(r["value"] is None and r["note"].startswith("NRQM unavailable") for r in nrqm)

@@ -15,7 +15,9 @@ Protocol (every row says it; see :mod:`medinpaint.experiments.results` for the r
 * ``seconds`` per image for each method (wall time of its batch / number of images).
 
 Rows are means over the images of a group (``labels``: one dict per image, e.g. the mask kind),
-with the standard deviation and the number of images.
+with the standard deviation and the number of images. An image that some method fills exactly
+(infinite PSNR, e.g. a hole on background) is left out of EVERY method's PSNR mean, so that the
+PSNR means compare the methods on the same images; the row's note counts the images left out.
 """
 
 from __future__ import annotations
@@ -109,6 +111,25 @@ def _per_image_reference(outputs: torch.Tensor, truth: torch.Tensor, known: torc
     return scores
 
 
+def _same_images_psnr(references: dict) -> dict:
+    """Every method's PSNR set to NaN (skipped in the means) on the images where ANY method's PSNR
+    is infinite (an exact fill, e.g. a hole on background), so that every PSNR mean is over the same
+    images; ``references``: {(method, output): {(region, metric): (N,) array}}.
+
+    Example:
+        >>> exact = {("hole", "psnr"): np.array([np.inf, 20.0])}
+        >>> paired = _same_images_psnr({("a", "blended"): exact, ("b", "blended"): {("hole", "psnr"): np.array([30.0, 25.0])}})
+        >>> paired[("b", "blended")][("hole", "psnr")].tolist()
+        [nan, 25.0]
+    """
+    psnr_keys = {key for scores in references.values() for key in scores if key[1] == "psnr"}
+    for key in psnr_keys:
+        exact = np.any([np.isposinf(scores[key]) for scores in references.values()], axis=0)
+        for scores in references.values():
+            scores[key] = np.where(exact, np.nan, scores[key])
+    return references
+
+
 def _niqe_or_nan(image: torch.Tensor, model: NiqeModel) -> float:
     """NIQE, or NaN where it is undefined (an image without a textured block)."""
     try:
@@ -130,7 +151,8 @@ def _group_rows(labels: Sequence[dict], method: str, output: str, scores: dict, 
     """Average per-image scores ``{(region, metric): (N,) array or None}`` within each label group.
 
     ``None`` scores become rows with value None and the reason from ``notes``; non-finite values
-    (e.g. an infinite PSNR of an exact fill) are skipped and counted in the note.
+    (NaN: no hole, an undefined NIQE, or a PSNR that some method scores infinite on that image,
+    :func:`_same_images_psnr`) are skipped and counted in the note.
     """
     groups: dict[tuple, list[int]] = {}
     for index, label in enumerate(labels):
@@ -230,9 +252,10 @@ def evaluate_inpainting(
 
     count = truth.shape[0]
     notes = {("whole", "nrqm"): nrqm_metric.reason}
+    references = _same_images_psnr({key: _per_image_reference(images, truth, known) for key, images in outputs.items()})
     rows: list[dict] = []
     for (method, output), images in outputs.items():
-        scores = _per_image_reference(images, truth, known)
+        scores = references[(method, output)]
         if niqe_model is not None:
             scores[("whole", "niqe")] = _per_image_niqe(images, niqe_model)
         scores[("whole", "nrqm")] = _per_image_nrqm(images, nrqm_metric)
