@@ -350,4 +350,5 @@ def inpaint_file(
         intensity.classes if isinstance(intensity, TissueIntensityToUnit) else None,
         fill.mirror,
         None if brain is None else int(brain.sum()),
+        chosen_method,
     )

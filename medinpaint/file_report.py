@@ -33,6 +33,8 @@ class FileInpaintReport:
         mirror: the mirror plane and each hole's weight of its mirror-guided fill: the 3-D fill's (:mod:`~medinpaint.inpainting.mirror_guide`,
             with the template guide's: :mod:`~medinpaint.inpainting.template_guide`), or each slice's for 2-D fills; None = not guided.
         brain_voxels: the brain mask's voxels in the slices read (``--brain-mask``); None = no brain mask.
+        method: ``"network"`` (the fill network: no search, so no iterations or loss per slice) or
+            ``"search"`` (the latent search); None when nothing was filled.
     """
 
     input: Path
@@ -48,13 +50,19 @@ class FileInpaintReport:
     tissue_classes: tuple[float, float, float] | None = None
     mirror: MirrorGuide | SliceMirrorGuides | None = None
     brain_voxels: int | None = None
+    method: str | None = None
 
     def __str__(self) -> str:
         if not self.slices:
             lines = [f"{self.input}: the mask marks no pixel to fill; the output is a copy of the input"]
         else:
-            lines = [f"{self.input}: filled {len(self.slices)} slice(s) in {self.seconds:.1f} s", "slice  missing px  iterations  loss"]
-            lines += [f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}" for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)]
+            lines = [f"{self.input}: filled {len(self.slices)} slice(s) in {self.seconds:.1f} s"]
+            if self.method == "search":
+                lines.append("slice  missing px  iterations  loss")
+                lines += [f"{s:>5}  {m:>10}  {i:>10}  {l:.4f}" for s, m, i, l in zip(self.slices, self.missing_pixels, self.iterations, self.loss)]
+            else:
+                lines.append("slice  missing px")
+                lines += [f"{s:>5}  {m:>10}" for s, m in zip(self.slices, self.missing_pixels)]
             if self.fill_grid != (1, 1, 1):
                 lines.append("filled on a finer grid: each voxel split {} × {} × {}, then averaged back".format(*self.fill_grid))
             if self.model_grid is not None:

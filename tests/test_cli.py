@@ -65,7 +65,7 @@ def test_inpaint_command_writes_a_derived_dicom(tmp_path):
          "--iterations", "10", "--restarts", "1", "--panel", str(tmp_path / "panel.png")],
     )
     assert result.exit_code == 0, result.output
-    assert "filled 1 slice(s)" in result.output
+    assert "filled 1 slice(s)" in result.output and "slice  missing px  iterations  loss" in result.output  # the search's
     out, original = pydicom.dcmread(tmp_path / "out.dcm"), pydicom.dcmread(source)
     assert out.Rows == original.Rows and "DERIVED" in out.ImageType
     assert np.array_equal(out.pixel_array[:40], original.pixel_array[:40])
