@@ -170,8 +170,14 @@ def fill_intensity(loaded: LoadedSlices, known: torch.Tensor, normalisation: Nor
         ((751, 13015), (0, 13006))
     """
     native = loaded.native.detach().cpu()
-    outside = native[(known.cpu() > 0.5).expand_as(native)].numpy()
-    return normalisation.intensity_for(np.concatenate([outside, loaded.unloaded.astype(np.float32, copy=False)]))
+    outside = np.concatenate([native[(known.cpu() > 0.5).expand_as(native)].numpy(), loaded.unloaded.astype(np.float32, copy=False)])
+    values, covered = outside[np.isfinite(outside)], 1.0 - outside.size / (native.numel() + loaded.unloaded.size)
+    if normalisation.kind == "mr_percentiles" and covered > 0.5 and values.size and values.min() == values.max():
+        raise MedinpaintError(
+            f"the mask covers {100 * covered:.3f} % of the image and the {values.size} voxel(s) outside it, which set an MR "
+            f"scale, all hold {values[0]:g}: give a mask of only the region to fill"
+        )
+    return normalisation.intensity_for(outside)
 
 
 def load_mask(

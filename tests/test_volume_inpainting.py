@@ -358,6 +358,18 @@ def test_whole_slices_outside_the_network_3d_fill_are_one_error_line(tmp_path, r
     assert not (tmp_path / "out.nii.gz").exists()
 
 
+def test_a_mask_over_all_but_one_voxel_is_one_error_line_that_says_so(tmp_path, real_t1):
+    image = nib.load(real_t1)
+    gap = np.ones(image.shape, np.uint8)
+    gap[16, 20, 12] = 0
+    nib.save(nib.Nifti1Image(gap, image.affine), tmp_path / "gap.nii.gz")
+    result = CliRunner().invoke(app, ["inpaint", "-i", str(real_t1), "-m", str(tmp_path / "gap.nii.gz"), "-o", str(tmp_path / "out.nii.gz")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("error: the mask covers 99.997 % of the image and the 1 voxel(s) outside it") and "only the region to fill" in lines[0]
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
 def test_a_corrupted_frame_of_a_dicom_series_is_filled_from_the_frames_beside_it(tmp_path, mr_volume_series):
     """DICOM in, DICOM out: a DICOM-SEG over all of one frame (2 mm apart, so on a finer grid) gives a derived
     series whose other frames are the input's, and the frame closer to the truth than the mean of its neighbours."""
