@@ -33,7 +33,7 @@ from medinpaint.mask_files import Label, dilate_known, load_brain_mask
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
-from medinpaint.slice_mirror import guide_native_fill
+from medinpaint.slice_mirror import guide_native_fill, keep_voided, voided_beside_slices
 from medinpaint.tissue_contrast import TissueIntensityToUnit, tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d
@@ -308,9 +308,12 @@ def inpaint_file(
             spacing=spacing, directions=volume_directions(loaded) if mirror else None, origin=volume_origin(loaded) if mirror else None,
             brain=brain, **options,
         )
-    else:
-        fill = inpaint_native(loaded.native[todo], known[todo], models, intensity, search, blend_method=blend_method, **options)
-        fill = guide_native_fill(loaded, todo, known[todo], fill, None if brain is None else brain[todo]) if mirror else fill
+    else:  # voided voxels beside a hole filled with it, as the 3-D network fill does (slices that form a volume)
+        voided = (voided_beside_slices(loaded, known, brain) if mirror and chosen_method == "network" else torch.zeros_like(known, dtype=torch.bool))[todo]
+        fill_known = known[todo].masked_fill(voided, 0.0)
+        fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, **options)
+        fill = guide_native_fill(loaded, todo, fill_known, fill, None if brain is None else brain[todo]) if mirror else fill
+        fill = keep_voided(fill, loaded.native[todo], voided)
     raw_native, blended_native = fill.raw, fill.filled
     todo_known = known[todo]
     spread = fill.uncertainty[:, 0].numpy()

@@ -9,6 +9,13 @@ mirror line of the slice is fitted on its known pixels, each hole is filled from
 of the other side, and the 2-D fill is moved towards that by the weight a ring of known pixels
 around the hole decides. A slice whose left-right axis leaves its plane by more than the fit's tilt
 (a sagittal slice) cannot be mirrored onto itself and keeps its fill.
+
+Slices that form a volume (a NIfTI volume or a regular DICOM series filled with ``--fill slices``)
+also have their voided voxels beside a hole (a region set to 0 as BraTS voids a tumour) told from
+background by the volume's mirror plane, as the 3-D fill does
+(:mod:`medinpaint.inpainting.voided_context`): :func:`voided_beside_slices` finds them, the 2-D fill
+fills them with the hole instead of reading their 0 as tissue, and :func:`keep_voided` gives them
+their 0 back.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ import numpy as np
 import torch
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.fill_modes import slice_directions, stack_axis
-from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, guide_by_mirror
+from medinpaint.fill_modes import slice_directions, stack_axis, volume_directions
+from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, fit_head_plane, guide_by_mirror
 from medinpaint.inpainting.mirror_plane import MAX_TILT, left_right_axis
-from medinpaint.io.nifti import extract_slices, slice_from_display
+from medinpaint.inpainting.voided_context import voided_beside_holes
+from medinpaint.io.nifti import extract_slices, slice_from_display, stack_to_volume
+from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import NativeFill
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["guide_native_fill", "guide_slices_by_mirror"]
+__all__ = ["guide_native_fill", "guide_slices_by_mirror", "keep_voided", "voided_beside_slices"]
 
 
 def _in_plane(directions: np.ndarray | None, axis: int) -> bool:
@@ -98,3 +107,46 @@ def guide_native_fill(loaded: LoadedSlices, todo: torch.Tensor, known: torch.Ten
         loaded.native[todo], known, fill.filled, stack_axis(loaded), [directions[k] for k in chosen], [loaded.slice_indices[k] for k in chosen], brain
     )
     return replace(fill, filled=filled, mirror=guides)
+
+
+def voided_beside_slices(loaded: LoadedSlices, known: torch.Tensor, brain: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, 1, H, W) bool: the known voxels of ``loaded``'s slices that a 2-D fill fills with the holes and
+    then keeps at 0 (module docstring): :func:`~medinpaint.inpainting.voided_context.voided_beside_holes`
+    on the volume the slices form, its mirror plane fitted on the volume's readable voxels (known, not
+    voided, inside ``brain``), in the slices that keep a known pixel. None found (all False) when the
+    slices do not form a regular volume (:func:`~medinpaint.fill_modes.volume_directions`), have several
+    channels, or no plane fits.
+
+    Args:
+        loaded: ALL the slices of a volume (:func:`~medinpaint.pipeline.load_slices`).
+        known: (N, 1, H, W), 1 = known.
+        brain: (N, 1, H, W) nonzero = the voxels the guides may read (a brain mask); None = every known voxel.
+    """
+    none = torch.zeros(known.shape, dtype=torch.bool)
+    directions = volume_directions(loaded) if loaded.native.shape[1] == 1 else None
+    if directions is None:
+        return none
+    axis = stack_axis(loaded)
+    volume, known_volume = stack_to_volume(loaded.native.cpu().numpy(), axis), stack_to_volume(known.cpu().numpy(), axis) > 0.5
+    brain_volume = None if brain is None else stack_to_volume(brain.cpu().numpy(), axis) != 0
+    readable = known_volume & guide_anatomy(volume, known_volume, brain_volume)
+    plane = fit_head_plane(volume, readable, directions)
+    if plane is None:
+        return none
+    voided = voided_beside_holes(volume, known_volume, readable, plane, np.linalg.norm(directions, axis=0))
+    stack = torch.from_numpy(extract_slices(voided.astype(np.float32), axis, range(voided.shape[axis]))[0] > 0.5)
+    keeps_known = ((known > 0.5) & ~stack).flatten(1).any(dim=1)
+    return stack & keeps_known[:, None, None, None]
+
+
+def keep_voided(fill: NativeFill, native: torch.Tensor, voided: torch.Tensor) -> NativeFill:
+    """``fill`` of slices whose ``voided`` (N, 1, H, W) voxels were filled with the holes, with those voxels
+    back at ``native``'s values (the fill and the raw fill; no spread there) and counted in its mirror
+    report (:class:`~medinpaint.inpainting.mirror_guide.SliceMirrorGuides`)."""
+    if not bool(voided.any()):
+        return fill
+    filled = None if fill.filled is None else torch.where(voided, native, fill.filled)
+    mirror = replace(fill.mirror, voided_beside=int(voided.sum())) if isinstance(fill.mirror, SliceMirrorGuides) else fill.mirror
+    return replace(
+        fill, filled=filled, raw=torch.where(voided, native, fill.raw), uncertainty=fill.uncertainty.masked_fill(voided, 0.0), mirror=mirror
+    )

@@ -71,7 +71,7 @@ from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.inpainting.template_guide import guide_by_template
 from medinpaint.inpainting.voided_context import voided_beside_holes
-from medinpaint.io.nifti import extract_slices, slice_from_display
+from medinpaint.io.nifti import extract_slices, slice_from_display, stack_to_volume
 from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
 from medinpaint.tissue_contrast import TissueIntensityToUnit, reference_classes
@@ -388,11 +388,8 @@ def inpaint_stack_3d(
         >>> tuple(fill.filled.shape), bool(torch.equal(fill.filled[known[12:16] > 0], native[12:16][known[12:16] > 0]))
         ((4, 1, 36, 32), True)
     """
-    def volume_of(stack: torch.Tensor) -> np.ndarray:
-        return np.moveaxis(np.stack([slice_from_display(plane) for plane in stack[:, 0].cpu().numpy()]), 0, axis)
-
-    volume, known_volume = volume_of(native), volume_of(known)
-    brain_volume = None if brain is None else volume_of(brain) != 0
+    volume, known_volume = (stack_to_volume(stack.cpu().numpy(), axis) for stack in (native, known))
+    brain_volume = None if brain is None else stack_to_volume(brain.cpu().numpy(), axis) != 0
     result = inpaint_volume(volume, known_volume, models, intensity, search, brain=brain_volume, **options)
     todo, own = result.axis_slices[axis], result.axis_fills[axis]
     filled, raw, uncertainty = (torch.from_numpy(extract_slices(a, axis, todo)[0]) for a in (result.filled, result.raw, result.uncertainty))

@@ -49,7 +49,7 @@ from medinpaint.masks import guide_anatomy
 if TYPE_CHECKING:
     from medinpaint.inpainting.template_guide import TemplateGuide
 
-__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "fit_head_plane", "guide_by_mirror", "mirror_guided_fill", "ring_weight"]
+__all__ = ["RING", "MirrorGuide", "SliceMirrorGuides", "fit_head_plane", "guide_by_mirror", "mirror_guided_fill", "ring_weight", "voided_note"]
 
 RING = 2  # voxels around a hole that check its mirror-guided fill
 MARGIN = 8  # known voxels around a hole that its residual field reads
@@ -97,6 +97,11 @@ def mirror_guided_fill(
     return fill
 
 
+def voided_note(count: int) -> str:
+    """The report's words for ``count`` voided voxels filled with the holes (:mod:`~medinpaint.inpainting.voided_context`); empty for none."""
+    return f"; {count} voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)" if count else ""
+
+
 @dataclass(frozen=True)
 class MirrorGuide:
     """What :func:`guide_by_mirror` did.
@@ -132,8 +137,7 @@ class MirrorGuide:
             >>> print(MirrorGuide(MirrorPlane(np.array([1.0, 0, 0]), np.zeros(3), 0.8216), (0.97,), (0.64,), voided_beside=812))
             plane correlation 0.82; weight of the mirror-guided fill per hole (share of the hole with a mirror image) 0.97 (64 %); 812 voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)
         """
-        voided = f"; {self.voided_beside} voided voxels beside the holes filled with them (their 0 not read as tissue; kept at 0)" if self.voided_beside else ""
-        after = voided + ("" if self.template is None else f"; {self.template}")
+        after = voided_note(self.voided_beside) + ("" if self.template is None else f"; {self.template}")
         if self.plane is None:
             return "too little known tissue to fit a mirror plane; the fill is unguided by the mirror" + after
         shown = ", ".join(f"{weight:.2f} ({share:.0%})".replace("%", " %") for weight, share in zip(self.weights[:WEIGHTS_SHOWN], self.mirrored))
@@ -149,10 +153,14 @@ class SliceMirrorGuides:
         slices: the slices' indices (NIfTI: along the slicing axis; DICOM: frames).
         guides: each slice's :class:`MirrorGuide`; None where the slice was not guided (no
             geometry, or its left-right axis leaves its plane).
+        voided_beside: the known voxels of value 0 beside the holes of slices that form a volume whose
+            reflection is tissue (a voided region), filled with the holes and kept at 0
+            (:func:`medinpaint.slice_mirror.voided_beside_slices`); 0 = none, or not looked for.
     """
 
     slices: tuple[int, ...]
     guides: tuple[MirrorGuide | None, ...]
+    voided_beside: int = 0
 
     def __str__(self) -> str:
         """One line for a report: the first :data:`SLICES_SHOWN` slices' guides.
@@ -164,7 +172,7 @@ class SliceMirrorGuides:
         unguided = "not guided (no geometry, or its left-right axis leaves the slice)"
         shown = [f"slice {index}: {unguided if guide is None else guide}" for index, guide in zip(self.slices[:SLICES_SHOWN], self.guides)]
         more = f" (+{len(self.slices) - SLICES_SHOWN} more slices)" if len(self.slices) > SLICES_SHOWN else ""
-        return "2-D, per slice: " + "; ".join(shown) + more
+        return "2-D, per slice: " + "; ".join(shown) + more + voided_note(self.voided_beside)
 
 
 def ring_weight(volume: np.ndarray, known: np.ndarray, hole: np.ndarray, mirror: np.ndarray, clip_spread: float | None = None) -> float:

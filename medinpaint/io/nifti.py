@@ -17,7 +17,7 @@ import numpy as np
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["NiftiSource", "nifti_voxel_mm", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "write_nifti_like"]
+__all__ = ["NiftiSource", "nifti_voxel_mm", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "stack_to_volume", "write_nifti_like"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -196,6 +196,17 @@ def slice_from_display(image: np.ndarray) -> np.ndarray:
         True
     """
     return image[::-1].T
+
+
+def stack_to_volume(stack: np.ndarray, axis: int) -> np.ndarray:
+    """Inverse of :func:`extract_slices` for ALL of a volume's slices: (N, 1, H, W) display-oriented -> the volume, slices along ``axis``.
+
+    Example:
+        >>> volume = np.arange(60.0).reshape(5, 4, 3)
+        >>> bool((stack_to_volume(extract_slices(volume, 1, range(4))[0], 1) == volume).all())
+        True
+    """
+    return np.moveaxis(np.stack([slice_from_display(plane) for plane in np.asarray(stack)[:, 0]]), 0, axis)
 
 
 def write_nifti_like(
