@@ -309,7 +309,8 @@ def inpaint_file(
             brain=brain, **options,
         )
     else:  # voided voxels beside a hole filled with it, as the 3-D network fill does (slices that form a volume)
-        voided = (voided_beside_slices(loaded, known, brain) if mirror and chosen_method == "network" else torch.zeros_like(known, dtype=torch.bool))[todo]
+        directions = volume_directions(loaded) if mirror and chosen_method == "network" and loaded.native.shape[1] == 1 else None
+        voided = voided_beside_slices(loaded.native, known, stack_axis(loaded), directions, brain)[todo]
         fill_known = known[todo].masked_fill(voided, 0.0)
         fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, **options)
         fill = guide_native_fill(loaded, todo, fill_known, fill, None if brain is None else brain[todo]) if mirror else fill

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.fill_modes import slice_directions, stack_axis, volume_directions
+from medinpaint.fill_modes import slice_directions, stack_axis
 from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, fit_head_plane, guide_by_mirror
 from medinpaint.inpainting.mirror_plane import MAX_TILT, left_right_axis
 from medinpaint.inpainting.voided_context import voided_beside_holes
@@ -109,25 +109,38 @@ def guide_native_fill(loaded: LoadedSlices, todo: torch.Tensor, known: torch.Ten
     return replace(fill, filled=filled, mirror=guides)
 
 
-def voided_beside_slices(loaded: LoadedSlices, known: torch.Tensor, brain: torch.Tensor | None = None) -> torch.Tensor:
-    """(N, 1, H, W) bool: the known voxels of ``loaded``'s slices that a 2-D fill fills with the holes and
+def voided_beside_slices(
+    native: torch.Tensor, known: torch.Tensor, axis: int, directions: np.ndarray | None, brain: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(N, 1, H, W) bool: the known voxels of a volume's slices that a 2-D fill fills with the holes and
     then keeps at 0 (module docstring): :func:`~medinpaint.inpainting.voided_context.voided_beside_holes`
     on the volume the slices form, its mirror plane fitted on the volume's readable voxels (known, not
-    voided, inside ``brain``), in the slices that keep a known pixel. None found (all False) when the
-    slices do not form a regular volume (:func:`~medinpaint.fill_modes.volume_directions`), have several
-    channels, or no plane fits.
+    voided, inside ``brain``), in the slices that keep a known pixel; all False without ``directions``
+    or a plane.
 
     Args:
-        loaded: ALL the slices of a volume (:func:`~medinpaint.pipeline.load_slices`).
+        native: (N, 1, H, W) ALL the slices of a one-channel volume along ``axis``, display-oriented, native units.
         known: (N, 1, H, W), 1 = known.
+        axis: the volume axis the slices lie along (:func:`~medinpaint.io.nifti.stack_to_volume`).
+        directions: (3, 3) the world step (mm) of one voxel along each volume axis, as columns
+            (:func:`~medinpaint.fill_modes.volume_directions`); None = the slices form no volume.
         brain: (N, 1, H, W) nonzero = the voxels the guides may read (a brain mask); None = every known voxel.
+
+    Example:
+        >>> from scipy import ndimage
+        >>> half = ndimage.gaussian_filter(np.random.default_rng(1).random((16, 30, 24)), 1.5) * 100 + 50
+        >>> volume = np.concatenate([half, half[::-1]]).astype(np.float32)  # mirror-symmetric in the first axis
+        >>> volume[:2] = volume[30:] = 0.0  # background at both sides
+        >>> volume[9:12, 10:16, 8:13] = 0.0  # voided beside the hole (90 voxels), tissue at its reflection
+        >>> known = np.ones(volume.shape, np.float32); known[5:9, 10:16, 8:13] = 0.0
+        >>> stacks = [torch.from_numpy(extract_slices(array, 2, range(24))[0]) for array in (volume, known)]
+        >>> int(voided_beside_slices(*stacks, 2, np.eye(3)).sum()), int(voided_beside_slices(*stacks, 2, None).sum())
+        (90, 0)
     """
     none = torch.zeros(known.shape, dtype=torch.bool)
-    directions = volume_directions(loaded) if loaded.native.shape[1] == 1 else None
     if directions is None:
         return none
-    axis = stack_axis(loaded)
-    volume, known_volume = stack_to_volume(loaded.native.cpu().numpy(), axis), stack_to_volume(known.cpu().numpy(), axis) > 0.5
+    volume, known_volume = stack_to_volume(native.cpu().numpy(), axis), stack_to_volume(known.cpu().numpy(), axis) > 0.5
     brain_volume = None if brain is None else stack_to_volume(brain.cpu().numpy(), axis) != 0
     readable = known_volume & guide_anatomy(volume, known_volume, brain_volume)
     plane = fit_head_plane(volume, readable, directions)

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 from conftest import REAL_T1
 from mask_builders import ellipsoid
+from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
 from scipy import ndimage
 
 from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.mirror_guide import fit_head_plane
 from medinpaint.inpainting.voided_context import BAND_MM, voided_beside_holes
+from medinpaint.transforms import SemanticInpaintd
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +79,23 @@ def test_a_hole_beside_a_voided_region_is_filled_as_if_the_region_were_there(tmp
     assert reports["voided"].mirror.voided_beside == int(void.sum()) == 165 and reports["untouched"].mirror.voided_beside == 0
     assert "165 voided voxels beside the holes" in str(reports["voided"].mirror)
     assert errors["voided"] < 1.1 * errors["untouched"]
+
+
+def test_the_transform_fills_a_hole_beside_a_voided_region_slice_by_slice_as_the_command_line(tmp_path):
+    """SemanticInpaint(fill="slices") after LoadImage finds the same voided voxels (the volume's affine gives
+    the mirror plane) and fills the hole as ``medinpaint inpaint --fill slices`` does; the voided voxels,
+    outside the mask, keep their 0."""
+    image = nib.load(REAL_T1)
+    volume = np.asarray(image.dataobj, np.float32)
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = ellipsoid(volume.shape, (27, 20, 12), (3, 5, 4)) & ~hole
+    given = np.where(hole | void, 0, volume).astype(np.float32)
+    nib.save(nib.Nifti1Image(given, image.affine), tmp_path / "voided.nii.gz")
+    nib.save(nib.Nifti1Image(hole.astype(np.uint8), image.affine), tmp_path / "mask.nii.gz")
+    inpaint_file(tmp_path / "voided.nii.gz", str(tmp_path / "mask.nii.gz"), tmp_path / "cli.nii.gz", fill="slices", progress=False)
+    data = Compose([LoadImaged(["image", "mask"]), EnsureChannelFirstd(["image", "mask"]), SemanticInpaintd("image", "mask", fill="slices", device="cpu")])(
+        {"image": str(tmp_path / "voided.nii.gz"), "mask": str(tmp_path / "mask.nii.gz")}
+    )
+    filled, written = data["image"][0].numpy(), np.asarray(nib.load(tmp_path / "cli.nii.gz").dataobj, np.float32)
+    assert np.array_equal(filled[~hole], given[~hole]) and np.abs(filled - written).max() < 1e-3 * volume.max()
+    assert np.abs(filled - volume)[hole].mean() < 1.1 * 848

@@ -37,7 +37,7 @@ from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.masks import check_mask
-from medinpaint.slice_mirror import guide_slices_by_mirror
+from medinpaint.slice_mirror import guide_slices_by_mirror, voided_beside_slices
 from medinpaint.tissue_contrast import tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_stack_3d
@@ -231,12 +231,14 @@ class SemanticInpaint(Transform):
                 stack, known, self.axis, self.models, intensity, self.search, detail_gain=self.detail_gain, spacing=spacing,
                 directions=directions, origin=origin, brain=brain_slices, **options,
             )
-        else:
-            found = native_inpainting.inpaint_native(stack[todo].contiguous(), known[todo], self.models, intensity, self.search, **options)
+        else:  # voided voxels beside a hole filled with it (outside the mask, so never written back), as on the command line
+            voided = voided_beside_slices(stack, known, self.axis, directions if self.method == "network" else None, brain_slices)
+            fill_known = known.masked_fill(voided, 0.0)[todo]
+            found = native_inpainting.inpaint_native(stack[todo].contiguous(), fill_known, self.models, intensity, self.search, **options)
             if directions is not None:  # each slice guided by its own mirror image, as the command line's 2-D fills
                 chosen = torch.nonzero(todo).flatten().tolist()
                 brain_todo = None if brain_slices is None else brain_slices[todo]
-                guided, _ = guide_slices_by_mirror(stack[todo], known[todo], found.filled, self.axis, [directions] * len(chosen), chosen, brain_todo)
+                guided, _ = guide_slices_by_mirror(stack[todo], fill_known, found.filled, self.axis, [directions] * len(chosen), chosen, brain_todo)
                 found = replace(found, filled=guided)
         filled = torch.zeros_like(stack)
         filled[todo] = found.filled
