@@ -39,15 +39,23 @@ from medinpaint.pipeline import LoadedSlices
 __all__ = ["guide_native_fill", "guide_slices_by_mirror", "keep_voided", "voided_beside_slices"]
 
 
+def _left_right(directions: np.ndarray | None) -> np.ndarray | None:
+    """The left-right axis of ``directions`` (:func:`~medinpaint.inpainting.mirror_plane.left_right_axis`);
+    None without directions or with degenerate ones (e.g. an ImageOrientationPatient of zeros: no left or
+    right to mirror), which leave a fill unguided instead of failing it."""
+    if directions is None:
+        return None
+    try:
+        return left_right_axis(directions)
+    except MedinpaintError:
+        return None
+
+
 def _in_plane(directions: np.ndarray | None, axis: int) -> bool:
     """Whether a slice's mirror plane, tilted at most ``MAX_TILT`` from its left-right axis, can contain
-    its normal; False without directions or with degenerate ones (a slice is then filled unguided)."""
-    if directions is None:
-        return False
-    try:
-        return abs(float(left_right_axis(directions)[axis])) <= MAX_TILT / np.hypot(1.0, MAX_TILT)
-    except MedinpaintError:  # e.g. an ImageOrientationPatient of zeros: no left or right to mirror
-        return False
+    its normal; False without a left-right axis (:func:`_left_right`: a slice is then filled unguided)."""
+    left_right = _left_right(directions)
+    return left_right is not None and abs(float(left_right[axis])) <= MAX_TILT / np.hypot(1.0, MAX_TILT)
 
 
 def guide_slices_by_mirror(
@@ -116,7 +124,7 @@ def voided_beside_slices(
     then keeps at 0 (module docstring): :func:`~medinpaint.inpainting.voided_context.voided_beside_holes`
     on the volume the slices form, its mirror plane fitted on the volume's readable voxels (known, not
     voided, inside ``brain``), in the slices that keep a known pixel; all False without ``directions``
-    or a plane.
+    (or with degenerate ones) or a plane.
 
     Args:
         native: (N, 1, H, W) ALL the slices of a one-channel volume along ``axis``, display-oriented, native units.
@@ -138,7 +146,7 @@ def voided_beside_slices(
         (90, 0)
     """
     none = torch.zeros(known.shape, dtype=torch.bool)
-    if directions is None:
+    if _left_right(directions) is None:
         return none
     volume, known_volume = stack_to_volume(native.cpu().numpy(), axis), stack_to_volume(known.cpu().numpy(), axis) > 0.5
     brain_volume = None if brain is None else stack_to_volume(brain.cpu().numpy(), axis) != 0

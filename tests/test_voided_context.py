@@ -5,6 +5,7 @@ volume), and kept at 0 in the output."""
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 from conftest import REAL_T1
 from mask_builders import ellipsoid
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
@@ -14,6 +15,8 @@ from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.mirror_guide import fit_head_plane
 from medinpaint.inpainting.voided_context import BAND_MM, voided_beside_holes
+from medinpaint.io.nifti import extract_slices
+from medinpaint.slice_mirror import voided_beside_slices
 from medinpaint.transforms import SemanticInpaintd
 
 
@@ -99,3 +102,14 @@ def test_the_transform_fills_a_hole_beside_a_voided_region_slice_by_slice_as_the
     filled, written = data["image"][0].numpy(), np.asarray(nib.load(tmp_path / "cli.nii.gz").dataobj, np.float32)
     assert np.array_equal(filled[~hole], given[~hole]) and np.abs(filled - written).max() < 1e-3 * volume.max()
     assert np.abs(filled - volume)[hole].mean() < 1.1 * 848
+
+
+def test_slices_without_a_left_right_axis_have_no_voided_voxels_and_no_error():
+    """Voxel directions of zeros (an ImageOrientationPatient of zeros) say nothing of left and right: the
+    slice-wise rule finds nothing and the fill goes on unguided, as the 2-D mirror guide does."""
+    volume = np.asarray(nib.load(REAL_T1).dataobj, np.float32)
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = ellipsoid(volume.shape, (27, 20, 12), (3, 5, 4)) & ~hole
+    stacks = [torch.from_numpy(extract_slices(array, 2, range(volume.shape[2]))[0]) for array in (np.where(void, 0, volume), (~hole).astype(np.float32))]
+    assert int(voided_beside_slices(*stacks, 2, np.eye(3) * 2.0).sum()) == 165
+    assert not voided_beside_slices(*stacks, 2, np.zeros((3, 3))).any()
