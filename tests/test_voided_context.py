@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REAL_T1
-from mask_builders import ellipsoid
+from mask_builders import ellipsoid, make_seg, mr_series, read_series
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
 from scipy import ndimage
 
@@ -113,3 +113,23 @@ def test_slices_without_a_left_right_axis_have_no_voided_voxels_and_no_error():
     stacks = [torch.from_numpy(extract_slices(array, 2, range(volume.shape[2]))[0]) for array in (np.where(void, 0, volume), (~hole).astype(np.float32))]
     assert int(voided_beside_slices(*stacks, 2, np.eye(3) * 2.0).sum()) == 165
     assert not voided_beside_slices(*stacks, 2, np.zeros((3, 3))).any()
+
+
+def test_a_dicom_series_filled_slice_by_slice_finds_the_voided_voxels_of_its_nifti(tmp_path):
+    """The same voided real T1 as a DICOM series of axial frames with a DICOM-SEG of the hole (its geometry
+    from the frames' tags, LPS): ``--fill slices`` finds the 165 voided voxels as for the NIfTI, and the
+    derived series keeps them at 0."""
+    volume = np.asarray(nib.load(REAL_T1).dataobj, np.float32)
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = ellipsoid(volume.shape, (27, 20, 12), (3, 5, 4)) & ~hole
+    given = np.where(hole | void, 0, volume)
+    frames = np.stack([given[:, :, k].T[::-1] for k in range(volume.shape[2])])  # display orientation, as extract_slices
+    folder = mr_series(frames, (2.0, 2.0, 2.0), tmp_path / "series")
+    images = sorted(read_series(folder), key=lambda ds: float(ds.ImagePositionPatient[2]))
+    holes = np.stack([hole[:, :, k].T[::-1] for k in range(volume.shape[2])])
+    seg = make_seg(images, holes[..., None], ["hole"], tmp_path / "seg.dcm")
+    report = inpaint_file(folder, str(seg), tmp_path / "out", fill="slices", progress=False)
+    assert report.mirror.voided_beside == 165
+    out = sorted(read_series(tmp_path / "out"), key=lambda ds: float(ds.ImagePositionPatient[2]))
+    written = np.stack([ds.pixel_array for ds in out])
+    assert (written[np.stack([void[:, :, k].T[::-1] for k in range(volume.shape[2])])] == 0).all()
