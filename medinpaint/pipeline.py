@@ -171,13 +171,16 @@ def fill_intensity(loaded: LoadedSlices, known: torch.Tensor, normalisation: Nor
     """
     native = loaded.native.detach().cpu()
     outside = np.concatenate([native[(known.cpu() > 0.5).expand_as(native)].numpy(), loaded.unloaded.astype(np.float32, copy=False)])
-    values, covered = outside[np.isfinite(outside)], 1.0 - outside.size / (native.numel() + loaded.unloaded.size)
-    if normalisation.kind == "mr_percentiles" and covered > 0.5 and values.size and values.min() == values.max():
-        raise MedinpaintError(
-            f"the mask covers {100 * covered:.3f} % of the image and the {values.size} voxel(s) outside it, which set an MR "
-            f"scale, all hold {values[0]:g}: give a mask of only the region to fill"
-        )
-    return normalisation.intensity_for(outside)
+    try:
+        return normalisation.intensity_for(outside)
+    except MedinpaintError:  # an MR scale that cannot be set: say so in terms of the mask when it is what covers the image
+        values, covered = outside[np.isfinite(outside)], 1.0 - outside.size / (native.numel() + loaded.unloaded.size)
+        if covered > 0.5 and values.size and values.min() == values.max():
+            raise MedinpaintError(
+                f"the mask covers {100 * covered:.3f} % of the image and the {values.size} voxel(s) outside it, which set an MR "
+                f"scale, all hold {values[0]:g}: give a mask of only the region to fill"
+            ) from None
+        raise
 
 
 def load_mask(

@@ -30,7 +30,7 @@ from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import slice_directions, stack_axis
 from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, fit_head_plane, guide_by_mirror
 from medinpaint.inpainting.mirror_plane import MAX_TILT, left_right_axis
-from medinpaint.inpainting.voided_context import voided_beside_holes
+from medinpaint.inpainting.voided_context import voided_beside_holes, zeros_beside_holes
 from medinpaint.io.nifti import extract_slices, slice_from_display, stack_to_volume
 from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import NativeFill
@@ -123,8 +123,8 @@ def voided_beside_slices(
     """(N, 1, H, W) bool: the known voxels of a volume's slices that a 2-D fill fills with the holes and
     then keeps at 0 (module docstring): :func:`~medinpaint.inpainting.voided_context.voided_beside_holes`
     on the volume the slices form, its mirror plane fitted on the volume's readable voxels (known, not
-    voided, inside ``brain``), in the slices that keep a known pixel; all False without ``directions``
-    (or with degenerate ones) or a plane.
+    voided, inside ``brain``) only when a known zero lies beside a hole, in the slices that keep a known
+    pixel; all False without ``directions`` (or with degenerate ones) or a plane.
 
     Args:
         native: (N, 1, H, W) ALL the slices of a one-channel volume along ``axis``, display-oriented, native units.
@@ -149,12 +149,13 @@ def voided_beside_slices(
     if _left_right(directions) is None:
         return none
     volume, known_volume = stack_to_volume(native.cpu().numpy(), axis), stack_to_volume(known.cpu().numpy(), axis) > 0.5
+    spacing = np.linalg.norm(directions, axis=0)
+    zeros = zeros_beside_holes(volume, known_volume, spacing)
+    if not zeros.any():  # no zero beside a hole: no plane to fit (the 2-D guide fits each slice's own)
+        return none
     brain_volume = None if brain is None else stack_to_volume(brain.cpu().numpy(), axis) != 0
     readable = known_volume & guide_anatomy(volume, known_volume, brain_volume)
-    plane = fit_head_plane(volume, readable, directions)
-    if plane is None:
-        return none
-    voided = voided_beside_holes(volume, known_volume, readable, plane, np.linalg.norm(directions, axis=0))
+    voided = voided_beside_holes(zeros, known_volume, readable, fit_head_plane(volume, readable, directions), spacing)
     stack = torch.from_numpy(extract_slices(voided.astype(np.float32), axis, range(voided.shape[axis]))[0] > 0.5)
     keeps_known = ((known > 0.5) & ~stack).flatten(1).any(dim=1)
     return stack & keeps_known[:, None, None, None]

@@ -70,7 +70,7 @@ from medinpaint.inpainting.network_fill import CONTEXT, network_fill_volume
 from medinpaint.inpainting.poisson3d import gradient_blend_3d, hole_box, poisson_blend_3d
 from medinpaint.inpainting.shrinkage import shrink_to_biharmonic_3d
 from medinpaint.inpainting.template_guide import guide_by_template
-from medinpaint.inpainting.voided_context import voided_beside_holes
+from medinpaint.inpainting.voided_context import voided_beside_holes, zeros_beside_holes
 from medinpaint.io.nifti import extract_slices, slice_from_display, stack_to_volume
 from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import METHODS, NativeFill, fill_network_of, inpaint_native_stacks
@@ -265,7 +265,8 @@ def inpaint_volume(
         readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
         plane = fit_head_plane(volume, readable, directions)
         if method == "network" and plane is not None:
-            voided = voided_beside_holes(volume, known > 0.5, readable, plane, np.linalg.norm(directions, axis=0))
+            spacing_mm = np.linalg.norm(directions, axis=0)
+            voided = voided_beside_holes(zeros_beside_holes(volume, known > 0.5, spacing_mm), known > 0.5, readable, plane, spacing_mm)
     if method == "network":
         result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress, voided)
     else:

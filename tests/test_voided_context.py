@@ -14,7 +14,7 @@ from scipy import ndimage
 from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
 from medinpaint.inpainting.mirror_guide import fit_head_plane
-from medinpaint.inpainting.voided_context import BAND_MM, voided_beside_holes
+from medinpaint.inpainting.voided_context import BAND_MM, voided_beside_holes, zeros_beside_holes
 from medinpaint.io.nifti import extract_slices
 from medinpaint.slice_mirror import voided_beside_slices
 from medinpaint.transforms import SemanticInpaintd
@@ -30,7 +30,7 @@ def found_beside(voided: np.ndarray, hole: np.ndarray, affine: np.ndarray) -> tu
     """``(found, zeros near)``: the rule's voxels, and every known 0 within :data:`BAND_MM` of the hole."""
     known, tissue = ~hole, ~hole & (voided != 0)
     plane = fit_head_plane(voided, tissue, affine[:3, :3])
-    found = voided_beside_holes(voided, known, tissue, plane, (1.0, 1.0, 1.0))
+    found = voided_beside_holes(zeros_beside_holes(voided, known, (1.0, 1.0, 1.0)), known, tissue, plane, (1.0, 1.0, 1.0))
     near = (ndimage.distance_transform_edt(known) <= BAND_MM) & known & (voided == 0)
     return found, near
 
