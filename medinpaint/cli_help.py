@@ -115,7 +115,7 @@ MIRROR_HELP = (
     "(SPM-normalised) 2 mm T1's tumour-sized holes +0.10 to +0.11 SSIM, +3.5 to +3.8 dB over biharmonic 3-D (the mirror guide alone "
     "+0.05, +1.2 to +1.4 dB; deformed 3-6 mm +0.06 to +0.10; turned 12-15° +0.09; a ±10-20 % left-right bias +0.11); in 2-D, its axial "
     "slices +0.9 to +2.5 dB over biharmonic 2-D; the real T1 remapped to T2-like / FLAIR-like contrasts +2.8 / +1.9 dB over biharmonic 3-D "
-    "(docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background), and outside --brain-mask: mask every other lesion, or it can be copied in. In a network fill of a volume (3-D, or slice by slice with --fill slices), exact zeros within 8 mm of a hole whose mirror image is tissue (a voided region, not background) are filled with the hole and kept at 0 (the report counts them). --no-mirror: the network alone."
+    "(docs/results.md). Not read: exact zeros (a voided region, a skull-stripped background), and outside --brain-mask: mask every other lesion, or it can be copied in. In a network fill of a volume (3-D, or slice by slice with --fill slices) or of a slice with a geometry (a DICOM frame), exact zeros within 8 mm of a hole whose mirror image is tissue (a voided region, not background) are filled with the hole and kept at 0 (the report counts them). --no-mirror: the network alone."
 )
 
 UNCERTAINTY_HELP = (

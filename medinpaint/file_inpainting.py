@@ -33,7 +33,7 @@ from medinpaint.mask_files import Label, dilate_known, load_brain_mask
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
 from medinpaint.pipeline import LoadedSlices, check_output_suffix, fill_intensity, load_mask, load_slices, save_like
-from medinpaint.slice_mirror import guide_native_fill, keep_voided, voided_beside_slices
+from medinpaint.slice_mirror import guide_native_fill, keep_voided, voided_beside_frames
 from medinpaint.tissue_contrast import TissueIntensityToUnit, tissue_intensity
 from medinpaint.transforms.array import IntensityToUnit, SquareResize
 from medinpaint.volume_inpainting import inpaint_stack_3d
@@ -309,8 +309,8 @@ def inpaint_file(
             brain=brain, **options,
         )
     else:  # voided voxels beside a hole filled with it, as the 3-D network fill does (slices that form a volume)
-        directions = volume_directions(loaded) if mirror and chosen_method == "network" and loaded.native.shape[1] == 1 else None
-        voided = voided_beside_slices(loaded.native, known, stack_axis(loaded), directions, brain)[todo]
+        guided = mirror and chosen_method == "network" and loaded.native.shape[1] == 1
+        voided = voided_beside_frames(loaded, known, brain)[todo] if guided else torch.zeros(known[todo].shape, dtype=torch.bool)
         fill_known = known[todo].masked_fill(voided, 0.0)
         fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, **options)
         fill = guide_native_fill(loaded, todo, fill_known, fill, None if brain is None else brain[todo]) if mirror else fill

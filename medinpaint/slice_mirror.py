@@ -10,12 +10,13 @@ of the other side, and the 2-D fill is moved towards that by the weight a ring o
 around the hole decides. A slice whose left-right axis leaves its plane by more than the fit's tilt
 (a sagittal slice) cannot be mirrored onto itself and keeps its fill.
 
-Slices that form a volume (a NIfTI volume or a regular DICOM series filled with ``--fill slices``)
-also have their voided voxels beside a hole (a region set to 0 as BraTS voids a tumour) told from
-background by the volume's mirror plane, as the 3-D fill does
-(:mod:`medinpaint.inpainting.voided_context`): :func:`voided_beside_slices` finds them, the 2-D fill
-fills them with the hole instead of reading their 0 as tissue, and :func:`keep_voided` gives them
-their 0 back.
+Slices also have their voided voxels beside a hole (a region set to 0 as BraTS voids a tumour)
+told from background by a mirror plane, as the 3-D fill does
+(:mod:`medinpaint.inpainting.voided_context`): slices that form a volume (a NIfTI volume or a
+regular DICOM series filled with ``--fill slices``) by the volume's plane, any other slice with a
+geometry (a lone DICOM frame, frames that form no volume) by its own
+(:func:`voided_beside_frames`); the 2-D fill fills them with the hole instead of reading their 0 as
+tissue, and :func:`keep_voided` gives them their 0 back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.fill_modes import slice_directions, stack_axis
+from medinpaint.fill_modes import slice_directions, stack_axis, volume_directions
 from medinpaint.inpainting.mirror_guide import SliceMirrorGuides, fit_head_plane, guide_by_mirror
 from medinpaint.inpainting.mirror_plane import MAX_TILT, left_right_axis
 from medinpaint.inpainting.voided_context import voided_beside_holes, zeros_beside_holes
@@ -36,7 +37,7 @@ from medinpaint.masks import guide_anatomy
 from medinpaint.native_inpainting import NativeFill
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["guide_native_fill", "guide_slices_by_mirror", "keep_voided", "voided_beside_slices"]
+__all__ = ["guide_native_fill", "guide_slices_by_mirror", "keep_voided", "voided_beside_frames", "voided_beside_slices"]
 
 
 def _left_right(directions: np.ndarray | None) -> np.ndarray | None:
@@ -159,6 +160,37 @@ def voided_beside_slices(
     stack = torch.from_numpy(extract_slices(voided.astype(np.float32), axis, range(voided.shape[axis]))[0] > 0.5)
     keeps_known = ((known > 0.5) & ~stack).flatten(1).any(dim=1)
     return stack & keeps_known[:, None, None, None]
+
+
+def voided_beside_frames(loaded: LoadedSlices, known: torch.Tensor, brain: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, 1, H, W) bool: :func:`voided_beside_slices` for ``loaded``'s one-channel slices, on the volume they
+    form (:func:`~medinpaint.fill_modes.volume_directions`) or, where they form none (a lone DICOM frame,
+    frames of several orientations or gaps), on each slice as its own one-slice volume
+    (:func:`~medinpaint.fill_modes.slice_directions`, the geometry its 2-D mirror guide reads); all False
+    for a slice with no geometry (PNG/JPG, a frame without orientation), as it has no mirror guide.
+
+    Args:
+        loaded: the input's slices; ``native`` (N, 1, H, W).
+        known: (N, 1, H, W), 1 = known.
+        brain: (N, 1, H, W) nonzero = the voxels the guides may read (a brain mask); None = every known voxel.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> loaded = load_slices(sample_path(), slices=[90])
+        >>> known = torch.ones_like(loaded.native); known[..., 100:110, 80:90] = 0
+        >>> int(voided_beside_frames(loaded, known).sum())  # the template's background reflects to background
+        0
+    """
+    axis, directions = stack_axis(loaded), volume_directions(loaded)
+    if directions is not None:
+        return voided_beside_slices(loaded.native, known, axis, directions, brain)
+    voided = torch.zeros(known.shape, dtype=torch.bool)
+    for number, steps in enumerate(slice_directions(loaded)):
+        if steps is not None and bool((known[number] < 0.5).any()):
+            one = slice(number, number + 1)
+            voided[one] = voided_beside_slices(loaded.native[one], known[one], axis, steps, None if brain is None else brain[one])
+    return voided
 
 
 def keep_voided(fill: NativeFill, native: torch.Tensor, voided: torch.Tensor) -> NativeFill:

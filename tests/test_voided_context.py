@@ -4,6 +4,7 @@ volume), and kept at 0 in the output."""
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 import torch
 from conftest import REAL_T1
@@ -133,3 +134,26 @@ def test_a_dicom_series_filled_slice_by_slice_finds_the_voided_voxels_of_its_nif
     out = sorted(read_series(tmp_path / "out"), key=lambda ds: float(ds.ImagePositionPatient[2]))
     written = np.stack([ds.pixel_array for ds in out])
     assert (written[np.stack([void[:, :, k].T[::-1] for k in range(volume.shape[2])])] == 0).all()
+
+
+def test_a_lone_dicom_frame_finds_its_voided_voxels_by_its_own_mirror_line(tmp_path):
+    """One axial frame of the voided real T1 as a single DICOM file, a DICOM-SEG over the hole: the frame
+    forms no volume, so its own geometry (the one its 2-D mirror guide reads) tells the voided voxels from
+    background (29 of 29); they are filled with the hole and kept at 0, and the hole's fill is about as
+    close to the truth as the untouched frame's (hole MAE 981 against 894; 1 248 while the voided 0 was
+    read as tissue)."""
+    volume = np.asarray(nib.load(REAL_T1).dataobj, np.float32)
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))[:, :, 12].T[::-1][None]
+    void = ellipsoid(volume.shape, (27, 20, 12), (3, 5, 4))[:, :, 12].T[::-1][None] & ~hole
+    truth = np.rint(volume[:, :, 12].T[::-1][None])
+    errors, reports = {}, {}
+    for name, given in (("untouched", np.where(hole, 0, truth)), ("voided", np.where(hole | void, 0, truth))):
+        folder = mr_series(given, (2.0, 2.0, 2.0), tmp_path / name)
+        frame = next(folder.iterdir())
+        seg = make_seg(read_series(folder), hole[..., None], ["hole"], tmp_path / f"{name}_seg.dcm")
+        reports[name] = inpaint_file(frame, str(seg), tmp_path / f"{name}_filled.dcm", progress=False)
+        filled = pydicom.dcmread(tmp_path / f"{name}_filled.dcm").pixel_array[None].astype(np.float32)
+        assert np.array_equal(filled[~hole], given[~hole])  # the voided voxels too: kept at 0
+        errors[name] = np.abs(filled - truth)[hole].mean()
+    assert reports["voided"].mirror.voided_beside == int(void.sum()) > 20 and reports["untouched"].mirror.voided_beside == 0
+    assert errors["voided"] < 1.2 * errors["untouched"]
