@@ -27,7 +27,8 @@ from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
-from medinpaint.io.dicom import DicomSource, dicom_domain
+from medinpaint.io.dicom import DicomSource, dicom_domain, not_head_mr
+from medinpaint.io.images import ImageSource, check_png_result
 from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known, load_brain_mask
 from medinpaint.masks import check_mask, make_mask
@@ -86,12 +87,14 @@ def native_known_mask(
 def _load_input(
     input_path: Path, mask: str, models: LoadedModels, slices, axis: int, volume_index: int
 ) -> LoadedSlices:
-    options = {"domain": models.domain, "axis": axis, "volume_index": volume_index, "normalisation": models.normalisation}
+    options = {"domain": models.domain, "axis": axis, "volume_index": volume_index, "normalisation": models.normalisation, "channels": models.channels}
     if slices is None and _is_mask_file(mask) and str(input_path).lower().endswith((".nii", ".nii.gz")):
         shape = nifti_shape(input_path)
         if len(shape) >= 3 and 0 <= axis < 3:
             slices = range(shape[axis])  # the mask file says which slices to fill
     loaded = load_slices(input_path, slices=slices, **options)
+    if isinstance(loaded.source, ImageSource):  # before any work: the result is a PNG
+        check_png_result(loaded.native[0].numpy(), loaded.source)
     if isinstance(loaded.source, DicomSource):
         try:
             stated = dicom_domain(loaded.source.datasets[0])
@@ -109,6 +112,19 @@ def _load_input(
             f"{models.channels}: pass a checkpoint trained on {loaded.native.shape[1]}-channel images"
         )
     return loaded
+
+
+def _anatomy_notes(input_path: Path, loaded: LoadedSlices, models: LoadedModels) -> tuple[str, ...]:
+    """A note when the model learned the embedded brain MR and the input's DICOM header says it shows
+    something else (:func:`~medinpaint.io.dicom.not_head_mr`): the fill is then out of what it learned."""
+    shown = not_head_mr(loaded.source.datasets[0]) if isinstance(loaded.source, DicomSource) else None
+    if models.config.data != "embedded" or shown is None:
+        return ()
+    return (
+        f"{input_path.name} says {shown}, and {models.path.name} learned brain MR (the embedded MNI152 T1): on "
+        "other anatomy its fill can be worse than a classical fill (docs/results.md, \"Other anatomy\"); for such "
+        "images, train a prior on them (medinpaint train --config folder)",
+    )
 
 
 def _write_uncertainty(path: Path, spread: np.ndarray, loaded: LoadedSlices, slices: tuple[int, ...], overwrite: bool) -> Path:
@@ -355,4 +371,5 @@ def inpaint_file(
         fill.mirror,
         None if brain is None else int(brain.sum()),
         chosen_method,
+        _anatomy_notes(input_path, loaded, models),
     )

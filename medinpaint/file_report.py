@@ -35,6 +35,8 @@ class FileInpaintReport:
         brain_voxels: the brain mask's voxels in the slices read (``--brain-mask``); None = no brain mask.
         method: ``"network"`` (the fill network: no search, so no iterations or loss per slice) or
             ``"search"`` (the latent search); None when nothing was filled.
+        notes: what the user should know about the fill (e.g. a DICOM header that says the image is not
+            what the model learned), printed as ``note:`` lines.
     """
 
     input: Path
@@ -51,6 +53,7 @@ class FileInpaintReport:
     mirror: MirrorGuide | SliceMirrorGuides | None = None
     brain_voxels: int | None = None
     method: str | None = None
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if not self.slices:
@@ -75,5 +78,6 @@ class FileInpaintReport:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
             if self.mirror is not None:
                 lines.append(f"mirror guide (--mirror): {self.mirror}")
+        lines += [f"note: {note}" for note in self.notes]
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)

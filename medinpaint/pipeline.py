@@ -90,6 +90,7 @@ def load_slices(
     volume_index: int = 0,
     normalisation: Normalisation | None = None,
     size: int = 64,
+    channels: int | None = None,
 ) -> LoadedSlices:
     """Load slices of an image file onto the grid.
 
@@ -103,6 +104,8 @@ def load_slices(
         normalisation: how native units map onto [-1, 1] (a checkpoint's ``normalisation``);
             None = the domain's default (:meth:`Normalisation.for_domain`).
         size: grid side.
+        channels: the model's channels; 1 reads a PNG/JPG stored in colour but grey (every pixel's
+            channels equal, e.g. a palette of greys) as one channel. None = as stored.
 
     Raises:
         MedinpaintError: missing path, unreadable or unsupported file, bad options.
@@ -120,7 +123,7 @@ def load_slices(
         stack, indices = extract_slices(whole, source.axis, slices)
         unloaded, guessed = np.delete(whole, indices, axis=source.axis), "mri"
     elif kind == "image":
-        image, source = read_image(path)
+        image, source = read_image(path, grey=channels == 1)
         stack, indices, whole, unloaded, guessed = image[None], (0,), image, image[:0], "photo"
     else:
         whole, source = read_dicom(path)

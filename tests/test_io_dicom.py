@@ -11,7 +11,8 @@ import torch
 from conftest import dicom_test_file
 
 from medinpaint.errors import MedinpaintError
-from medinpaint.io.dicom import read_dicom
+from medinpaint.file_inpainting import inpaint_file
+from medinpaint.io.dicom import not_head_mr, read_dicom
 from medinpaint.pipeline import load_slices, save_like
 
 
@@ -173,3 +174,34 @@ def test_damaged_compressed_pixels_are_reported():
     path = dicom_test_file("JPEG-lossy.dcm")  # pydicom's own example of a stream libjpeg rejects
     with pytest.raises(MedinpaintError, match=r"pixel data of DICOM JPEG-lossy.dcm \(JPEG Extended .*could not be decoded \(.*libjpeg error"):
         load_slices(path, domain="ct")
+
+
+@pytest.mark.parametrize(
+    "name, said",
+    [
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", "Modality MR, BodyPartExamined ABDOMEN"),
+        ("JPEG2000.dcm", "Modality NM, BodyPartExamined WHOLE BODY"),
+        ("emri_small.dcm", None),  # MR, HEAD
+        ("MR_small.dcm", None),  # MR, no body part
+        ("image_dfl.dcm", None),  # OT: says nothing
+    ],
+)
+def test_headers_that_say_the_image_is_not_a_head_mr(name, said):
+    assert not_head_mr(pydicom.dcmread(dicom_test_file(name), stop_before_pixels=True)) == said
+
+
+def test_the_report_notes_anatomy_the_brain_model_did_not_learn(tmp_path):
+    """emri_small (MR of the HEAD) is filled without a note; the same file saying KNEE gets one note line that
+    names the tag and the way out, and is filled all the same."""
+    knee = pydicom.dcmread(dicom_test_file("emri_small.dcm"))
+    knee.BodyPartExamined = "KNEE"
+    knee.save_as(tmp_path / "knee.dcm")
+    head = inpaint_file(dicom_test_file("emri_small.dcm"), "box:16", tmp_path / "head_out.dcm", slices=[0], progress=False)
+    noted = inpaint_file(tmp_path / "knee.dcm", "box:16", tmp_path / "knee_out.dcm", slices=[0], progress=False)
+    assert head.notes == () and "note:" not in str(head)
+    assert [line for line in str(noted).splitlines() if line.startswith("note:")] == [
+        "note: knee.dcm says Modality MR, BodyPartExamined KNEE, and brain_mri_dcgan.pt learned brain MR (the embedded MNI152 T1): on other "
+        'anatomy its fill can be worse than a classical fill (docs/results.md, "Other anatomy"); for such images, train '
+        "a prior on them (medinpaint train --config folder)"
+    ]
+    assert np.array_equal(pydicom.dcmread(tmp_path / "knee_out.dcm").pixel_array, pydicom.dcmread(tmp_path / "head_out.dcm").pixel_array)

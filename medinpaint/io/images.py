@@ -1,7 +1,9 @@
 """PNG/JPG photographs and the CelebA folder layout.
 
-Single images: grey -> C = 1, colour -> C = 3 (alpha dropped, palettes expanded), values in
-native units (0..255 for 8-bit, 0..65535 for 16-bit grey PNG). Results are written as PNG.
+Single images: grey -> C = 1, colour -> C = 3 (alpha dropped, palettes expanded; a grey image stored
+in colour, every pixel's channels equal, is C = 1 when asked for grey), values in native units
+(0..255 for 8-bit, 0..65535 for 16-bit grey PNG). Results are written as PNG, so pixels a PNG cannot
+hold (floating point, integers beyond 16 bits) are refused.
 
 CelebA: ``img_align_celeba/`` JPGs (178×218) are centre-cropped to 108×108 and resized to 64×64,
 the DCGAN-tensorflow convention that Yeh et al. (2017) used, so the face fills the frame.
@@ -21,6 +23,7 @@ from medinpaint.io.atomic import atomic_write
 
 __all__ = [
     "ImageSource",
+    "check_png_result",
     "read_image",
     "write_png",
     "celeba_items",
@@ -41,15 +44,21 @@ class ImageSource:
 
     Attributes:
         path: the file.
-        max_value: 255 for 8-bit images, 65535 for 16-bit grey.
+        max_value: 255 for 8-bit images, 65535 for 16-bit grey; None for floating-point pixels, which a
+            PNG result cannot hold (:func:`check_png_result`).
     """
 
     path: Path
-    max_value: int
+    max_value: int | None
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, ImageSource]:
+def read_image(path: str | Path, grey: bool = False) -> tuple[np.ndarray, ImageSource]:
     """Read a PNG/JPG (or BMP/TIFF) image.
+
+    Args:
+        path: the file.
+        grey: read a colour image (RGB, a palette) whose channels are equal at every pixel (a grey
+            image stored in colour) as one channel, for a one-channel model.
 
     Returns:
         ``(image (C, H, W) float32 in native units, source)``; C = 1 grey, 3 colour.
@@ -58,10 +67,11 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageSource]:
         MedinpaintError: the file is not a readable image.
 
     Example:
-        >>> import tempfile; from skimage.data import astronaut
-        >>> path = Path(tempfile.mkdtemp()) / "a.png"; Image.fromarray(astronaut()).save(path)
-        >>> read_image(path)[0].shape
-        (3, 512, 512)
+        >>> import tempfile; from skimage.data import astronaut, camera
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> Image.fromarray(astronaut()).save(folder / "a.png"); Image.fromarray(camera()).convert("P").save(folder / "c.png")
+        >>> read_image(folder / "a.png", grey=True)[0].shape, read_image(folder / "c.png")[0].shape, read_image(folder / "c.png", grey=True)[0].shape
+        ((3, 512, 512), (3, 512, 512), (1, 512, 512))
     """
     path = Path(path)
     try:
@@ -72,11 +82,37 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageSource]:
                 array, max_value = np.asarray(image, dtype=np.float32)[None], 65535
             elif mode in ("1", "L", "LA"):
                 array, max_value = np.asarray(image.convert("L"), dtype=np.float32)[None], 255
+            elif mode == "F":
+                array, max_value = np.asarray(image, dtype=np.float32)[None], None
             else:
                 array, max_value = np.moveaxis(np.asarray(image.convert("RGB"), dtype=np.float32), -1, 0), 255
     except (UnidentifiedImageError, OSError) as err:
         raise MedinpaintError(f"{path} is not a readable image ({err}): give a DICOM, NIfTI, PNG or JPG file") from err
+    if grey and array.shape[0] == 3 and (array == array[:1]).all():
+        array = array[:1]
     return np.ascontiguousarray(array), ImageSource(path, max_value)
+
+
+def check_png_result(image: np.ndarray, source: ImageSource) -> None:
+    """Refuse an input image (C, H, W) whose known pixels a PNG result could not keep bit for bit:
+    floating-point pixels (a 32-bit float TIFF) or integers outside 0..65535.
+
+    Example:
+        >>> check_png_result(np.zeros((1, 4, 4)), ImageSource(Path("dose.tif"), None))
+        Traceback (most recent call last):
+        ...
+        medinpaint.errors.MedinpaintError: dose.tif holds floating-point pixels, which a PNG result cannot keep: give the image as NIfTI (its values kept as they are) or as an 8- or 16-bit PNG
+    """
+    if source.max_value is None:
+        raise MedinpaintError(
+            f"{source.path.name} holds floating-point pixels, which a PNG result cannot keep: give the image as NIfTI "
+            "(its values kept as they are) or as an 8- or 16-bit PNG"
+        )
+    if image.size and not (image.min() >= 0 and image.max() <= source.max_value):
+        raise MedinpaintError(
+            f"{source.path.name} holds values from {image.min():.0f} to {image.max():.0f}, beyond the 0..{source.max_value} "
+            "that a PNG result can keep: give the image as NIfTI (its values kept as they are)"
+        )
 
 
 def write_png(source: ImageSource, native: np.ndarray, out_path: str | Path, overwrite: bool = False) -> Path:
