@@ -10,8 +10,8 @@ scores both by hole MAE in the file's own units (stored values after any rescale
 the header says (:func:`medinpaint.io.dicom.not_head_mr`) and checks that the CLI's report carries a
 ``note:`` line exactly when the header says the image is not an MR of the head.
 
-Files: every file pydicom's ``get_testdata_files()`` lists that ``medinpaint.pipeline.load_slices``
-reads as one-channel frames and whose Modality is not CT. Images whose holes exceed ``--max-hole``
+Files: every greyscale (MONOCHROME1/2) file that pydicom's ``get_testdata_files()`` lists, that
+``medinpaint.pipeline.load_slices`` reads and whose Modality is not CT. Images whose holes exceed ``--max-hole``
 pixels are left out for that mask (scikit-image's biharmonic solve of a radiograph's 1.8 M dropout
 pixels does not end in reasonable time on 2 cores). The summary counts distinct images (the same
 pixels in another transfer syntax are one image).
@@ -46,7 +46,7 @@ MAX_HOLE = 400_000
 
 
 def candidates() -> list[tuple[Path, pydicom.Dataset]]:
-    """The test data's one-channel, decodable, non-CT DICOM images, with their headers."""
+    """The test data's greyscale, decodable, non-CT DICOM images, with their headers."""
     found = []
     for name in sorted(get_testdata_files()):
         path = Path(name)
@@ -54,8 +54,8 @@ def candidates() -> list[tuple[Path, pydicom.Dataset]]:
             header = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception:  # not a DICOM file (a DICOMDIR's other files, text)
             continue
-        if "Rows" not in header or header.get("Modality") == "CT" or int(header.get("SamplesPerPixel", 1)) != 1:
-            continue
+        if "Rows" not in header or header.get("Modality") == "CT" or not str(header.get("PhotometricInterpretation", "")).startswith("MONOCHROME"):
+            continue  # CT is refused with an MR model, PALETTE COLOR (indices, not intensities) by the CLI
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -96,6 +96,11 @@ def _load_input(
     if isinstance(loaded.source, ImageSource):  # before any work: the result is a PNG
         check_png_result(loaded.native[0].numpy(), loaded.source)
     if isinstance(loaded.source, DicomSource):
+        if loaded.source.datasets[0].get("PhotometricInterpretation") == "PALETTE COLOR":
+            raise MedinpaintError(
+                f"{input_path.name} is PALETTE COLOR: its pixels are indices into a colour table, not intensities, so "
+                "no fill between them means anything: convert it to RGB (pydicom.pixels.apply_color_lut) or give a greyscale image"
+            )
         try:
             stated = dicom_domain(loaded.source.datasets[0])
         except MedinpaintError:

@@ -265,3 +265,15 @@ def test_truncated_jpeg2000_names_the_decoding_failure(tmp_path):
     cut.write_bytes(data[: data.index(b"\xe0\x7f\x10\x00") + 400])  # 400 bytes into (7FE0,0010)
     with pytest.raises(MedinpaintError, match=r"pixel data of DICOM cut\.dcm could not be decoded \(End of file reached before delimiter \(FFFE,E0DD\)"):
         read_dicom(cut)
+
+
+def test_a_palette_colour_image_is_refused_with_the_way_out(tmp_path):
+    """OBXXXX1A.dcm (ultrasound, PALETTE COLOR): its pixels index a colour table; a fill between indices
+    would write colours from anywhere in the table, so it gets one error line naming the conversion."""
+    out = tmp_path / "filled.dcm"
+    result = runner.invoke(app, ["inpaint", "-i", str(corpus_file("OBXXXX1A.dcm")), "-m", MASK, "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert result.output.strip() == (
+        "error: OBXXXX1A.dcm is PALETTE COLOR: its pixels are indices into a colour table, not intensities, so no fill between "
+        "them means anything: convert it to RGB (pydicom.pixels.apply_color_lut) or give a greyscale image"
+    )
