@@ -20,7 +20,7 @@ from monai.utils import look_up_option
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dicom_like
-from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, read_image, write_png
+from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, check_png_result, read_image, write_png
 from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
 from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
@@ -260,7 +260,8 @@ def save_like(
     slices replaced (same affine, header, dtype). PNG/JPG: a PNG.
 
     Raises:
-        MedinpaintError: wrong result shape, wrong output suffix, or the output exists (and not ``overwrite``).
+        MedinpaintError: wrong result shape, wrong output suffix, an image input whose pixels a PNG cannot
+            keep (:func:`~medinpaint.io.images.check_png_result`), or the output exists (and not ``overwrite``).
     """
     out_path = Path(out_path)
     if tuple(native_result.shape) != tuple(loaded.native.shape):
@@ -275,5 +276,6 @@ def save_like(
     if isinstance(source, NiftiSource):
         return write_nifti_like(source, result, loaded.slice_indices, out_path, overwrite)
     if isinstance(source, ImageSource):
+        check_png_result(loaded.native[0].numpy(), source)  # the input's pixels must survive as PNG
         return write_png(source, result[0], out_path, overwrite)
     return write_dicom_like(source, loaded.slice_indices, result, out_path, description, overwrite)

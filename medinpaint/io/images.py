@@ -83,7 +83,7 @@ def read_image(path: str | Path, grey: bool = False) -> tuple[np.ndarray, ImageS
             elif mode in ("1", "L", "LA"):
                 array, max_value = np.asarray(image.convert("L"), dtype=np.float32)[None], 255
             elif mode == "F":
-                array, max_value = np.asarray(image, dtype=np.float32)[None], None
+                array, max_value = np.array(image, dtype=np.float32)[None], None  # a copy: asarray would be a read-only view
             else:
                 array, max_value = np.moveaxis(np.asarray(image.convert("RGB"), dtype=np.float32), -1, 0), 255
     except (UnidentifiedImageError, OSError) as err:
