@@ -61,7 +61,8 @@ FILL_HELP = (
 )
 
 INPAINT_MANY_HELP = (
-    "Fill many (input, mask) pairs with inpaint's options; OUT_DIR/report.csv says ok, failed or skipped per pair. "
+    "Fill many (input, mask) pairs with inpaint's options; OUT_DIR/report.csv says ok, failed or skipped per pair, "
+    "with what was filled (and inpaint's notes) or the error. "
     "A pair whose output exists is skipped, so a second run resumes (--overwrite fills it again); a broken pair is "
     "reported and the others go on. Exit status 1 when any pair failed, 2 for a bad table or option (nothing filled). "
     "Sharded: torchrun --nproc_per_node N -m medinpaint inpaint-many ... (each process loads the model once and fills "

@@ -56,7 +56,7 @@ class PairResult:
         input, mask: as written in the table.
         output: the result's path.
         status: ``ok``, ``failed`` or ``skipped`` (the output existed).
-        message: what was filled, or the one-line error.
+        message: what was filled (and the report's notes, each after ``; note:``), or the one-line error.
         seconds: wall time of the pair.
     """
 
@@ -149,7 +149,7 @@ def _inpaint_pair(pair: Pair, models, overwrite: bool, file_options: dict) -> Pa
         return result("failed", str(err).splitlines()[0])
     except Exception as err:  # a valid-looking file that breaks a reader: report it, go on with the others
         return result("failed", f"unexpected {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-    return result("ok", str(report).splitlines()[0])
+    return result("ok", "; ".join([str(report).splitlines()[0], *(f"note: {note}" for note in report.notes)]))
 
 
 def _write_report(path: Path, results: list[PairResult]) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 from typer.testing import CliRunner
 
@@ -161,3 +162,20 @@ def test_every_option_of_inpaint_reaches_inpaint_file():
     defaults = {name: command[name].default.default for name in inpaint_options}
     accepted = set(inspect.signature(file_inpainting.inpaint_file).parameters) | set(inspect.signature(many.inpaint_many).parameters)
     assert set(cli.file_options(**defaults)) <= accepted
+
+
+def test_a_pair_whose_header_says_other_anatomy_carries_the_note(tmp_path, monkeypatch):
+    """A batch user sees the report's note too: emri_small (MR of the HEAD) saying KNEE is filled, and its
+    row's message ends with the note; the same file as it is gets none."""
+    from conftest import dicom_test_file
+
+    monkeypatch.chdir(tmp_path)
+    knee = pydicom.dcmread(dicom_test_file("emri_small.dcm"))
+    knee.BodyPartExamined = "KNEE"
+    knee.save_as("knee.dcm")
+    Path("pairs.csv").write_text(f"input,mask\nknee.dcm,box:16\n{dicom_test_file('emri_small.dcm')},box:16\n")
+    results = inpaint_many("pairs.csv", "filled", slices=[0], device="cpu", progress=False)
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert results[0].message.startswith("knee.dcm: filled 1 slice(s)")
+    assert "; note: knee.dcm says Modality MR, BodyPartExamined KNEE, and brain_mri_dcgan.pt learned brain MR" in results[0].message
+    assert "note:" not in results[1].message
