@@ -28,6 +28,7 @@ import json
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,14 @@ from skimage.restoration import inpaint_biharmonic
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import native_known_mask
 from medinpaint.io.dicom import not_head_mr
-from medinpaint.pipeline import load_slices
+from medinpaint.pipeline import LoadedSlices, load_slices
 
 MASKS = ("box:16", "dropout:0.5")
 MAX_HOLE = 400_000
 
 
-def candidates() -> list[tuple[Path, pydicom.Dataset]]:
-    """The test data's greyscale, decodable, non-CT DICOM images, with their headers."""
-    found = []
+def candidates() -> Iterator[tuple[Path, pydicom.Dataset, LoadedSlices]]:
+    """The test data's greyscale, decodable, non-CT DICOM images, with their headers and frames, one at a time."""
     for name in sorted(get_testdata_files()):
         path = Path(name)
         try:
@@ -59,11 +59,10 @@ def candidates() -> list[tuple[Path, pydicom.Dataset]]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                load_slices(path, domain="mri")
+                loaded = load_slices(path, domain="mri")
         except MedinpaintError:  # undecodable, truncated, no pixels: the corpus test's refused files
             continue
-        found.append((path, header))
-    return found
+        yield path, header, loaded
 
 
 def label(path: Path) -> str:
@@ -83,10 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for path, header in candidates():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                loaded = load_slices(path, domain="mri")
+        for path, header, loaded in candidates():
             frames = loaded.native[:, 0].numpy().astype(np.float64)
             said = not_head_mr(header)
             for mask in args.masks.split(","):

@@ -187,7 +187,7 @@ def voided_beside_frames(loaded: LoadedSlices, known: torch.Tensor, brain: torch
         return voided_beside_slices(loaded.native, known, axis, directions, brain)
     voided = torch.zeros(known.shape, dtype=torch.bool)
     for number, steps in enumerate(slice_directions(loaded)):
-        if steps is not None and bool((known[number] < 0.5).any()):
+        if steps is not None:
             one = slice(number, number + 1)
             voided[one] = voided_beside_slices(loaded.native[one], known[one], axis, steps, None if brain is None else brain[one])
     return voided
