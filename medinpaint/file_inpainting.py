@@ -198,6 +198,7 @@ def inpaint_file(
     dilate_mm: float = 0.0,
     mirror: bool = True,
     brain_mask: str | os.PathLike | None = None,
+    copy_check: bool = True,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
 
@@ -255,6 +256,10 @@ def inpaint_file(
             formats): the guides (``mirror``: the mirror plane and image, the template's placement) read
             only there, so that a head's skull and scalp are not; the network's fill is the same with or
             without it. None = every known voxel (a skull-stripped input). Needs ``mirror``.
+        copy_check: in a 2-D network fill (a lone slice or image, ``fill="slices"``), weigh each slice's
+            correction by how well the network fills copies of its hole in the slice's own known pixels
+            (:mod:`medinpaint.inpainting.copy_check`): towards the biharmonic fill where the image is
+            unlike what the model learned. The 3-D fill is not checked.
 
     Returns:
         :class:`FileInpaintReport`.
@@ -333,7 +338,7 @@ def inpaint_file(
         guided = mirror and chosen_method == "network" and loaded.native.shape[1] == 1
         voided = voided_beside_frames(loaded, known, brain)[todo] if guided else torch.zeros(known[todo].shape, dtype=torch.bool)
         fill_known = known[todo].masked_fill(voided, 0.0)
-        fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, **options)
+        fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, copy_check=copy_check, **options)
         fill = guide_native_fill(loaded, todo, fill_known, fill, None if brain is None else brain[todo]) if mirror else fill
         fill = keep_voided(fill, loaded.native[todo], voided)
     raw_native, blended_native = fill.raw, fill.filled
@@ -377,4 +382,5 @@ def inpaint_file(
         None if brain is None else int(brain.sum()),
         chosen_method,
         _anatomy_notes(input_path, loaded, models),
+        None if fill.correction_weights is None else tuple(float(w) for w in fill.correction_weights),
     )

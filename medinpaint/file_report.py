@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
+from medinpaint.inpainting.mirror_guide import SLICES_SHOWN, MirrorGuide, SliceMirrorGuides
 
 __all__ = ["FileInpaintReport"]
 
@@ -37,6 +37,8 @@ class FileInpaintReport:
             ``"search"`` (the latent search); None when nothing was filled.
         notes: what the user should know about the fill (e.g. a DICOM header that says the image is not
             what the model learned), printed as ``note:`` lines.
+        correction_weights: per filled slice, the weight of the network's correction that the copy check
+            chose (:mod:`medinpaint.inpainting.copy_check`; 2-D network fills); None = not checked.
     """
 
     input: Path
@@ -54,6 +56,7 @@ class FileInpaintReport:
     brain_voxels: int | None = None
     method: str | None = None
     notes: tuple[str, ...] = ()
+    correction_weights: tuple[float, ...] | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -76,8 +79,17 @@ class FileInpaintReport:
                 lines.append(f"brain mask (--brain-mask): {self.brain_voxels} voxels; the guides read only there")
             if self.tissue_classes is not None:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
+            if self.correction_weights is not None:
+                lines.append(self._copy_check_line())
             if self.mirror is not None:
                 lines.append(f"mirror guide (--mirror): {self.mirror}")
         lines += [f"note: {note}" for note in self.notes]
         lines += [f"{role}: {path}" for role, path in self.outputs.items()]
         return "\n".join(lines)
+
+    def _copy_check_line(self) -> str:
+        """The copy check's weights, slice by slice (the first :data:`SLICES_SHOWN`)."""
+        weights = self.correction_weights
+        shown = ", ".join(f"slice {s}: {w:.2f}" for s, w in zip(self.slices[:SLICES_SHOWN], weights))
+        more = f" (+{len(weights) - SLICES_SHOWN} more slices)" if len(weights) > SLICES_SHOWN else ""
+        return f"copy check (--copy-check): the network's correction weighted {shown}{more} (1 = the network's fill, 0 = biharmonic)"

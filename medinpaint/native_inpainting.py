@@ -4,7 +4,9 @@ The one path from native slices to a model's fill and back, used by :func:`inpai
 MONAI transforms and the benchmarks. Two methods (:data:`METHODS`):
 
 * ``"network"``: the checkpoint's posterior-mean fill network on each whole slice at native
-  resolution (:mod:`medinpaint.inpainting.network_fill`); the default when the checkpoint
+  resolution (:mod:`medinpaint.inpainting.network_fill`), its correction of the biharmonic fill
+  weighed by how well it fills copies of the hole in the slice's own known pixels
+  (:mod:`medinpaint.inpainting.copy_check`; ``copy_check``); the default when the checkpoint
   carries one (the shipped brain model does);
 * ``"search"``: the paper's method, the DCGAN latent search, in these steps:
 
@@ -30,6 +32,7 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
+from medinpaint.inpainting.copy_check import CHECK_VIEWS, correction_weights
 from medinpaint.inpainting.fill_grid import FillGrid
 from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
 from medinpaint.inpainting.network_fill import network_fill
@@ -77,6 +80,8 @@ class NativeFill:
         mirror: the 3-D fill's mirror guide (:class:`~medinpaint.inpainting.mirror_guide.MirrorGuide`),
             or each slice's for a 2-D fill (:func:`medinpaint.slice_mirror.guide_native_fill`); None when
             not guided by the mirror.
+        correction_weights: (N,) each slice's weight of the network's correction from the copy check
+            (:mod:`medinpaint.inpainting.copy_check`); None when not checked.
     """
 
     filled: torch.Tensor | None
@@ -88,6 +93,7 @@ class NativeFill:
     detail_gain: float = 0.0
     grid: FillGrid = FillGrid()
     mirror: MirrorGuide | SliceMirrorGuides | None = None
+    correction_weights: torch.Tensor | None = None
 
 
 def default_grid(models: LoadedModels) -> str:
@@ -222,6 +228,7 @@ def inpaint_native_stacks(
     estimate: str = "best",
     blend_method: str | None = "poisson",
     prior_weight: float = 1.0,
+    copy_check: bool = True,
     progress: bool = False,
 ) -> list[NativeFill]:
     """:func:`inpaint_native` for several stacks of slices (of different sizes) in ONE batched search.
@@ -247,6 +254,8 @@ def inpaint_native_stacks(
             blend (``filled`` None), for a caller that blends the raw fills itself (the 3-D fill).
         prior_weight: share of the (blended) model fill in the hole; the rest is the
             biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the model's fill only.
+        copy_check: ``"network"``: weigh each slice's correction by the copy check
+            (:mod:`medinpaint.inpainting.copy_check`), times ``prior_weight``; False = unchecked.
         progress: show the search's progress bar.
 
     Returns:
@@ -263,7 +272,7 @@ def inpaint_native_stacks(
     if method not in METHODS:
         raise MedinpaintError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     if method == "network":
-        return [_network_stack(native, known, models, intensity, blend_method, prior_weight) for native, known in stacks]
+        return [_network_stack(native, known, models, intensity, blend_method, prior_weight, copy_check) for native, known in stacks]
     if grid not in GRIDS:
         raise MedinpaintError(f"unknown grid {grid!r}: use one of {', '.join(GRIDS)}")
     search = search_for_grid(search, grid)
@@ -292,14 +301,18 @@ def _checked(native: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, t
     return native.float().cpu(), known.float().cpu()
 
 
-def _network_stack(native, known, models: LoadedModels, intensity: IntensityToUnit, blend_method: str | None, prior_weight: float) -> NativeFill:
+def _network_stack(
+    native, known, models: LoadedModels, intensity: IntensityToUnit, blend_method: str | None, prior_weight: float, copy_check: bool
+) -> NativeFill:
     """One stack filled by the checkpoint's fill network (no blend: the fill starts from the biharmonic one)."""
     net = fill_network_of(models)
     native, known = _checked(native, known)
     fill, spread = network_fill(native, known, net, intensity)
-    filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight)
+    checked = blend_method is not None and copy_check
+    weights = correction_weights(native, known, lambda values, mask: network_fill(values, mask, net, intensity, views=CHECK_VIEWS)[0]) if checked else None
+    filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight if weights is None else prior_weight * weights)
     zeros = torch.zeros(len(native))
-    return NativeFill(filled, fill, spread, zeros, zeros.long(), 0)
+    return NativeFill(filled, fill, spread, zeros, zeros.long(), 0, correction_weights=weights)
 
 
 @dataclass(frozen=True)
