@@ -43,7 +43,7 @@ def network_2d(volume: np.ndarray, mask: np.ndarray, models, intensity, views: i
     slices = hole_slices(mask)
     native = torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume[:, :, slices], 2, 0)))[:, None]
     known = torch.from_numpy(np.ascontiguousarray(np.moveaxis(~mask[:, :, slices], 2, 0))).float()[:, None]
-    fill, _ = network_fill(native, known, models.fill_network, intensity, views=views)
+    fill = network_fill(native, known, models.fill_network, intensity, views=views).fill
     filled[:, :, slices] = np.moveaxis(fill[:, 0].numpy(), 0, 2)
     return filled
 

@@ -32,7 +32,7 @@ import torch
 from medinpaint.checkpoint import LoadedModels
 from medinpaint.errors import MedinpaintError
 from medinpaint.inpainting import SearchConfig, blend, latent_search
-from medinpaint.inpainting.copy_check import CHECK_VIEWS, correction_weights
+from medinpaint.inpainting.copy_check import CHECK_VIEWS, correction_weights, weigh_correction
 from medinpaint.inpainting.fill_grid import FillGrid
 from medinpaint.inpainting.mirror_guide import MirrorGuide, SliceMirrorGuides
 from medinpaint.inpainting.network_fill import network_fill
@@ -254,8 +254,8 @@ def inpaint_native_stacks(
             blend (``filled`` None), for a caller that blends the raw fills itself (the 3-D fill).
         prior_weight: share of the (blended) model fill in the hole; the rest is the
             biharmonic fill (:mod:`medinpaint.inpainting.shrinkage`); 1 = the model's fill only.
-        copy_check: ``"network"``: weigh each slice's correction by the copy check
-            (:mod:`medinpaint.inpainting.copy_check`), times ``prior_weight``; False = unchecked.
+        copy_check: ``"network"``: weigh each slice's correction of its biharmonic base by the copy
+            check (:mod:`medinpaint.inpainting.copy_check`), before ``prior_weight``; False = unchecked.
         progress: show the search's progress bar.
 
     Returns:
@@ -307,12 +307,14 @@ def _network_stack(
     """One stack filled by the checkpoint's fill network (no blend: the fill starts from the biharmonic one)."""
     net = fill_network_of(models)
     native, known = _checked(native, known)
-    fill, spread = network_fill(native, known, net, intensity)
-    checked = blend_method is not None and copy_check
-    weights = correction_weights(native, known, lambda values, mask: network_fill(values, mask, net, intensity, views=CHECK_VIEWS)[0]) if checked else None
-    filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight if weights is None else prior_weight * weights)
+    result = network_fill(native, known, net, intensity)
+    fill, weights = result.fill, None
+    if blend_method is not None and copy_check:
+        weights = correction_weights(native, known, lambda values, mask: network_fill(values, mask, net, intensity, views=CHECK_VIEWS))
+        fill = weigh_correction(result, native, known, weights)
+    filled = None if blend_method is None else shrink_to_biharmonic(fill, native, known, prior_weight)
     zeros = torch.zeros(len(native))
-    return NativeFill(filled, fill, spread, zeros, zeros.long(), 0, correction_weights=weights)
+    return NativeFill(filled, result.fill, result.spread, zeros, zeros.long(), 0, correction_weights=weights)
 
 
 @dataclass(frozen=True)

@@ -56,12 +56,13 @@ def test_an_untrained_network_returns_the_biharmonic_fill():
     known = torch.ones_like(native)
     known[..., 20:30, 25:33] = 0
     top = float(native.max())
-    fill, _ = network_fill(native, known, ResidualFillNet(TINY).eval(), IntensityToUnit(0, top), views=1)
+    fill, _, base = network_fill(native, known, ResidualFillNet(TINY).eval(), IntensityToUnit(0, top), views=1)
     hole = known[0, 0].numpy() < 0.5
     unit = native[0, 0].double().numpy() * 2 / top - 1
     expected = (inpaint_biharmonic(np.where(hole, 0, unit), hole) + 1) * top / 2
     assert np.allclose(fill[0, 0].numpy()[hole], expected[hole], atol=1e-3)
     assert torch.equal(fill[known > 0], native[known > 0])
+    assert torch.allclose(base, fill, atol=1e-3) and torch.equal(base[known > 0], native[known > 0])  # the base it corrected, by nothing
 
 
 def test_network_fill_keeps_known_pixels_and_is_equivariant_over_its_eight_views():
@@ -71,11 +72,11 @@ def test_network_fill_keeps_known_pixels_and_is_equivariant_over_its_eight_views
     known[0, :, 10:20, 12:17] = 0
     known[1, :, 25:31, 5:9] = 0
     net, intensity = random_net(), IntensityToUnit(0, 100)
-    fill, spread = network_fill(native, known, net, intensity)
+    fill, spread, _ = network_fill(native, known, net, intensity)
     assert torch.equal(fill[known.expand_as(fill) > 0], native[known.expand_as(native) > 0])
     assert bool((spread[known > 0] == 0).all()) and bool((spread[known < 0.5] > 0).any())
-    assert not torch.allclose(fill, network_fill(native, known, ResidualFillNet(TINY).eval(), intensity)[0])
-    turned, _ = network_fill(torch.rot90(native, 1, (2, 3)), torch.rot90(known, 1, (2, 3)), net, intensity)
+    assert not torch.allclose(fill, network_fill(native, known, ResidualFillNet(TINY).eval(), intensity).fill)
+    turned = network_fill(torch.rot90(native, 1, (2, 3)), torch.rot90(known, 1, (2, 3)), net, intensity).fill
     assert torch.allclose(torch.rot90(fill, 1, (2, 3)), turned, atol=1e-3)
 
 

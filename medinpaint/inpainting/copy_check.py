@@ -10,11 +10,11 @@ the truth is known. For each slice:
    four directions hides the most known pixels; the known pixels under the moved hole are the copies,
    but for exact zeros (a background or a voided region: there the biharmonic fill is exact, and a
    network that adds anything would be turned down for what the hole does not hold);
-2. the network (with :data:`CHECK_VIEWS` of its symmetry views) and the biharmonic fill fill the
-   hole and the copies together;
+2. the network (with :data:`CHECK_VIEWS` of its symmetry views) fills the hole and the copies
+   together, correcting its biharmonic base of both;
 3. the weight ``w`` is the least-squares weight, clipped to [0, 1], of the network's correction
-   (network − biharmonic) that best reproduces the copies' known values;
-4. the hole's fill is ``biharmonic + w · (network − biharmonic)``.
+   (fill − base) that best reproduces the copies' known values;
+4. the hole's fill is ``base + w · (fill − base)`` (:func:`weigh_correction`).
 
 ``w = 1`` keeps the network's fill, ``w = 0`` is the biharmonic fill. A slice where fewer than
 :data:`MIN_COPY_PIXELS` pixels can be hidden keeps ``w = 1``. The check is the template guide's ring
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from medinpaint.inpainting.blend import biharmonic_blend
+from medinpaint.inpainting.network_fill import NetworkFill
 
-__all__ = ["CHECK_VIEWS", "GAP", "MIN_COPY_PIXELS", "correction_weights", "hole_copies"]
+__all__ = ["CHECK_VIEWS", "GAP", "MIN_COPY_PIXELS", "correction_weights", "hole_copies", "weigh_correction"]
 
 CHECK_VIEWS = 1  # symmetry views of the check's network fill: 8 chose no better weights (docs/results.md, "The copy check")
 GAP = 2  # known pixels between a part of the hole and its copy
@@ -76,16 +76,14 @@ def hole_copies(hole: np.ndarray, readable: np.ndarray | None = None) -> np.ndar
     return best
 
 
-def correction_weights(
-    native: torch.Tensor, known: torch.Tensor, network: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-) -> torch.Tensor:
+def correction_weights(native: torch.Tensor, known: torch.Tensor, network: Callable[[torch.Tensor, torch.Tensor], NetworkFill]) -> torch.Tensor:
     """Each slice's weight of the network's correction, checked on copies of its hole (module docstring).
 
     Args:
         native: (N, C, H, W) native units; values in the hole are not read.
         known: (N, 1, H, W), 1 = known, 0 = missing.
-        network: the network's fill (M, C, H, W), native units, of slices (M, C, H, W) with a known
-            mask (M, 1, H, W).
+        network: the network's fill (:class:`~medinpaint.inpainting.network_fill.NetworkFill`) of
+            slices (M, C, H, W) with a known mask (M, 1, H, W).
 
     Returns:
         (N,) float64 weights in [0, 1]; 1 where no copies fit.
@@ -93,9 +91,10 @@ def correction_weights(
     Example:
         >>> native = 100 + torch.rand(1, 1, 40, 40)
         >>> known = torch.ones(1, 1, 40, 40); known[..., 10:16, 10:16] = 0
-        >>> correction_weights(native, known, lambda values, mask: values).tolist()  # a network that knows the truth
+        >>> flat = lambda values: torch.full_like(values, 100.5)  # a base that misses the texture
+        >>> correction_weights(native, known, lambda values, mask: NetworkFill(values, None, flat(values))).tolist()  # a network that knows the truth
         [1.0]
-        >>> [round(w, 2) for w in correction_weights(native, known, lambda values, mask: values * 0).tolist()]  # one that fills zeros
+        >>> [round(w, 2) for w in correction_weights(native, known, lambda values, mask: NetworkFill(values * 0, None, flat(values))).tolist()]  # one that fills zeros
         [0.0]
     """
     hole = (known < 0.5)[:, 0].cpu().numpy()
@@ -106,11 +105,24 @@ def correction_weights(
     if not checked.any():
         return weights
     rows = torch.from_numpy(np.flatnonzero(checked))
-    values, hidden = native[rows].double().cpu(), torch.from_numpy(copies[checked])[:, None]
-    check_known = known[rows].cpu().masked_fill(hidden, 0.0)
-    smooth = biharmonic_blend(torch.zeros_like(values), values, check_known)
-    correction = (network(native[rows], check_known).double().cpu() - smooth).masked_fill(~hidden, 0.0)
-    error = (values - smooth).masked_fill(~hidden, 0.0)
+    hidden = torch.from_numpy(copies[checked])[:, None]
+    check = network(native[rows], known[rows].cpu().masked_fill(hidden, 0.0))
+    base = check.base.double().cpu()
+    correction = (check.fill.double().cpu() - base).masked_fill(~hidden, 0.0)
+    error = (native[rows].double().cpu() - base).masked_fill(~hidden, 0.0)
     fit = (correction * error).flatten(1).sum(dim=1) / (correction * correction).flatten(1).sum(dim=1).clamp_min(1e-12)
     weights[rows] = fit.clamp(0.0, 1.0)
     return weights
+
+
+def weigh_correction(fill: NetworkFill, native: torch.Tensor, known: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``base + w · (fill − base)`` in each slice's hole, ``w`` its weight (N,); known pixels from ``native``, bit for bit.
+
+    Example:
+        >>> native = torch.zeros(2, 1, 4, 4); known = torch.ones(2, 1, 4, 4); known[..., 1:3, 1:3] = 0
+        >>> weighed = weigh_correction(NetworkFill(native + 10, None, native + 2), native, known, torch.tensor([0.0, 0.5]))
+        >>> weighed[:, 0, 1, 1].tolist(), weighed[:, 0, 0, 0].tolist()
+        ([2.0, 6.0], [0.0, 0.0])
+    """
+    share = weights.view(-1, 1, 1, 1).to(fill.fill.dtype)
+    return torch.where(known < 0.5, fill.base + share * (fill.fill - fill.base), native)

@@ -17,12 +17,14 @@ Example:
     >>> net = ResidualFillNet(FillNetConfig(features=(4, 4, 8, 8, 8, 4))).eval()
     >>> native = torch.arange(40 * 30.0).view(1, 1, 40, 30)
     >>> known = torch.ones(1, 1, 40, 30); known[..., 10:14, 10:14] = 0
-    >>> fill, spread = network_fill(native, known, net, IntensityToUnit(0, 1200))
+    >>> fill, spread, base = network_fill(native, known, net, IntensityToUnit(0, 1200))
     >>> bool(torch.equal(fill[known.bool()], native[known.bool()])), round(float((fill - native).abs().max()), 2)
     (True, 0.0)
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -37,8 +39,8 @@ from medinpaint.networks.fill_unet import ResidualFillNet
 from medinpaint.transforms.array import IntensityToUnit
 
 __all__ = [
-    "CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "hole_groups", "hole_views", "network_fill", "network_fill_volume", "run_lengths",
-    "symmetry_views",
+    "CONTEXT", "THICK_HOLE_VIEWS", "VIEWS", "VOLUME_VIEWS", "NetworkFill", "hole_groups", "hole_views", "network_fill", "network_fill_volume",
+    "run_lengths", "symmetry_views",
 ]  # fmt: skip
 
 VIEWS = 8  # the dihedral group of the square: 4 rotations, each with and without a mirror
@@ -61,6 +63,20 @@ def symmetry_views(count: int = VIEWS) -> list[tuple[int, bool]]:
     return [(turns, mirrored) for turns in range(4) for mirrored in (False, True)][:count]
 
 
+class NetworkFill(NamedTuple):
+    """:func:`network_fill`'s result, native units, known pixels bit-identical to the input's.
+
+    Attributes:
+        fill: (N, C, H, W) the network's fill.
+        spread: (N, 1, H, W) its standard deviation over the symmetry views (mean over channels), zero on known pixels.
+        base: (N, C, H, W) the classical fill the network corrected (``fill − base`` is its correction).
+    """
+
+    fill: torch.Tensor
+    spread: torch.Tensor
+    base: torch.Tensor
+
+
 def _apply(x: torch.Tensor, turns: int, mirrored: bool) -> torch.Tensor:
     x = x.flip(-1) if mirrored else x
     return torch.rot90(x, turns, (-2, -1))
@@ -80,8 +96,8 @@ def network_fill(
     *,
     base: torch.Tensor | None = None,
     views: int = VIEWS,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The network's fill of the holes of native slices, and its spread over the symmetry views.
+) -> NetworkFill:
+    """The network's fill of the holes of native slices, its spread over the symmetry views, and its base.
 
     Args:
         native: (N, C, H, W) native units; values in the hole are not read.
@@ -94,9 +110,7 @@ def network_fill(
         views: how many of the eight symmetries to average (1..8).
 
     Returns:
-        ``(fill, spread)``: fill (N, C, H, W) native units, known pixels bit-identical to
-        ``native``; spread (N, 1, H, W) the standard deviation over the views (mean over
-        channels), native units, zero on known pixels.
+        :class:`NetworkFill`.
 
     Raises:
         MedinpaintError: a mask of another shape, or a bad number of views.
@@ -125,7 +139,8 @@ def network_fill(
     scale = torch.stack([intensity.native_scale(plane) for plane in mean]).mean(dim=1, keepdim=True)  # native units per unit step
     hole = known < 0.5
     filled = torch.where(hole, filled.to(native.dtype), native)
-    return filled, torch.cat(spreads) * scale * hole
+    classical = torch.where(hole, torch.stack([intensity.inverse(plane) for plane in unit_base]).to(native.dtype), native)
+    return NetworkFill(filled, torch.cat(spreads) * scale * hole, classical)
 
 
 def run_lengths(hole: np.ndarray, axis: int) -> np.ndarray:
@@ -259,7 +274,7 @@ def network_fill_volume(
         for axis in axes:
             through = np.flatnonzero(mine.any(axis=tuple(a for a in range(3) if a != axis)))
             stacks = [torch.from_numpy(np.ascontiguousarray(np.moveaxis(a[box], axis, 0)[through]))[:, None] for a in (volume, known, base)]
-            fill, deviation = network_fill(stacks[0], stacks[1], net, intensity, base=stacks[2], views=group_views)
+            fill, deviation, _ = network_fill(stacks[0], stacks[1], net, intensity, base=stacks[2], views=group_views)
             bar.update(len(through))
             planes = np.moveaxis(np.array(volume[box], np.float32, copy=True), axis, 0)
             deviations = np.zeros_like(planes)
