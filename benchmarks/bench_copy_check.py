@@ -45,6 +45,7 @@ from medinpaint.transforms.array import IntensityToUnit
 
 MASKS = ("box:16", "dropout:0.25", "dropout:0.5", "dropout:0.8", "centre", "random-box", "quarter", "pattern")
 RADII_MM = (3, 6, 12)
+TIE = 1.001  # a fill within 0.1 % of biharmonic's MAE is level with it (a weight of 0 is the biharmonic fill, up to rounding)
 
 
 def brain_slices(dipy: Path | None) -> list[tuple[str, np.ndarray, float]]:
@@ -84,7 +85,6 @@ def main() -> None:
     parser.add_argument("--max-side", type=int, default=1100, help="other anatomy: leave out images with a longer side (radiographs)")
     parser.add_argument("--max-hole", type=int, default=MAX_HOLE, help="other anatomy: leave out a mask with more hole pixels than this")
     args = parser.parse_args()
-    torch.manual_seed(0)
     models = load_models(device="cpu")
     rows = []
 
@@ -131,7 +131,7 @@ def main() -> None:
 def table(rows: list[dict]) -> str:
     """Per group and image set: geometric means of the MAE ratios, and counts of fills above biharmonic's."""
     lines = [
-        "| images | fills | checked / unchecked MAE (geometric mean) | unchecked / biharmonic | checked / biharmonic | above biharmonic: unchecked, checked | checked > 1 % above unchecked | weight < 0.5 |",
+        "| images | fills | checked / unchecked MAE (geometric mean) | unchecked / biharmonic | checked / biharmonic | above biharmonic (by > 0.1 %): unchecked, checked | checked > 1 % above unchecked | weight < 0.5 |",
         "|---|---|---|---|---|---|---|---|",
     ]
     sets = {}
@@ -142,7 +142,7 @@ def table(rows: list[dict]) -> str:
         def mean_ratio(top: str, bottom: str) -> float:
             return math.exp(sum(math.log(max(r[top], 1e-12) / max(r[bottom], 1e-12)) for r in chosen) / len(chosen))
 
-        above = [sum(r[f"mae_{k}"] > r["mae_biharmonic"] for r in chosen) for k in ("unchecked", "checked")]
+        above = [sum(r[f"mae_{k}"] > TIE * r["mae_biharmonic"] for r in chosen) for k in ("unchecked", "checked")]
         worse = sum(r["mae_checked"] > 1.01 * r["mae_unchecked"] for r in chosen)
         low = sum(min(r["weights"]) < 0.5 for r in chosen)
         lines.append(
