@@ -156,7 +156,7 @@ def train_fill(
 @app.command()
 @user_errors_exit
 def inpaint(
-    input: Path = typer.Option(..., "--input", "-i", help="DICOM file, multi-frame DICOM, DICOM series folder, NIfTI, PNG or JPG."),
+    input: Path = typer.Option(..., "--input", "-i", help="DICOM file, multi-frame DICOM, DICOM series folder, NIfTI (.nii, .nii.gz, or a .hdr/.img pair; the result is one .nii/.nii.gz), PNG or JPG."),
     mask: str = typer.Option(..., "--mask", "-m", help=MASK_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Output in the input's format (a folder for a DICOM series)."),
     checkpoint: Optional[Path] = typer.Option(None, help=CHECKPOINT_HELP),

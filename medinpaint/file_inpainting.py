@@ -29,7 +29,7 @@ from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
 from medinpaint.io.dicom import DicomSource, dicom_domain, not_head_mr
 from medinpaint.io.images import ImageSource, check_png_result
-from medinpaint.io.nifti import NiftiSource, nifti_shape, write_nifti_map
+from medinpaint.io.nifti import NiftiSource, is_volume_file, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known, load_brain_mask
 from medinpaint.masks import check_mask, make_mask
 from medinpaint.native_inpainting import GRIDS, check_method, default_grid, default_method, default_prior_weight, inpaint_native
@@ -46,7 +46,7 @@ __all__ = ["DEFAULT_RESTARTS", "VOLUME_RESTARTS", "FileInpaintReport", "inpaint_
 # are averaged as well (on training cases 2 scored as 4 there, at half the time: docs/training.md)
 DEFAULT_RESTARTS, VOLUME_RESTARTS = 4, 2
 
-MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".dcm")
+MASK_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".nii", ".nii.gz", ".hdr", ".img", ".dcm")
 
 
 def _is_mask_file(spec: str) -> bool:
@@ -88,7 +88,7 @@ def _load_input(
     input_path: Path, mask: str, models: LoadedModels, slices, axis: int, volume_index: int
 ) -> LoadedSlices:
     options = {"domain": models.domain, "axis": axis, "volume_index": volume_index, "normalisation": models.normalisation, "channels": models.channels}
-    if slices is None and _is_mask_file(mask) and str(input_path).lower().endswith((".nii", ".nii.gz")):
+    if slices is None and _is_mask_file(mask) and is_volume_file(input_path):
         shape = nifti_shape(input_path)
         if len(shape) >= 3 and 0 <= axis < 3:
             slices = range(shape[axis])  # the mask file says which slices to fill

@@ -17,7 +17,7 @@ import torch
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.dicom import DicomSource, is_dicom_file
 from medinpaint.io.dicom_geometry import frame_geometry
-from medinpaint.io.nifti import NiftiSource, nifti_shape
+from medinpaint.io.nifti import NiftiSource, is_volume_file, nifti_shape
 from medinpaint.pipeline import LoadedSlices
 
 __all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_origin", "volume_voxel_mm"]
@@ -97,7 +97,7 @@ def fill_mode(fill: str, input_path, mask_is_file: bool, slices) -> str:
     if check_fill(fill) == "slices":
         return fill
     path = Path(input_path)
-    if str(path).lower().endswith((".nii", ".nii.gz")):
+    if is_volume_file(path):
         volume = sum(s > 1 for s in nifti_shape(path)[:3]) == 3
     else:
         volume = path.is_dir() or is_dicom_file(path)  # a series folder or a DICOM file: frames checked once read

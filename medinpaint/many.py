@@ -35,7 +35,7 @@ __all__ = ["Pair", "PairResult", "REPORT_NAME", "STATUSES", "inpaint_many", "rea
 
 REPORT_NAME = "report.csv"
 STATUSES = ("ok", "failed", "skipped")
-RESULT_SUFFIX = {".jpg": ".png", ".jpeg": ".png"}  # results of JPG inputs are written as PNG
+RESULT_SUFFIX = {".jpg": ".png", ".jpeg": ".png", ".hdr": ".nii.gz", ".img": ".nii.gz"}  # results of JPG inputs are PNG, of NIfTI pairs one .nii.gz
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class PairResult:
 
 
 def _split_name(name: str) -> tuple[str, str]:
-    """``"t1.nii.gz"`` -> ``("t1", ".nii.gz")``; the suffix of a JPG input becomes ``.png``."""
+    """``"t1.nii.gz"`` -> ``("t1", ".nii.gz")``; the suffix of a JPG input becomes ``.png``, of a NIfTI pair ``.nii.gz``."""
     suffix = ".nii.gz" if name.lower().endswith(".nii.gz") else Path(name).suffix
     return name[: len(name) - len(suffix)], RESULT_SUFFIX.get(suffix.lower(), suffix)
 
@@ -93,9 +93,9 @@ def read_pairs(table: str | os.PathLike, out_dir: str | os.PathLike) -> list[Pai
     Example:
         >>> import tempfile
         >>> table = Path(tempfile.mkdtemp()) / "pairs.csv"
-        >>> _ = table.write_text("input,mask\\na/t1.nii.gz,a/lesion.nii.gz\\nb/t1.nii.gz,quarter\\nc/x.jpg,box:20\\n")
+        >>> _ = table.write_text("input,mask\\na/t1.nii.gz,a/lesion.nii.gz\\nb/t1.nii.gz,quarter\\nc/x.jpg,box:20\\nd/t1.hdr,d/lesion.hdr\\n")
         >>> [pair.output.as_posix() for pair in read_pairs(table, "out")]
-        ['out/t1.nii.gz', 'out/t1-2.nii.gz', 'out/x.png']
+        ['out/t1.nii.gz', 'out/t1-2.nii.gz', 'out/x.png', 'out/t1-3.nii.gz']
     """
     table, out_dir = Path(table), Path(out_dir)
     if not table.is_file():

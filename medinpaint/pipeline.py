@@ -21,7 +21,7 @@ from monai.utils import look_up_option
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.dicom import DicomSource, dicom_domain, read_dicom, write_dicom_like
 from medinpaint.io.images import IMAGE_SUFFIXES, ImageSource, check_png_result, read_image, write_png
-from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, extract_slices, read_nifti, write_nifti_like
+from medinpaint.io.nifti import NIFTI_SUFFIXES, NiftiSource, is_volume_file, extract_slices, read_nifti, write_nifti_like
 from medinpaint.normalisation import Normalisation
 from medinpaint.transforms.array import GridRecord, IntensityToUnit, ToGrid
 
@@ -65,7 +65,7 @@ def _kind(path: Path) -> str:
     name = path.name.lower()
     if path.is_dir():
         return "dicom"
-    if name.endswith(NIFTI_SUFFIXES):
+    if is_volume_file(name):
         return "nifti"
     if name.endswith(IMAGE_SUFFIXES):
         return "image"
@@ -95,7 +95,7 @@ def load_slices(
     """Load slices of an image file onto the grid.
 
     Args:
-        path: DICOM file or one-series folder, NIfTI (.nii/.nii.gz) or PNG/JPG.
+        path: DICOM file or one-series folder, NIfTI (.nii/.nii.gz, or a .hdr/.img pair) or PNG/JPG.
         domain: ``"ct"``, ``"mri"``, ``"photo"``; None = that of ``normalisation``, else guessed
             (DICOM Modality, NIfTI -> mri, PNG/JPG -> photo).
         axis: NIfTI slicing axis.

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pydicom
 import pytest
+from nibabel.testing import data_path as nibabel_data
 from typer.testing import CliRunner
 
 from conftest import dicom_test_file
 from medinpaint import __version__
 from medinpaint.cli import app
+from medinpaint.pipeline import load_slices
 from test_file_inpainting import tiny_checkpoint
 
 runner = CliRunner()
@@ -54,6 +59,32 @@ def test_bad_input_gives_one_error_line(tmp_path, monkeypatch, arguments, messag
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "out.dcm").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("row_major.dconn.nii", "row_major.dconn.nii is a CIFTI-2 file (data on brain coordinates, not an image grid): give a NIfTI image"),
+        ("analyze.hdr", "analyze.hdr is an Analyze 7.5 (SPM2) image, not NIfTI: convert it first"),
+        ("test.mgz", "test.mgz is a FreeSurfer MGH image, not NIfTI: convert it first"),
+        ("minc1_1_scale.mnc", "minc1_1_scale.mnc is a MINC 1 image, not NIfTI"),
+        ("nifti1.hdr", "NIfTI header nifti1.hdr has no image file nifti1.img beside it"),
+    ],
+)
+def test_volume_files_that_are_not_nifti_get_one_error_line(tmp_path, name, message):
+    """nibabel's test data: formats it reads that medinpaint does not fill, and a pair's header alone."""
+    result = runner.invoke(app, ["inpaint", "-i", os.path.join(nibabel_data, name), "-m", "box:16", "-o", str(tmp_path / "out.nii.gz")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_the_conversion_an_error_gives_makes_a_nifti_that_is_read(tmp_path, monkeypatch):
+    shutil.copy(os.path.join(nibabel_data, "test.mgz"), tmp_path)
+    monkeypatch.chdir(tmp_path)
+    output = runner.invoke(app, ["inpaint", "-i", "test.mgz", "-m", "box:16", "-o", "out.nii.gz"]).output
+    subprocess.run([sys.executable, "-c", re.search(r'python -c "(.*)"', output).group(1)], check=True, cwd=tmp_path)
+    assert load_slices(tmp_path / "test.nii.gz").native.shape[2:] == (4, 3)
 
 
 def test_inpaint_command_writes_a_derived_dicom(tmp_path):

@@ -90,6 +90,25 @@ def test_nifti_volume_with_mask_volume(tmp_path, mri_checkpoint):
     assert spread.shape == volume.shape and spread[..., 10].max() > 0 and spread[..., 5].max() == 0
 
 
+def test_nifti_pair_in_one_nifti_file_out(tmp_path, mri_checkpoint):
+    """A NIfTI pair (.hdr + .img, as SPM writes) of a real T1 in, its lesion mask a pair too; one .nii.gz on its grid out."""
+    image = nib.load(Path(nibabel_data) / "anatomical.nii")
+    volume = np.asanyarray(image.dataobj)
+    nib.save(nib.Nifti1Pair(volume, image.affine, image.header), tmp_path / "t1.img")
+    lesion = np.zeros(volume.shape, np.uint8)
+    lesion[20:30, 25:35, 10:12] = 1
+    nib.save(nib.Nifti1Pair(lesion, image.affine), tmp_path / "lesion.hdr")
+    report = inpaint_file(tmp_path / "t1.hdr", str(tmp_path / "lesion.hdr"), tmp_path / "out.nii.gz", checkpoint=mri_checkpoint, search=FAST, progress=False)
+    out = nib.load(tmp_path / "out.nii.gz")
+    result = np.asanyarray(out.dataobj)
+    assert type(out) is nib.Nifti1Image and report.slices == (10, 11)
+    assert np.allclose(out.affine, image.affine) and out.shape == image.shape and out.get_data_dtype() == nib.load(tmp_path / "t1.hdr").get_data_dtype()
+    assert np.array_equal(result[lesion == 0], volume[lesion == 0]) and not np.array_equal(result[lesion == 1], volume[lesion == 1])
+    with pytest.raises(MedinpaintError, match="out.hdr must end in .nii or .nii.gz"):
+        inpaint_file(tmp_path / "t1.hdr", str(tmp_path / "lesion.hdr"), tmp_path / "out.hdr", checkpoint=mri_checkpoint, search=FAST)
+    assert not (tmp_path / "out.hdr").exists()
+
+
 def test_hole_values_do_not_change_the_fill(tmp_path):
     """The shipped model's default 3-D fill of a real T1 is the same whether the hole holds the
     lesion, zeros or a fill value far above the tissue: its values never set the MR intensity scale."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 
 import nibabel as nib
@@ -70,6 +71,25 @@ def test_non_finite_voxels_are_reported(tmp_path):
     nib.save(nib.Nifti1Image(volume, np.eye(4)), tmp_path / "nan.nii.gz")
     with pytest.raises(MedinpaintError, match=r"holds 2 non-finite voxel\(s\) \(NaN/inf\), first at voxel \(2, 3, 1\)"):
         load_slices(tmp_path / "nan.nii.gz")
+
+
+@pytest.mark.parametrize("name", ["cut.nii", "cut.nii.gz", "crc.nii.gz", "cut.hdr"])
+def test_damaged_files_are_reported(tmp_path, name):
+    """A real T1 cut short or corrupted after its header, as an interrupted copy leaves it."""
+    whole = open(ANATOMICAL, "rb").read()
+    if name == "cut.hdr":  # a pair whose image file is cut short
+        image = nib.load(ANATOMICAL)
+        nib.save(nib.Nifti1Pair(np.asanyarray(image.dataobj), image.affine), tmp_path / "cut.img")
+        (tmp_path / "cut.img").write_bytes((tmp_path / "cut.img").read_bytes()[:2000])
+    elif name == "cut.nii":
+        (tmp_path / name).write_bytes(whole[:5000])
+    else:
+        packed = bytearray(gzip.compress(whole))
+        if name == "crc.nii.gz":
+            packed[-100:-60] = b"x" * 40  # the stream's end damaged: its check fails
+        (tmp_path / name).write_bytes(bytes(packed if name == "crc.nii.gz" else packed[: len(packed) // 2]))
+    with pytest.raises(MedinpaintError, match=f"cannot read the voxels of {name} .*: the file is damaged or cut short; copy it again"):
+        load_slices(tmp_path / name)
 
 
 def test_bad_slices_are_reported():

@@ -7,6 +7,7 @@ axial slice has anterior up. :func:`slice_from_display` undoes it exactly.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,16 @@ import numpy as np
 from medinpaint.errors import MedinpaintError
 from medinpaint.io.atomic import atomic_write
 
-__all__ = ["NiftiSource", "nifti_voxel_mm", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "stack_to_volume", "write_nifti_like"]
+__all__ = ["NiftiSource", "is_volume_file", "nifti_voxel_mm", "read_nifti", "tissue_fraction", "extract_slices", "slice_from_display", "stack_to_volume", "write_nifti_like"]
 
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")  # one file: what results are written as
+NIFTI_PAIR_SUFFIXES = (".hdr", ".img")  # a NIfTI pair: the header file and the image file beside it
+OTHER_VOLUME_SUFFIXES = (".mgh", ".mgz", ".mnc", ".par", ".rec")  # nibabel reads them; refused with the conversion to NIfTI
+OTHER_FORMATS = {  # nibabel's image classes that are not NIfTI, as an error names them
+    "AnalyzeImage": "an Analyze 7.5 image", "Spm99AnalyzeImage": "an Analyze 7.5 (SPM99) image",
+    "Spm2AnalyzeImage": "an Analyze 7.5 (SPM2) image", "MGHImage": "a FreeSurfer MGH image", "Minc1Image": "a MINC 1 image",
+    "Minc2Image": "a MINC 2 image", "PARRECImage": "a Philips PAR/REC image",
+}
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,36 @@ def _voxel_mm(affine: np.ndarray) -> tuple[float, float, float]:
     return tuple(float(v) for v in nib.affines.voxel_sizes(affine)[:3])
 
 
-def _load(path: Path) -> nib.Nifti1Image:
+def is_volume_file(path: str | Path) -> bool:
+    """Whether ``path`` names a NIfTI file (.nii, .nii.gz) or pair (.hdr/.img), or a volume format that
+    nibabel reads and :func:`read_nifti` refuses with the conversion to NIfTI (MGH, MINC, PAR/REC).
+
+    Example:
+        >>> is_volume_file("t1.nii.gz"), is_volume_file("T1.HDR"), is_volume_file("brain.mgz"), is_volume_file("slice.png")
+        (True, True, True, False)
+    """
+    return str(path).lower().endswith(NIFTI_SUFFIXES + NIFTI_PAIR_SUFFIXES + OTHER_VOLUME_SUFFIXES)
+
+
+def _load(path: Path) -> nib.Nifti1Pair:
+    """The NIfTI image (a single file or a pair) at ``path``; any other format is refused with its conversion."""
     try:
-        return nib.load(str(path))
+        image = nib.load(str(path))
     except Exception as err:  # nibabel raises many types for damaged files
-        raise MedinpaintError(f"cannot read NIfTI {path}: {err}; check the file is a complete .nii/.nii.gz") from err
+        raise MedinpaintError(f"cannot read {path}: {err}; check the file is a complete NIfTI (.nii, .nii.gz, or a .hdr with its .img)") from err
+    if isinstance(image, nib.Cifti2Image):
+        raise MedinpaintError(f"{path.name} is a CIFTI-2 file (data on brain coordinates, not an image grid): give a NIfTI image")
+    if not isinstance(image, nib.Nifti1Pair):  # a NIfTI file is a NIfTI pair stored in one file
+        stem = path.name.split(".")[0]
+        kind = OTHER_FORMATS.get(type(image).__name__, f"a {type(image).__name__}")
+        raise MedinpaintError(
+            f"{path.name} is {kind}, not NIfTI: convert it first, e.g. "
+            f"python -c \"import nibabel as nib; nib.save(nib.load('{path.name}'), '{stem}.nii.gz')\", and check its orientation"
+        )
+    data_file = Path(image.file_map["image"].filename)
+    if not data_file.is_file():
+        raise MedinpaintError(f"NIfTI header {path.name} has no image file {data_file.name} beside it: keep the pair's .hdr and .img together")
+    return image
 
 
 def nifti_shape(path: str | Path) -> tuple[int, ...]:
@@ -92,7 +125,7 @@ def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[
     """Read one 3-D volume (float32, scaled to native units) of a 2-D/3-D/4-D NIfTI file.
 
     Args:
-        path: .nii or .nii.gz file.
+        path: .nii or .nii.gz file, or either file of a .hdr/.img pair.
         volume_index: which volume of a 4-D file.
         axis: slicing axis, 0, 1 or 2 (a 2-D image has one slice along axis 2).
 
@@ -124,7 +157,10 @@ def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[
     n_volumes = shape[3] if len(shape) == 4 else 1
     if not 0 <= volume_index < n_volumes:
         raise MedinpaintError(f"volume index {volume_index} out of range: {path.name} holds {n_volumes} volume(s)")
-    data = image.dataobj[..., volume_index] if len(shape) == 4 else image.dataobj[...]
+    try:
+        data = image.dataobj[..., volume_index] if len(shape) == 4 else image.dataobj[...]
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # a truncated or damaged file: the header read, the voxels not
+        raise MedinpaintError(f"cannot read the voxels of {path.name} ({' '.join(str(err).split())}): the file is damaged or cut short; copy it again") from err
     volume = np.asarray(data, dtype=np.float32).reshape(shape3)
     bad = ~np.isfinite(volume)
     if bad.any():
