@@ -119,6 +119,36 @@ def test_save_like_replaces_only_processed_slices(tmp_path, path):
     assert np.allclose(after[:, :, 1], slice_from_display(result[0, 0].double().numpy()), atol=slope)
 
 
+@pytest.mark.parametrize("dtype", [np.uint64, np.int32, np.float64])
+def test_known_voxels_keep_their_bits_beyond_float32(tmp_path, dtype):
+    """Values that float32 cannot hold (a real T1 times 2**40, plus one) come back bit for bit outside the hole."""
+    image = nib.load(ANATOMICAL)
+    scale = 2**40 if dtype == np.uint64 else 2**14 if dtype == np.int32 else 1.0 + 2**-40
+    stored = (np.asanyarray(image.dataobj).astype(np.float64) * scale + (1 if dtype != np.float64 else 0)).astype(dtype)
+    nib.save(nib.Nifti1Image(stored, image.affine, dtype=dtype), tmp_path / "wide.nii.gz")
+    loaded = load_slices(tmp_path / "wide.nii.gz", slices=[3])
+    result = loaded.native.clone()
+    result[..., 5:9, 4:8] = float(result.mean())
+    written = np.asanyarray(nib.load(save_like(loaded, result, tmp_path / "out.nii.gz", description="x")).dataobj)
+    hole = np.zeros(stored.shape, bool)
+    hole[..., 3] = slice_from_display(np.pad(np.ones((4, 4), bool), ((5, result.shape[2] - 9), (4, result.shape[3] - 8))))
+    assert written.dtype == stored.dtype and np.array_equal(written[~hole], stored[~hole]) and not np.array_equal(written[hole], stored[hole])
+
+
+@pytest.mark.parametrize("kind", ["complex", "RGB"])
+def test_complex_and_colour_voxels_are_refused(tmp_path, kind):
+    volume = np.asanyarray(nib.load(ANATOMICAL).dataobj).astype(np.float32)
+    if kind == "complex":
+        data = (volume + 1j * volume).astype(np.complex64)
+    else:
+        data = np.zeros(volume.shape, dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+        for channel in "RGB":
+            data[channel] = volume / volume.max() * 255
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "odd.nii.gz")
+    with pytest.raises(MedinpaintError, match="holds (complex|colour \\(RGB\\)) voxels .*: give a greyscale, real-valued image"):
+        load_slices(tmp_path / "odd.nii.gz")
+
+
 def test_save_like_needs_nifti_suffix(tmp_path):
     loaded = load_slices(ANATOMICAL, slices=[1])
     with pytest.raises(MedinpaintError, match="must end in .nii or .nii.gz"):

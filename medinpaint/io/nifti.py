@@ -157,6 +157,10 @@ def read_nifti(path: str | Path, volume_index: int = 0, axis: int = 2) -> tuple[
     n_volumes = shape[3] if len(shape) == 4 else 1
     if not 0 <= volume_index < n_volumes:
         raise MedinpaintError(f"volume index {volume_index} out of range: {path.name} holds {n_volumes} volume(s)")
+    stored = image.get_data_dtype()
+    if stored.fields is not None or stored.kind == "c":  # RGB/RGBA voxels, or complex ones (magnitude and phase)
+        kind = "complex" if stored.kind == "c" else "colour (RGB)"
+        raise MedinpaintError(f"NIfTI {path.name} holds {kind} voxels ({stored}): give a greyscale, real-valued image (e.g. the magnitude)")
     try:
         data = image.dataobj[..., volume_index] if len(shape) == 4 else image.dataobj[...]
     except (OSError, EOFError, ValueError, zlib.error) as err:  # a truncated or damaged file: the header read, the voxels not
@@ -251,7 +255,9 @@ def write_nifti_like(
     """Write the source file with slices ``indices`` replaced by ``native`` (N, 1, H, W).
 
     Same affine, header and on-disk dtype (integers rounded and clipped; the header's
-    scl_slope/scl_inter are kept and applied in reverse).
+    scl_slope/scl_inter are kept and applied in reverse). Only the voxels whose value differs from
+    what :func:`read_nifti` read are written: the others keep their stored bits, whatever the dtype's
+    precision beyond float32 (a 64-bit integer, a float64).
 
     Raises:
         MedinpaintError: the output exists (and not ``overwrite``).
@@ -262,12 +268,15 @@ def write_nifti_like(
     slope, inter = image.dataobj.slope, image.dataobj.inter
     view = raw[..., source.volume_index] if len(source.shape) == 4 else raw
     view = view.reshape((*view.shape[:2], -1))
-    for index, slice_native in zip(indices, np.asarray(native, dtype=np.float64)[:, 0]):
-        values = (slice_from_display(slice_native) - inter) / slope
+    as_read = read_nifti(source.path, source.volume_index, source.axis)[0]  # the values the slices were read as
+    for index, slice_native in zip(indices, np.asarray(native, dtype=np.float32)[:, 0]):
+        plane = slice_from_display(slice_native)
+        changed = plane != np.moveaxis(as_read, source.axis, 0)[index]  # the rest keep their stored bits (any dtype's precision)
+        values = (plane[changed].astype(np.float64) - inter) / slope
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             values = np.clip(np.rint(values), info.min, info.max)
-        np.moveaxis(view, source.axis, 0)[index] = values.astype(dtype)
+        np.moveaxis(view, source.axis, 0)[index][changed] = values.astype(dtype)
     header = image.header.copy()
     image_class = nib.Nifti2Image if isinstance(image, nib.Nifti2Image) else nib.Nifti1Image
     out = image_class(raw, image.affine, header)
