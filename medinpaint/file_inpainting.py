@@ -335,7 +335,7 @@ def inpaint_file(
             brain=brain, **options,
         )
     else:  # voided voxels beside a hole filled with it, as the 3-D network fill does (slices that form a volume)
-        guided = mirror and chosen_method == "network" and loaded.native.shape[1] == 1
+        guided = mirror and loaded.native.shape[1] == 1
         voided = voided_beside_frames(loaded, known, brain)[todo] if guided else torch.zeros(known[todo].shape, dtype=torch.bool)
         fill_known = known[todo].masked_fill(voided, 0.0)
         fill = inpaint_native(loaded.native[todo], fill_known, models, intensity, search, blend_method=blend_method, copy_check=copy_check, **options)

@@ -23,8 +23,8 @@ hole, towards the hole's fill from the mirror image of the other hemisphere, by 
 predicts the known voxels around the hole (:mod:`medinpaint.inpainting.mirror_guide`); for a model
 trained on the embedded template, the hole's voxels with no mirror image (about the midline) are
 then moved towards their fill from that template placed on the head
-(:mod:`medinpaint.inpainting.template_guide`). The mirror plane is fitted first: with
-``method="network"`` the known voxels of value 0 beside a hole whose reflection is tissue (a region
+(:mod:`medinpaint.inpainting.template_guide`). The mirror plane is fitted first: with either
+method the known voxels of value 0 beside a hole whose reflection is tissue (a region
 voided as BraTS voids a tumour, not background) are filled with the hole and kept at 0
 (:mod:`medinpaint.inpainting.voided_context`).
 
@@ -217,7 +217,7 @@ def inpaint_volume(
             around the hole (:func:`~medinpaint.inpainting.mirror_guide.guide_by_mirror`), and, for a
             model trained on the embedded template, its voxels with no mirror image towards their fill
             from the template placed on the head (:func:`~medinpaint.inpainting.template_guide.guide_by_template`);
-            with ``method="network"``, voided voxels beside the holes are filled with them
+            voided voxels beside the holes are filled with them and keep their values
             (:func:`~medinpaint.inpainting.voided_context.voided_beside_holes`); None = none of these.
         origin: the world position (mm, RAS) of voxel (0, 0, 0), a start of the template's placement; None = found without.
         brain: (X, Y, Z) bool, the voxels the guides may read (a brain mask: a head's skull and scalp
@@ -260,17 +260,19 @@ def inpaint_volume(
     if not hole.any():
         return VolumeFill(volume.copy(), volume.copy(), {}, np.zeros_like(volume), {}, {})
     axis_slices = {axis: tuple(int(i) for i in np.flatnonzero(hole.any(axis=tuple(a for a in AXES if a != axis)))) for axis in axes}
-    voided = np.zeros(volume.shape, bool)  # voided voxels beside the holes, filled with them (the search's slices are the holes')
+    voided = np.zeros(volume.shape, bool)  # voided voxels beside the holes, filled with them and kept
     if directions is not None:  # the guides' plane, fitted first: it tells a voided region from background
         readable = (known > 0.5) & guide_anatomy(volume, known > 0.5, brain)
         plane = fit_head_plane(volume, readable, directions)
-        if method == "network" and plane is not None:
+        if plane is not None:
             spacing_mm = np.linalg.norm(directions, axis=0)
             voided = voided_beside_holes(zeros_beside_holes(volume, known > 0.5, spacing_mm), known > 0.5, readable, plane, spacing_mm)
     if method == "network":
         result = _network_volume(volume, known, models, intensity, axis_slices, prior_weight, detail_gain, spacing, progress, voided)
     else:
-        result = _search_volume(volume, known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
+        search_known = np.where(voided, 0.0, known).astype(np.float32)
+        result = _search_volume(volume, search_known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
+        result = replace(result, filled=np.where(voided, volume, result.filled), raw=np.where(voided, volume, result.raw))
     if directions is None:
         return result
     filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain, plane)

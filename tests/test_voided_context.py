@@ -14,6 +14,7 @@ from scipy import ndimage
 
 from medinpaint.data.sample import sample_volume
 from medinpaint.file_inpainting import inpaint_file
+from medinpaint.inpainting import SearchConfig
 from medinpaint.inpainting.mirror_guide import fit_head_plane
 from medinpaint.inpainting.voided_context import BAND_MM, voided_beside_holes, zeros_beside_holes
 from medinpaint.io.nifti import extract_slices
@@ -82,6 +83,29 @@ def test_a_hole_beside_a_voided_region_is_filled_as_if_the_region_were_there(tmp
         errors[name] = np.abs(filled - volume)[hole].mean()
     assert reports["voided"].mirror.voided_beside == int(void.sum()) == 165 and reports["untouched"].mirror.voided_beside == 0
     assert "165 voided voxels beside the holes" in str(reports["voided"].mirror)
+    assert errors["voided"] < 1.1 * errors["untouched"]
+
+
+@pytest.mark.parametrize("fill", ["auto", "slices"])
+def test_the_latent_search_fills_a_hole_beside_a_voided_region_as_if_the_region_were_there(tmp_path, fill):
+    """The same with ``--method search`` (the paper's DCGAN search, short here): the voided voxels are
+    filled with the hole and kept at 0 by the search too: hole MAE 681 against 665 untouched in 3-D, 900
+    against 902 slice by slice (before the thirty-first session it read them as tissue: 957 and 2 092)."""
+    image = nib.load(REAL_T1)
+    volume = np.asarray(image.dataobj, np.float32)
+    hole = ellipsoid(volume.shape, (23, 20, 12), (4, 5, 4))
+    void = ellipsoid(volume.shape, (27, 20, 12), (3, 5, 4)) & ~hole
+    nib.save(nib.Nifti1Image(hole.astype(np.uint8), image.affine), tmp_path / "mask.nii.gz")
+    errors = {}
+    for name, given in (("untouched", np.where(hole, 0, volume)), ("voided", np.where(hole | void, 0, volume))):
+        nib.save(nib.Nifti1Image(given.astype(np.float32), image.affine), tmp_path / f"{name}.nii.gz")
+        report = inpaint_file(
+            tmp_path / f"{name}.nii.gz", str(tmp_path / "mask.nii.gz"), tmp_path / f"{name}_filled.nii.gz", fill=fill, method="search",
+            search=SearchConfig(iterations=40, restarts=2, seed=0), progress=False,
+        )
+        filled = np.asarray(nib.load(tmp_path / f"{name}_filled.nii.gz").dataobj, np.float32)
+        assert np.array_equal(filled[~hole], given[~hole]) and report.mirror.voided_beside == (165 if name == "voided" else 0)
+        errors[name] = np.abs(filled - volume)[hole].mean()
     assert errors["voided"] < 1.1 * errors["untouched"]
 
 
