@@ -183,6 +183,7 @@ def test_damaged_compressed_pixels_are_reported():
         ("JPEG2000.dcm", "Modality NM, BodyPartExamined WHOLE BODY"),
         ("emri_small.dcm", None),  # MR, HEAD
         ("MR_small.dcm", None),  # MR, no body part
+        ("MR2_J2KI.dcm", "Modality MR, StudyDescription SHOULDER"),  # no BodyPartExamined: its description read
         ("image_dfl.dcm", None),  # OT: says nothing
     ],
 )
