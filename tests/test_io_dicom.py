@@ -206,3 +206,18 @@ def test_the_report_notes_anatomy_the_brain_model_did_not_learn(tmp_path):
         "a prior on them (medinpaint train --config folder)"
     ]
     assert np.array_equal(pydicom.dcmread(tmp_path / "knee_out.dcm").pixel_array, pydicom.dcmread(tmp_path / "head_out.dcm").pixel_array)
+
+
+def test_a_dicomdir_beside_a_series_is_not_a_frame(tmp_path):
+    """A CD export keeps a DICOMDIR (pydicom's, a DICOM file without pixels) beside the images: the folder is
+    read as its one image series, and a folder of only the DICOMDIR gets one error line."""
+    series = tmp_path / "series"
+    shutil.copytree(dicom_test_file("CT_small.dcm").parent / "dicomdirtests" / "77654033" / "CT2", series)
+    expected, _ = read_dicom(series)
+    shutil.copy(dicom_test_file("DICOMDIR"), series / "DICOMDIR")
+    frames, source = read_dicom(series)
+    assert np.array_equal(frames, expected) and "DICOMDIR" not in source.files
+    (tmp_path / "only").mkdir()
+    shutil.copy(dicom_test_file("DICOMDIR"), tmp_path / "only" / "DICOMDIR")
+    with pytest.raises(MedinpaintError, match=r"holds no DICOM image \(1 DICOM file\(s\) without pixel data, e.g. DICOMDIR\)"):
+        read_dicom(tmp_path / "only")

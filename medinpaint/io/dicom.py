@@ -31,6 +31,7 @@ __all__ = ["DicomSource", "dicom_domain", "is_dicom_file", "not_head_mr", "read_
 
 DECODER_HINT = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle"
 PIXEL_DATA_TAG = 0x7FE00010
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")  # an image's pixels, in any of its forms
 EXTENDED_OFFSET_TAGS = (0x7FE00001, 0x7FE00002)  # only meaningful for encapsulated pixel data
 FUNCTIONAL_GROUPS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 SWAPPED_VR_ITEMSIZE = {VR.OW: 2, VR.OL: 4, VR.OF: 4, VR.OD: 8, VR.OV: 8}
@@ -160,6 +161,9 @@ def read_dicom(path: str | Path) -> tuple[np.ndarray, DicomSource]:
     Returns:
         ``(frames (D, C, H, W) float32 in native units (CT in HU), source)``.
 
+    A folder's DICOM files without pixel data (a DICOMDIR, a structured report, a presentation state)
+    are not read as frames.
+
     Raises:
         MedinpaintError: not DICOM, truncated, no pixel data, no decoder, several series in a
             folder, frames of different sizes.
@@ -176,10 +180,17 @@ def read_dicom(path: str | Path) -> tuple[np.ndarray, DicomSource]:
         frames = _pixels(ds, path.name)
         layout = "multiframe" if int(ds.get("NumberOfFrames", 1) or 1) > 1 else "file"
         return frames, DicomSource(path, layout, (ds,), (path.name,))
-    files = sorted(p for p in path.iterdir() if is_dicom_file(p))
-    if not files:
+    found = sorted(p for p in path.iterdir() if is_dicom_file(p))
+    if not found:
         raise MedinpaintError(f"folder {path} holds no DICOM file: give a folder of one DICOM series")
-    datasets = [_read_one(p) for p in files]
+    read = [(p, _read_one(p)) for p in found]
+    images = [(p, ds) for p, ds in read if any(tag in ds for tag in PIXEL_DATA_KEYWORDS)]  # a DICOMDIR, a report: not the series'
+    if not images:
+        raise MedinpaintError(
+            f"folder {path} holds no DICOM image ({len(read)} DICOM file(s) without pixel data, e.g. {found[0].name}): "
+            "give a folder of one DICOM image series"
+        )
+    files, datasets = [p for p, _ in images], [ds for _, ds in images]
     series = {str(ds.get("SeriesInstanceUID", "?")): ds for ds in datasets}
     if len(series) > 1:
         names = ", ".join(f"{ds.get('Modality', '?')} '{ds.get('SeriesDescription', '')}'" for ds in series.values())
