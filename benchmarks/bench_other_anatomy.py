@@ -7,7 +7,7 @@ a bone scan, an ultrasound frame. This runs ``medinpaint inpaint`` with the CLI'
 such file of the test data (a subprocess, as a user runs it; ``--seed 0``), with each generated mask
 of ``--masks``, and scikit-image's ``inpaint_biharmonic`` frame by frame on the same holes, and
 scores both by hole MAE in the file's own units (stored values after any rescale). It also reads what
-the header says (:func:`medinpaint.io.dicom.not_head_mr`) and checks that the CLI's report carries a
+the header says (:func:`medinpaint.io.dicom_anatomy.not_head_mr`) and checks that the CLI's report carries a
 ``note:`` line exactly when the header says the image is not an MR of the head.
 
 Files: every greyscale (MONOCHROME1/2) file that pydicom's ``get_testdata_files()`` lists, that
@@ -39,7 +39,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import native_known_mask
-from medinpaint.io.dicom import not_head_mr
+from medinpaint.io.dicom_anatomy import not_head_mr
 from medinpaint.pipeline import LoadedSlices, load_slices
 
 MASKS = ("box:16", "dropout:0.5")

@@ -27,7 +27,8 @@ from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.inpainting.shrinkage import check_prior_weight
 from medinpaint.io.atomic import atomic_write, check_output_path
-from medinpaint.io.dicom import DicomSource, dicom_domain, not_head_mr
+from medinpaint.io.dicom import DicomSource, dicom_domain
+from medinpaint.io.dicom_anatomy import not_head_mr
 from medinpaint.io.images import ImageSource, check_png_result
 from medinpaint.io.nifti import NiftiSource, is_volume_file, nifti_shape, write_nifti_map
 from medinpaint.mask_files import Label, dilate_known, load_brain_mask
@@ -121,7 +122,7 @@ def _load_input(
 
 def _anatomy_notes(input_path: Path, loaded: LoadedSlices, models: LoadedModels) -> tuple[str, ...]:
     """A note when the model learned the embedded brain MR and the input's DICOM header says it shows
-    something else (:func:`~medinpaint.io.dicom.not_head_mr`): the fill is then out of what it learned."""
+    something else (:func:`~medinpaint.io.dicom_anatomy.not_head_mr`): the fill is then out of what it learned."""
     shown = not_head_mr(loaded.source.datasets[0]) if isinstance(loaded.source, DicomSource) else None
     if models.config.data != "embedded" or shown is None:
         return ()

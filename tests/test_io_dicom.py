@@ -12,7 +12,8 @@ from conftest import dicom_test_file
 
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_inpainting import inpaint_file
-from medinpaint.io.dicom import not_head_mr, read_dicom
+from medinpaint.io.dicom import read_dicom
+from medinpaint.io.dicom_anatomy import not_head_mr
 from medinpaint.pipeline import load_slices, save_like
 
 
