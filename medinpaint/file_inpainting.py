@@ -335,7 +335,7 @@ def inpaint_file(
             spacing=spacing, directions=volume_directions(loaded) if mirror else None, origin=volume_origin(loaded) if mirror else None,
             brain=brain, **options,
         )
-    else:  # voided voxels beside a hole filled with it, as the 3-D network fill does (slices that form a volume)
+    else:  # voided voxels beside a hole filled with it, as the 3-D fill does (slices that form a volume, or a frame with a geometry)
         guided = mirror and loaded.native.shape[1] == 1
         voided = voided_beside_frames(loaded, known, brain)[todo] if guided else torch.zeros(known[todo].shape, dtype=torch.bool)
         fill_known = known[todo].masked_fill(voided, 0.0)

@@ -272,7 +272,8 @@ def inpaint_volume(
     else:
         search_known = np.where(voided, 0.0, known).astype(np.float32)
         result = _search_volume(volume, search_known, models, intensity, search, axis_slices, grid, windowing, estimate, fusion, prior_weight, progress)
-        result = replace(result, filled=np.where(voided, volume, result.filled), raw=np.where(voided, volume, result.raw))
+        result = replace(result, filled=np.where(voided, volume, result.filled), raw=np.where(voided, volume, result.raw),
+                         uncertainty=np.where(voided, 0.0, result.uncertainty))  # the voided voxels as they are, no spread
     if directions is None:
         return result
     filled, guide = guide_by_mirror(volume, known, result.filled, directions, progress, brain, plane)
