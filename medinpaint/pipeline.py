@@ -274,7 +274,7 @@ def save_like(
     kind = "nifti" if isinstance(source, NiftiSource) else "image" if isinstance(source, ImageSource) else "dicom"
     _check_suffix(kind, out_path)
     if isinstance(source, NiftiSource):
-        return write_nifti_like(source, result, loaded.slice_indices, out_path, overwrite)
+        return write_nifti_like(source, result, loaded.native.numpy(), loaded.slice_indices, out_path, overwrite)
     if isinstance(source, ImageSource):
         check_png_result(loaded.native[0].numpy(), source)  # the input's pixels must survive as PNG
         return write_png(source, result[0], out_path, overwrite)

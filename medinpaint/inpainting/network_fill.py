@@ -139,7 +139,8 @@ def network_fill(
     scale = torch.stack([intensity.native_scale(plane) for plane in mean]).mean(dim=1, keepdim=True)  # native units per unit step
     hole = known < 0.5
     filled = torch.where(hole, filled.to(native.dtype), native)
-    classical = torch.where(hole, torch.stack([intensity.inverse(plane) for plane in unit_base]).to(native.dtype), native)
+    native_base = torch.stack([intensity.inverse(plane) for plane in unit_base]) if base is None else base.float().cpu()  # a given base as it is
+    classical = torch.where(hole, native_base.to(native.dtype), native)
     return NetworkFill(filled, torch.cat(spreads) * scale * hole, classical)
 
 

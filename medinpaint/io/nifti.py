@@ -250,14 +250,14 @@ def stack_to_volume(stack: np.ndarray, axis: int) -> np.ndarray:
 
 
 def write_nifti_like(
-    source: NiftiSource, native: np.ndarray, indices: Sequence[int], out_path: Path, overwrite: bool = False
+    source: NiftiSource, native: np.ndarray, read: np.ndarray, indices: Sequence[int], out_path: Path, overwrite: bool = False
 ) -> Path:
     """Write the source file with slices ``indices`` replaced by ``native`` (N, 1, H, W).
 
     Same affine, header and on-disk dtype (integers rounded and clipped; the header's
     scl_slope/scl_inter are kept and applied in reverse). Only the voxels whose value differs from
-    what :func:`read_nifti` read are written: the others keep their stored bits, whatever the dtype's
-    precision beyond float32 (a 64-bit integer, a float64).
+    ``read`` (N, 1, H, W: the same slices as :func:`read_nifti` read them) are written: the others keep
+    their stored bits, whatever the dtype's precision beyond float32 (a 64-bit integer, a float64).
 
     Raises:
         MedinpaintError: the output exists (and not ``overwrite``).
@@ -268,10 +268,9 @@ def write_nifti_like(
     slope, inter = image.dataobj.slope, image.dataobj.inter
     view = raw[..., source.volume_index] if len(source.shape) == 4 else raw
     view = view.reshape((*view.shape[:2], -1))
-    as_read = read_nifti(source.path, source.volume_index, source.axis)[0]  # the values the slices were read as
-    for index, slice_native in zip(indices, np.asarray(native, dtype=np.float32)[:, 0]):
+    for index, slice_native, slice_read in zip(indices, np.asarray(native, dtype=np.float32)[:, 0], np.asarray(read, dtype=np.float32)[:, 0]):
         plane = slice_from_display(slice_native)
-        changed = plane != np.moveaxis(as_read, source.axis, 0)[index]  # the rest keep their stored bits (any dtype's precision)
+        changed = plane != slice_from_display(slice_read)  # the rest keep their stored bits (any dtype's precision)
         values = (plane[changed].astype(np.float64) - inter) / slope
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
