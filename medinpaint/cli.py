@@ -21,6 +21,7 @@ from medinpaint.cli_help import (
     CHECKPOINT_HELP,
     COPY_CHECK_HELP,
     DETAIL_GAIN_HELP,
+    FIND_BRAIN_HELP,
     FILL_HELP,
     GRID_CHECKPOINT_HELP,
     GRID_HELP,
@@ -205,6 +206,7 @@ def inpaint(
     ),
     mirror: bool = typer.Option(True, "--mirror/--no-mirror", help=MIRROR_HELP),
     brain_mask: Optional[Path] = typer.Option(None, help=BRAIN_MASK_HELP),
+    find_brain: bool = typer.Option(True, "--find-brain/--no-find-brain", help=FIND_BRAIN_HELP),
     copy_check: bool = typer.Option(True, "--copy-check/--no-copy-check", help=COPY_CHECK_HELP),
 ) -> None:
     """Fill the masked region of a slice, series or volume; known pixels stay bit-identical."""
@@ -214,7 +216,7 @@ def inpaint(
         checkpoint=checkpoint, slices=slices, axis=axis, volume_index=volume_index, iterations=iterations,
         restarts=restarts, grid=grid, estimate=estimate, blend=blend, seed=seed, device=device, overwrite=overwrite,
         label=label, dilate=dilate, fill=fill, prior_weight=prior_weight, flip_restarts=flip_restarts, method=method,
-        detail_gain=detail_gain, mirror=mirror, brain_mask=brain_mask, copy_check=copy_check,
+        detail_gain=detail_gain, mirror=mirror, brain_mask=brain_mask, find_brain=find_brain, copy_check=copy_check,
     )  # fmt: skip
     report = inpaint_file(input, mask, output, raw_output=raw, uncertainty_output=uncertainty, panel_output=panel, **options)
     typer.echo(report)

@@ -73,7 +73,15 @@ BRAIN_MASK_HELP = (
     "Mask file of the input's brain (NIfTI/PNG/DICOM as --mask; nonzero / every segment = brain), e.g. from BET, SynthStrip, "
     "HD-BET or ROBEX. For a head with its skull: the guides (--mirror's plane and mirror image, the template's placement) read "
     "only the brain, not the skull and scalp; the network's fill is the same with or without it, the fill is not confined to it "
-    "and the output keeps the whole head. Default: every known voxel (a skull-stripped input needs none). Not with --no-mirror."
+    "and the output keeps the whole head. Default: the brain --find-brain finds in a head with its skull, else every known voxel "
+    "(a skull-stripped input needs none). Not with --no-mirror."
+)
+
+FIND_BRAIN_HELP = (
+    "Without --brain-mask, in every slice of an MR volume (NIfTI, DICOM series): find the brain with deepbet (its network ships "
+    "in its wheel; about 3 s on 2 CPU cores) and, when the volume is a whole head with its skull (a brain of 600-2500 mL with at "
+    "least 20 % of the head's tissue outside it), let the guides read only that brain and the hole, as --brain-mask does. A "
+    "skull-stripped volume, a crop or a slab is read as before; the report says what was found."
 )
 
 SCORE_PROTOCOL_HELP = (

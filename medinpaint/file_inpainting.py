@@ -21,6 +21,7 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_report import FileInpaintReport
+from medinpaint.head_brain import head_brain
 from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_origin, volume_voxel_mm
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
@@ -199,6 +200,7 @@ def inpaint_file(
     dilate_mm: float = 0.0,
     mirror: bool = True,
     brain_mask: str | os.PathLike | None = None,
+    find_brain: bool = True,
     copy_check: bool = True,
 ) -> FileInpaintReport:
     """Fill the masked region of a DICOM, NIfTI or PNG/JPG file and write the result in its format.
@@ -256,7 +258,10 @@ def inpaint_file(
         brain_mask: a mask file of the input's brain (nonzero / every segment = brain; as ``mask``'s
             formats): the guides (``mirror``: the mirror plane and image, the template's placement) read
             only there, so that a head's skull and scalp are not; the network's fill is the same with or
-            without it. None = every known voxel (a skull-stripped input). Needs ``mirror``.
+            without it. None = every known voxel (a skull-stripped input), or the brain ``find_brain`` finds. Needs ``mirror``.
+        find_brain: without ``brain_mask``, in every slice of an MR volume, find the brain with
+            deepbet and let the guides read only there when the volume is a head with its skull
+            (:mod:`medinpaint.inpainting.brain_extraction`); the report says what was found.
         copy_check: in a 2-D network fill (a lone slice or image, ``fill="slices"``), weigh each slice's
             correction by how well the network fills copies of its hole in the slice's own known pixels
             (:mod:`medinpaint.inpainting.copy_check`): towards the biharmonic fill where the image is
@@ -302,7 +307,7 @@ def inpaint_file(
     models = load_models(checkpoint, device=pick_device(device)) if models is None else models
     loaded = _load_input(input_path, mask, models, slices, axis, volume_index)
     known = native_known_mask(mask, loaded, seed=search.seed, label=mask_label, dilate_mm=dilate_mm)
-    brain = None if brain_mask is None else load_brain_mask(brain_mask, loaded)
+    brain = None if brain_mask is None else load_brain_mask(brain_mask, loaded)  # a bad file fails before any work
     chosen_method = default_method(models, method)
     spacing = volume_voxel_mm(loaded) if mode != "slices" and loaded.native.shape[1] == 1 else None
     in_3d = spacing is not None and fills_in_3d(mode, known, chosen_method)
@@ -313,6 +318,9 @@ def inpaint_file(
     if not bool(todo.any()):
         written = {"output": save_like(loaded, loaded.native, outputs["output"], overwrite=overwrite, description=description)}
         return FileInpaintReport(input_path, written, (), (), (), (), time.perf_counter() - started)
+    found_brain = None
+    if brain_mask is None and find_brain and mirror:
+        brain, found_brain = head_brain(loaded, known, models)
 
     if _is_mask_file(mask):  # it marks what is not data (a lesion, voided voxels): its voxels never set the scale
         intensity = fill_intensity(loaded, known, models.normalisation)
@@ -380,8 +388,9 @@ def inpaint_file(
         fill.grid.zooms,
         intensity.classes if isinstance(intensity, TissueIntensityToUnit) else None,
         fill.mirror,
-        None if brain is None else int(brain.sum()),
+        None if brain_mask is None else int(brain.sum()),
         chosen_method,
         _anatomy_notes(input_path, loaded, models),
         None if fill.correction_weights is None else tuple(float(w) for w in fill.correction_weights),
+        found_brain,
     )

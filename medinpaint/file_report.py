@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from medinpaint.inpainting.brain_extraction import FoundBrain
 from medinpaint.inpainting.mirror_guide import SLICES_SHOWN, MirrorGuide, SliceMirrorGuides
 
 __all__ = ["FileInpaintReport"]
@@ -39,6 +40,9 @@ class FileInpaintReport:
             what the model learned), printed as ``note:`` lines.
         correction_weights: per filled slice, the weight of the network's correction that the copy check
             chose (:mod:`medinpaint.inpainting.copy_check`; 2-D network fills); None = not checked.
+        found_brain: the brain deepbet found for the guides (``--find-brain``,
+            :mod:`medinpaint.inpainting.brain_extraction`); None = not looked for (a brain mask given,
+            ``--no-mirror``, ``--no-find-brain``, or not every slice of a volume).
     """
 
     input: Path
@@ -57,6 +61,7 @@ class FileInpaintReport:
     method: str | None = None
     notes: tuple[str, ...] = ()
     correction_weights: tuple[float, ...] | None = None
+    found_brain: FoundBrain | None = None
 
     def __str__(self) -> str:
         if not self.slices:
@@ -77,6 +82,8 @@ class FileInpaintReport:
                 lines.append(f"detail gain {self.detail_gain:.2g} (--detail-gain, scaled for the input's noise)")
             if self.brain_voxels is not None:
                 lines.append(f"brain mask (--brain-mask): {self.brain_voxels} voxels; the guides read only there")
+            if self.found_brain is not None:
+                lines.append(f"brain (--find-brain): {self.found_brain}")
             if self.tissue_classes is not None:
                 lines.append("tissue classes {:.5g}, {:.5g}, {:.5g} mapped onto the template's for the network".format(*self.tissue_classes))
             if self.correction_weights is not None:

@@ -3,6 +3,7 @@
 ``--fill auto|3d|slices``: :func:`fill_mode` checks the choice against the input before any work,
 :func:`volume_voxel_mm` reads the voxel size the 3-D fill needs (and says when DICOM frames do not
 form a regular volume), :func:`volume_directions` its voxels' directions (for the mirror guide),
+:func:`whole_volume_affine` the whole volume's affine (to find its brain),
 :func:`slice_directions` each slice's (for the 2-D fills' guide), :func:`fills_in_3d` resolves
 ``auto`` once the mask is known.
 """
@@ -20,7 +21,7 @@ from medinpaint.io.dicom_geometry import frame_geometry
 from medinpaint.io.nifti import NiftiSource, is_volume_file, nifti_shape
 from medinpaint.pipeline import LoadedSlices
 
-__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_origin", "volume_voxel_mm"]
+__all__ = ["FILLS", "check_fill", "fill_mode", "fills_in_3d", "slice_directions", "spans_slices", "stack_axis", "volume_directions", "volume_origin", "volume_voxel_mm", "whole_volume_affine"]
 
 FILLS = ("auto", "3d", "slices")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])  # DICOM patient coordinates to NIfTI world coordinates
@@ -190,6 +191,28 @@ def volume_origin(loaded: LoadedSlices) -> np.ndarray | None:
     geometry = frame_geometry(source)
     column = geometry.orientations[0][3:]
     return LPS_TO_RAS @ (geometry.positions[loaded.slice_indices[0]] + (geometry.rows - 1) * geometry.pixel_spacing[0] * column)
+
+
+def whole_volume_affine(loaded: LoadedSlices) -> np.ndarray | None:
+    """The RAS affine (4, 4) of the volume that ALL of ``loaded``'s slices make (the array of
+    :func:`~medinpaint.io.nifti.stack_to_volume`; :func:`volume_directions` and :func:`volume_origin`),
+    or None when they are not every slice of a regular volume.
+
+    Example:
+        >>> from medinpaint.data import sample_path
+        >>> from medinpaint.pipeline import load_slices
+        >>> whole_volume_affine(load_slices(sample_path(), slices=[90, 91])) is None  # 2 of 189 slices
+        True
+        >>> whole_volume_affine(load_slices(sample_path(), slices=range(189)))[:3, 3].tolist()
+        [-98.0, -134.0, -72.0]
+    """
+    directions = volume_directions(loaded)
+    source = loaded.source
+    if directions is None or (isinstance(source, NiftiSource) and len(loaded.slice_indices) != source.shape[source.axis]):
+        return None
+    affine = np.eye(4)
+    affine[:3, :3], affine[:3, 3] = directions, volume_origin(loaded)
+    return affine
 
 
 def _frame_directions(orientation, spacing) -> np.ndarray:

@@ -65,6 +65,7 @@ def test_the_cli_guides_a_head_with_its_skull_by_its_brain_mask(tmp_path, head):
         reports[name] = result.output
     hole = head[3]
     assert f"brain mask (--brain-mask): {int(head[2].sum())} voxels" in reports["masked"] and "brain mask" not in reports["unmasked"]
+    assert "brain (--find-brain): not looked for (the volume spans less than a whole head" in reports["unmasked"]  # 66 mm across
     assert "plane correlation 0.9" in reports["masked"] and "plane correlation 0.9" not in reports["unmasked"]
     given, masked = (np.asanyarray(nib.load(str(path)).dataobj) for path in (files["head"], tmp_path / "masked.nii.gz"))
     assert np.array_equal(masked[~hole], given[~hole]) and not np.array_equal(masked[hole], given[hole])

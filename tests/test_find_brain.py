@@ -1,0 +1,88 @@
+"""--find-brain: in a head with its skull the guides read the brain that deepbet finds; elsewhere nothing changes."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pytest
+from mask_builders import ellipsoid, mr_series
+from scipy import ndimage
+from typer.testing import CliRunner
+
+from medinpaint.cli import app
+from medinpaint.data import sample_path
+from medinpaint.inpainting.brain_extraction import find_brain
+
+runner = CliRunner()
+SKULL_FOUND = "a head with its skull, so the guides read only that brain"
+
+
+@pytest.fixture(scope="module")
+def heads(tmp_path_factory):
+    """The embedded template at 2 mm, skull-stripped as it ships and inside a made-up head (CSF, skull, and a scalp of
+    random brightness, 10 mm thicker on the right: not mirror-symmetric), with a hole in the left hemisphere."""
+    image = nib.load(sample_path())
+    brain_values = np.asanyarray(image.dataobj).astype(np.float32)[::2, ::2, ::2]
+    affine = image.affine @ np.diag([2.0, 2.0, 2.0, 1.0])
+    brain = brain_values > 0
+    depth = ndimage.distance_transform_edt(~brain, sampling=2.0)  # mm outside the brain
+    white = np.percentile(brain_values[brain], 90)
+    head = brain_values.copy()
+    head[(depth > 0) & (depth <= 3)], head[(depth > 3) & (depth <= 9)] = 0.15 * white, 0.05 * white
+    right = np.arange(head.shape[0])[:, None, None] > head.shape[0] // 2
+    scalp = (depth > 9) & (depth <= 15 + 10 * right)
+    head[scalp] = np.random.default_rng(0).uniform(0.3, 1.5, int(scalp.sum())) * white
+    hole = ellipsoid(head.shape, (34, 60, 45), (6, 7, 6))
+    assert brain[hole].all()
+    folder = tmp_path_factory.mktemp("heads")
+    files = {"lesion": folder / "lesion.nii.gz"}
+    nib.save(nib.Nifti1Image(hole.astype(np.uint8), affine), str(files["lesion"]))
+    for name, volume in (("head", head), ("stripped", brain_values)):
+        files[name] = folder / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(np.where(hole, 0, volume), affine), str(files[name]))
+    return {"files": files, "head": head, "stripped": brain_values, "hole": hole}
+
+
+def fill(input_path, mask_path, output_path, *extra) -> tuple[str, np.ndarray]:
+    result = runner.invoke(app, ["inpaint", "-i", str(input_path), "-m", str(mask_path), "-o", str(output_path), *extra])
+    assert result.exit_code == 0, result.output
+    return result.output, np.asanyarray(nib.load(str(output_path)).dataobj)
+
+
+def test_a_head_with_its_skull_is_guided_by_the_brain_deepbet_finds(tmp_path, heads):
+    files, hole, truth = heads["files"], heads["hole"], heads["head"]
+    found, found_fill = fill(files["head"], files["lesion"], tmp_path / "found.nii.gz")
+    unfound, unfound_fill = fill(files["head"], files["lesion"], tmp_path / "unfound.nii.gz", "--no-find-brain")
+    assert SKULL_FOUND in found and "brain (--find-brain)" not in unfound and "brain mask (--brain-mask)" not in found
+    assert "plane correlation 1.00" in found and "plane correlation 1.00" not in unfound  # the skull's asymmetry misplaced the plane
+    error = {name: float(np.abs(volume - truth)[hole].mean()) for name, volume in (("found", found_fill), ("unfound", unfound_fill))}
+    assert error["found"] < 0.2 * error["unfound"]  # the symmetric template: the mirror image is the truth
+    given = np.asanyarray(nib.load(str(files["head"])).dataobj)
+    assert np.array_equal(found_fill[~hole], given[~hole])
+
+
+def test_a_skull_stripped_volume_is_filled_as_before(tmp_path, heads):
+    files = heads["files"]
+    found, found_fill = fill(files["stripped"], files["lesion"], tmp_path / "found.nii.gz")
+    _, unfound_fill = fill(files["stripped"], files["lesion"], tmp_path / "unfound.nii.gz", "--no-find-brain")
+    assert "a skull-stripped head, so the guides read every known voxel" in found
+    assert np.array_equal(found_fill, unfound_fill)
+
+
+def test_a_dicom_series_of_a_head_with_its_skull_is_guided_too(tmp_path, heads):
+    """The head as an axial series (columns to the left, rows to the back, as DICOM's LPS axes run), its hole a label-map series."""
+    def as_frames(volume: np.ndarray) -> np.ndarray:
+        return volume[::-1, ::-1].transpose(2, 1, 0)
+
+    series = mr_series(as_frames(np.where(heads["hole"], 0, heads["head"])), (2.0, 2.0, 2.0), tmp_path / "series")
+    lesion = mr_series(as_frames(heads["hole"].astype(np.float32)), (2.0, 2.0, 2.0), tmp_path / "lesion")
+    report = runner.invoke(app, ["inpaint", "-i", str(series), "-m", str(lesion), "-o", str(tmp_path / "out")])
+    assert report.exit_code == 0, report.output
+    assert SKULL_FOUND in report.output and "plane correlation 1.00" in report.output
+
+
+def test_no_whole_head_no_brain():
+    noise = np.random.default_rng(0).uniform(0.0, 1.0, (120, 120, 120)).astype(np.float32)
+    found = find_brain(noise, np.eye(4))
+    assert found.mask is None and found.millilitres < 600 and "no whole brain" in str(found)
+    assert find_brain(np.zeros((120, 120, 120), np.float32), np.eye(4)).millilitres is None
