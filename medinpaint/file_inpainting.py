@@ -21,8 +21,8 @@ from medinpaint.checkpoint import LoadedModels, load_models
 from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.file_report import FileInpaintReport
-from medinpaint.head_brain import head_brain
 from medinpaint.fill_modes import fill_mode, fills_in_3d, stack_axis, volume_directions, volume_origin, volume_voxel_mm
+from medinpaint.head_brain import head_brain
 from medinpaint.inpainting import BLEND_METHODS, SearchConfig
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES

@@ -12,8 +12,8 @@ the guides read only there when the volume is a head with its skull:
 - the brain it finds holds :data:`WHOLE_BRAIN_ML` (600 to 2 500 mL; else it is no whole brain: on
   uniform noise 120 mm across it finds 509 mL);
 - at least :data:`SKULL_SHARE` of the head's tissue (the voxels above the volume's Otsu threshold)
-  lies outside that brain. A skull-stripped volume has almost none there (0.2 % on ROBEX's
-  stripped head, 0.0 % on the template; a head with its skull 36 %), so its guides read as before.
+  lies outside that brain. A skull-stripped volume has almost none there (0.2–0.4 % on ROBEX's
+  stripped head, 0.0 % on the template; with its skull 35 %), so its guides read as before.
 
 The fill network never reads the mask; ``--brain-mask`` and ``--no-find-brain`` override this.
 
