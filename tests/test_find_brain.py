@@ -6,12 +6,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 from mask_builders import ellipsoid, mr_series
+from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
 from scipy import ndimage
 from typer.testing import CliRunner
 
 from medinpaint.cli import app
 from medinpaint.data import sample_path
 from medinpaint.inpainting.brain_extraction import find_brain
+from medinpaint.transforms import SemanticInpaintd
 
 runner = CliRunner()
 SKULL_FOUND = "a head with its skull, so the guides read only that brain"
@@ -59,6 +61,22 @@ def test_a_head_with_its_skull_is_guided_by_the_brain_deepbet_finds(tmp_path, he
     assert error["found"] < 0.2 * error["unfound"]  # the symmetric template: the mirror image is the truth
     given = np.asanyarray(nib.load(str(files["head"])).dataobj)
     assert np.array_equal(found_fill[~hole], given[~hole])
+
+
+def test_the_transform_finds_the_brain_as_the_cli_does(tmp_path, heads, caplog):
+    """SemanticInpaintd after LoadImaged: the head with its skull filled as ``medinpaint inpaint`` fills it (its
+    default finds the brain), and as ``--no-find-brain`` with ``find_brain=False``."""
+    files, hole = heads["files"], heads["hole"]
+    load = Compose([LoadImaged(["image", "lesion"]), EnsureChannelFirstd(["image", "lesion"])])
+    data = load({"image": str(files["head"]), "lesion": str(files["lesion"])})
+    for find, extra in ((True, []), (False, ["--no-find-brain"])):
+        _, expected = fill(files["head"], files["lesion"], tmp_path / f"cli_{find}.nii.gz", *extra)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="medinpaint.transforms"):
+            filled = SemanticInpaintd("image", "lesion", find_brain=find, device="cpu")(data)["image"][0].numpy()
+        assert np.allclose(filled[hole], expected[hole], atol=1.0)
+        assert (SKULL_FOUND in caplog.text) == find
+        assert np.array_equal(filled[~hole], data["image"][0].numpy()[~hole])
 
 
 def test_a_skull_stripped_volume_is_filled_as_before(tmp_path, heads):

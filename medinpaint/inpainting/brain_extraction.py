@@ -70,10 +70,15 @@ class FoundBrain:
 
 @functools.lru_cache(maxsize=2)
 def _extraction(device: str):
-    """deepbet's two networks, loaded once per device (imported here: only volumes need them)."""
+    """deepbet's two networks, loaded once per device (imported here: only volumes need them), on
+    exactly that device: deepbet itself knows only its default GPU or the CPU, so they are loaded on
+    the CPU and moved (``run_model`` works where its networks are)."""
     from deepbet import BrainExtraction
 
-    return BrainExtraction(no_gpu=device != "cuda")
+    extraction = BrainExtraction(no_gpu=True)
+    extraction.model.to(device)
+    extraction.bbox_model.to(device)
+    return extraction
 
 
 def _deepbet_brain(volume: np.ndarray, affine: np.ndarray, device: str) -> np.ndarray:
@@ -94,7 +99,7 @@ def find_brain(volume: np.ndarray, affine: np.ndarray, device: str | torch.devic
     Args:
         volume: (X, Y, Z) a head MR volume, native units (a hole's voxels may hold anything).
         affine: (4, 4) its voxel-to-world affine (RAS, mm): deepbet turns the head to RAS first.
-        device: where deepbet runs (``"cuda"`` or ``"cpu"``).
+        device: where deepbet runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; the fill's device).
 
     Returns:
         :class:`FoundBrain`; its ``mask`` is None unless the volume is a whole head with its skull.
@@ -107,7 +112,7 @@ def find_brain(volume: np.ndarray, affine: np.ndarray, device: str | torch.devic
     if not tissue.any():
         return FoundBrain(None, None, None)
     try:
-        brain = _deepbet_brain(volume, affine, torch.device(device).type)
+        brain = _deepbet_brain(volume, affine, str(torch.device(device)))
     except (AssertionError, ValueError):  # deepbet asserts that it sees a head, and fails on an empty brain
         return FoundBrain(None, 0.0, 1.0)
     millilitres = float(brain.sum() * np.prod(voxel_mm)) / 1000.0

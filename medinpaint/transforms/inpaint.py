@@ -17,6 +17,7 @@ volume filled here and the same file filled on the command line see the same sli
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
@@ -34,6 +35,7 @@ from medinpaint.device import pick_device
 from medinpaint.errors import MedinpaintError
 from medinpaint.fill_modes import check_fill, fills_in_3d
 from medinpaint.inpainting import SearchConfig
+from medinpaint.inpainting.brain_extraction import find_brain
 from medinpaint.inpainting.detail import default_detail_gain
 from medinpaint.inpainting.search import ESTIMATES
 from medinpaint.masks import check_mask
@@ -43,6 +45,8 @@ from medinpaint.transforms.array import IntensityToUnit
 from medinpaint.volume_inpainting import inpaint_stack_3d
 
 __all__ = ["SemanticInpaint", "SemanticInpaintd", "checkpoint_intensity"]
+
+logger = logging.getLogger("medinpaint.transforms")
 
 
 def checkpoint_intensity(
@@ -108,6 +112,11 @@ class SemanticInpaint(Transform):
             in the 3-D fill, with a model trained on the embedded template, the voxels with no
             mirror image also towards that template placed on the head (:mod:`medinpaint.inpainting.template_guide`).
             A brain mask given with the image (``__call__``'s ``brain``) is what the guides read.
+        find_brain: without a brain mask, in a one-channel ``MetaTensor`` volume of an MR model, find the
+            brain with deepbet (:func:`medinpaint.inpainting.brain_extraction.find_brain`); when the
+            volume is a whole head with its skull, the guides read only that brain, as ``medinpaint
+            inpaint --find-brain`` (the default there too). What was found is logged (logger
+            ``medinpaint.transforms``, level INFO).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: show the search's progress bar.
 
@@ -138,6 +147,7 @@ class SemanticInpaint(Transform):
         prior_weight: float | None = None,
         detail_gain: float | None = None,
         mirror: bool = True,
+        find_brain: bool = True,
         device: str = "auto",
         progress: bool = False,
     ) -> None:
@@ -149,7 +159,7 @@ class SemanticInpaint(Transform):
         check_fill(fill)
         native_inpainting.check_method(method)
         self.detail_gain = default_detail_gain(detail_gain)
-        self.mirror = mirror
+        self.mirror, self.find_brain = mirror, find_brain
         self.models = load_models(checkpoint, device=pick_device(device))
         self.method = native_inpainting.default_method(self.models, method)
         self.grid = native_inpainting.default_grid(self.models) if grid == "auto" else grid
@@ -192,10 +202,19 @@ class SemanticInpaint(Transform):
             raise MedinpaintError(f"fill '3d' needs a one-channel volume (1, H, W, D), got {tuple(image.shape)}: use fill='slices'")
         return volume and fills_in_3d(self.fill, known, self.method)
 
+    def _found_brain(self, values: torch.Tensor, affine, fill: torch.Tensor) -> torch.Tensor | None:
+        """The brain deepbet finds in ``values`` (1, X, Y, Z) when it is a head with its skull, with the hole
+        ``fill`` (1, X, Y, Z) bool, as slices; None = the guides read every known voxel (``find_brain``)."""
+        if not self.find_brain or self.models.domain != "mri":
+            return None
+        found = find_brain(values[0].numpy(), affine, next(self.models.generator.parameters()).device)
+        logger.info("brain (find_brain): %s", found)
+        return None if found.mask is None else self._slices(torch.from_numpy(found.mask)[None] | fill)
+
     def __call__(self, img: NdarrayOrTensor, mask: NdarrayOrTensor, brain: NdarrayOrTensor | None = None) -> torch.Tensor:
         """Fill ``img`` (C, H, W[, D]) where ``mask`` (1 or C, H, W[, D]) is nonzero; the guides read only
-        where ``brain`` (the same shape; None = everywhere) is nonzero, as ``medinpaint inpaint
-        --brain-mask``: on a head with its skull, its brain mask.
+        where ``brain`` (the same shape; None = everywhere, or the brain found with ``find_brain``) is
+        nonzero, as ``medinpaint inpaint --brain-mask``: on a head with its skull, its brain mask.
 
         Returns:
             A copy of ``img`` (a MetaTensor with its metadata when MONAI tracks metadata) in its
@@ -220,11 +239,15 @@ class SemanticInpaint(Transform):
         check_mask(known, volume=in_3d and self.method == "network")  # before the scale, which needs known voxels
         if brain is not None and not self.mirror:
             raise MedinpaintError("a brain mask is what the guides read, and mirror=False turns them off: drop one of the two")
-        brain_slices = None if brain is None else self._slices(self._fill_region(image, brain, "brain mask")).cpu()
+        geometry = self.mirror and isinstance(image, MetaTensor) and image.ndim == 4 and image.shape[0] == 1
+        affine = image.affine.double().cpu().numpy() if geometry else None
+        directions, origin = (affine[:3, :3], affine[:3, 3]) if geometry else (None, None)
+        if brain is not None:
+            brain_slices = self._slices(self._fill_region(image, brain, "brain mask")).cpu()
+        else:
+            brain_slices = self._found_brain(values, affine, fill.cpu()) if geometry else None
         intensity = checkpoint_intensity(self.models, values, ~fill.cpu(), network=self.method == "network")
         options = {"method": self.method, "grid": self.grid, "estimate": self.estimate, "prior_weight": self.prior_weight, "progress": self.progress}
-        geometry = self.mirror and isinstance(image, MetaTensor) and image.ndim == 4 and image.shape[0] == 1
-        directions, origin = (image.affine[:3, :3].double().cpu().numpy(), image.affine[:3, 3].double().cpu().numpy()) if geometry else (None, None)
         if in_3d:
             spacing = tuple(float(v) for v in image.pixdim[:3]) if isinstance(image, MetaTensor) else None  # voxel sizes from the affine
             found = inpaint_stack_3d(
@@ -261,7 +284,8 @@ class SemanticInpaintd(MapTransform):
             (``SemanticInpaint``'s ``brain``); None = none.
         checkpoint: DCGAN checkpoint; None = the embedded brain-MRI model.
         allow_missing_keys: skip image keys that are absent.
-        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``mirror``, ``device``, ``progress`` of :class:`SemanticInpaint`.
+        kwargs: ``axis``, ``search``, ``grid``, ``estimate``, ``prior_weight``, ``detail_gain``, ``mirror``, ``find_brain``,
+            ``device``, ``progress`` of :class:`SemanticInpaint`.
 
     Example:
         Lesion filling before a (toy) tissue segmentation:
