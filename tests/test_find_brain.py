@@ -42,7 +42,7 @@ def heads(tmp_path_factory):
     for name, volume in (("head", head), ("stripped", brain_values)):
         files[name] = folder / f"{name}.nii.gz"
         nib.save(nib.Nifti1Image(np.where(hole, 0, volume), affine), str(files[name]))
-    return {"files": files, "head": head, "stripped": brain_values, "hole": hole}
+    return {"files": files, "head": head, "stripped": brain_values, "hole": hole, "brain": brain, "affine": affine, "white": white}
 
 
 def fill(input_path, mask_path, output_path, *extra) -> tuple[str, np.ndarray]:
@@ -97,6 +97,25 @@ def test_a_dicom_series_of_a_head_with_its_skull_is_guided_too(tmp_path, heads):
     report = runner.invoke(app, ["inpaint", "-i", str(series), "-m", str(lesion), "-o", str(tmp_path / "out")])
     assert report.exit_code == 0, report.output
     assert SKULL_FOUND in report.output and "plane correlation 1.00" in report.output
+
+
+@pytest.mark.parametrize(
+    ("contrast", "tissue", "skull_layers"),
+    [
+        ("T2-like", lambda value, white: 1.2 * white - value, (1.3, 0.05)),  # white matter dark, CSF bright
+        ("FLAIR-like", lambda value, white: 0.5 * white + 0.4 * (white - value), (0.1, 0.05)),  # grey above white, CSF dark
+    ],
+)
+def test_the_brain_is_found_in_other_contrasts(heads, contrast, tissue, skull_layers):
+    """deepbet learned T1 heads; the made-up head with its brain's contrast remapped keeps its brain found (docs/results.md)."""
+    brain, white, head = heads["brain"], heads["white"], heads["head"].copy()
+    head[brain] = tissue(heads["stripped"][brain], white)
+    outside = ~brain & (head > 0)
+    head[outside & (head < 0.1 * white)] *= skull_layers[1] / 0.05  # the skull (0.05 × white in the T1)
+    head[outside & (np.abs(head - 0.15 * white) < 1e-3 * white)] = skull_layers[0] * white  # CSF
+    found = find_brain(head, heads["affine"])
+    dice = 2 * (found.mask & brain).sum() / (found.mask.sum() + brain.sum())
+    assert dice > 0.9, f"{contrast}: {found}"
 
 
 def test_no_whole_head_no_brain():
