@@ -54,6 +54,8 @@ Protocol (issue 10; the numbers go to docs/results.md):
   ``medinpaint-slices`` = the same with ``--fill slices --no-mirror``: the network slice by slice,
   each slice on its own, as filled before the 3-D fill (the issue's slice-wise filling; since
   2026-12-05 ``--fill slices`` alone guides each slice by its own mirror image);
+  ``medinpaint-slices-guided`` = ``--fill slices`` alone: slice by slice, each slice guided by its own
+  mirror image (in a head with its skull, within the brain ``--find-brain`` finds);
   ``biharmonic-2d`` = scikit-image ``inpaint_biharmonic`` on each axial slice;
   ``biharmonic-3d`` = ``inpaint_biharmonic`` on the 3-D crop around the hole (+ 8 voxels);
 * scores: ``medinpaint score --protocol brats --json`` (subprocess) for SSIM, PSNR, MSE, MAE;
@@ -102,8 +104,12 @@ from medinpaint.io.nifti import read_nifti
 from medinpaint.masks import tissue_level
 from medinpaint.tissue_contrast import tissue_class_means, tissue_voxels
 
-METHODS = ("medinpaint", "medinpaint-no-mirror", "medinpaint-slices", "biharmonic-2d", "biharmonic-3d")
-CLI_OPTIONS = {"medinpaint-no-mirror": ["--no-mirror"], "medinpaint-slices": ["--fill", "slices", "--no-mirror"]}  # medinpaint: the defaults
+METHODS = ("medinpaint", "medinpaint-no-mirror", "medinpaint-slices", "medinpaint-slices-guided", "biharmonic-2d", "biharmonic-3d")
+CLI_OPTIONS = {
+    "medinpaint-no-mirror": ["--no-mirror"],
+    "medinpaint-slices": ["--fill", "slices", "--no-mirror"],
+    "medinpaint-slices-guided": ["--fill", "slices"],
+}  # medinpaint: the defaults
 CLI = [sys.executable, "-c", "from medinpaint.cli import app; app()"]
 DIAMETERS = (12.0, 36.0)
 CROP_MARGIN = 8
@@ -573,6 +579,7 @@ def main() -> None:
         "--seed and the case; the fill as the CLI's defaults give it)",
     )  # fmt: skip
     parser.add_argument("--flip-restarts", action=argparse.BooleanOptionalAction, default=None, help="pass --flip-restarts / --no-flip-restarts to medinpaint (default: the CLI's)")
+    parser.add_argument("--find-brain", action=argparse.BooleanOptionalAction, default=None, help="pass --find-brain / --no-find-brain to medinpaint (default: the CLI's)")
     parser.add_argument("--region", choices=("heldout", "train"), default="heldout", help="train: for choosing settings only")
     parser.add_argument(
         "--volume", type=Path, default=None,
@@ -611,8 +618,9 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown method(s) {sorted(unknown)}: use {', '.join(METHODS)}")
     extra = [f"--{name}={value}" for name, value in (("iterations", args.iterations), ("restarts", args.restarts), ("checkpoint", args.checkpoint), ("method", args.method), ("prior-weight", args.prior_weight), ("detail-gain", args.detail_gain)) if value is not None]
-    if args.flip_restarts is not None:
-        extra.append("--flip-restarts" if args.flip_restarts else "--no-flip-restarts")
+    for name, value in (("flip-restarts", args.flip_restarts), ("find-brain", args.find_brain)):
+        if value is not None:
+            extra.append(f"--{name}" if value else f"--no-{name}")
     for name, given in (("--holes-in", args.holes_in), ("--brain-mask", args.brain_mask)):
         if given is not None and args.volume is None:
             parser.error(f"{name} is a mask on a volume of your own: pass --volume too")

@@ -78,7 +78,7 @@ BRAIN_MASK_HELP = (
 )
 
 FIND_BRAIN_HELP = (
-    "Without --brain-mask, in every slice of an MR volume (NIfTI, DICOM series): find the brain with deepbet (its network ships "
+    "Without --brain-mask, in an MR volume (NIfTI, DICOM series; all of it, also when --slices chooses some): find the brain with deepbet (its network ships "
     "in its wheel; about 3 s on 2 CPU cores) and, when the volume is a whole head with its skull (a brain of 600-2500 mL with at "
     "least 20 % of the head's tissue outside it), let the guides read only that brain and the hole, as --brain-mask does. A "
     "skull-stripped volume, a crop or a slab is read as before; the report says what was found."

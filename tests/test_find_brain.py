@@ -94,9 +94,26 @@ def test_a_dicom_series_of_a_head_with_its_skull_is_guided_too(tmp_path, heads):
 
     series = mr_series(as_frames(np.where(heads["hole"], 0, heads["head"])), (2.0, 2.0, 2.0), tmp_path / "series")
     lesion = mr_series(as_frames(heads["hole"].astype(np.float32)), (2.0, 2.0, 2.0), tmp_path / "lesion")
-    report = runner.invoke(app, ["inpaint", "-i", str(series), "-m", str(lesion), "-o", str(tmp_path / "out")])
-    assert report.exit_code == 0, report.output
-    assert SKULL_FOUND in report.output and "plane correlation 1.00" in report.output
+    for name, chosen in (("out", []), ("chosen", ["--slices", "42-48"])):  # every frame (the 3-D fill); chosen frames (2-D)
+        report = runner.invoke(app, ["inpaint", "-i", str(series), "-m", str(lesion), "-o", str(tmp_path / name), *chosen])
+        assert report.exit_code == 0, report.output
+        assert SKULL_FOUND in report.output and "plane correlation 1.00" in report.output
+
+
+def test_chosen_slices_of_a_head_are_guided_by_the_brain_of_the_whole_volume(tmp_path, heads):
+    """--slices loads only some slices; deepbet reads the whole volume again, and the chosen slices are filled as the
+    slice-wise fill of every slice fills them (before, the guides read the skull there: plane correlation 0.76)."""
+    files, hole, truth = heads["files"], heads["hole"], heads["head"]
+    chosen, chosen_fill = fill(files["head"], files["lesion"], tmp_path / "chosen.nii.gz", "--slices", "40-50")
+    _, every_fill = fill(files["head"], files["lesion"], tmp_path / "every.nii.gz", "--fill", "slices")
+    _, unfound_fill = fill(files["head"], files["lesion"], tmp_path / "unfound.nii.gz", "--slices", "40-50", "--no-find-brain")
+    assert SKULL_FOUND in chosen and "plane correlation 1.00" in chosen
+    in_chosen = hole.copy()
+    in_chosen[:, :, :40] = in_chosen[:, :, 51:] = False
+    assert np.allclose(chosen_fill[in_chosen], every_fill[in_chosen], atol=1e-3 * heads["white"])
+    error = {name: float(np.abs(volume - truth)[in_chosen].mean()) for name, volume in (("found", chosen_fill), ("unfound", unfound_fill))}
+    assert error["found"] < 0.2 * error["unfound"]  # the symmetric template: the mirror image is the truth
+    assert np.array_equal(chosen_fill[~in_chosen], np.asanyarray(nib.load(str(files["head"])).dataobj)[~in_chosen])
 
 
 @pytest.mark.parametrize(
