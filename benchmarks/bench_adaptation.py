@@ -30,6 +30,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import torch
 
@@ -41,6 +42,7 @@ from medinpaint.data.sample import HeldoutSlab, heldout_slab, sample_volume
 from medinpaint.masks import tissue_level
 from medinpaint.metrics.scoring import score_volumes
 from medinpaint.native_inpainting import fill_network_of
+from medinpaint.tissue_contrast import TissueIntensityToUnit
 from medinpaint.training.fill import hole_loss
 from medinpaint.training.fill_volumes import volume_hole_windows
 from medinpaint.transforms import SemanticInpaint
@@ -78,7 +80,7 @@ def adapt(models, voided, hole, intensity, rng, args, slab: HeldoutSlab | None =
     ``slab``: the band no window touches (None = the template's held-out slab). ``intensity`` maps ``voided`` to
     [-1, 1]: a linear map's ends are passed on; any other map (tissue classes) is applied first."""
     centres = local_centres(voided, hole, args.radius, rng)
-    linear = type(intensity).__name__ == "IntensityToUnit"
+    linear = not isinstance(intensity, TissueIntensityToUnit)
     values = voided if linear else intensity(torch.from_numpy(voided)).numpy().astype(np.float32)
     level = tissue_level(voided)
     level = level if linear else float(intensity(torch.tensor([level]))[0])
@@ -138,7 +140,7 @@ def real_volume(args: argparse.Namespace) -> None:
     """The cases of a real volume (module docstring): the transform's fills with the shipped and the adapted network."""
     truth, affine = user_volume(args.volume)
     within = None if args.holes_in is None else np.asarray(user_volume(args.holes_in)[0]) != 0
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    spacing = nib.affines.voxel_sizes(affine)
     fills = {"network alone": SemanticInpaint(mirror=False, find_brain=False, device="cpu")}
     if args.guides:
         fills["default (guides)"] = SemanticInpaint(device="cpu")
